@@ -20,7 +20,7 @@ KV = Tuple[torch.Tensor, torch.Tensor]
 
 def layer_norm_no_affine(x: torch.Tensor, eps: float) -> torch.Tensor:
     # Explicit ones/zeros weight: an affine-free LayerNorm exports a node with an empty input (training-notes.md).
-    C = x.shape[-1]
+    C = int(x.shape[-1])  # a static int under tracing: layer_norm's normalized_shape must be constant in ONNX
     return F.layer_norm(x, (C,), torch.ones(C, dtype=x.dtype), torch.zeros(C, dtype=x.dtype), eps)
 
 

@@ -1,0 +1,226 @@
+#!/usr/bin/python3
+"""Write a VAR Studio model bundle (docs/model-bundle.md) from a reference VQVAE + VAR pair.
+
+Python API (others code against it):
+    write_bundle(vae, var, out_dir, *, name, title, description, classes, sampling, license='', source=None,
+                 preview_images=None, extra_files=None, preview_samples=24) -> manifest dict
+
+CLI:
+    tools/export_bundle.py --vae-ckpt vae.pth --var-ckpt var.pth --config cfg.json --out DIR
+cfg.json: {"vae": {VQVAEConfig fields}, "var": {VARConfig fields}, "name", "title", "description", "classes",
+           "sampling": {"cfg", "topK", "topP", "moreSmooth"}, optional "license", "source"}
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import sys
+from typing import Dict, List, Optional
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from export.graphs import (DecoderGraph, EncoderGraph, FhatStepGraph, PreviewGraph,  # noqa: E402
+                           TransformerStepGraph)
+from export.onnx_io import ExportError, export_onnx, externalize, save_and_check  # noqa: E402
+from export.preview_fit import fit_preview, preview_cost  # noqa: E402
+from var_ref.config import vae_config_from_json, var_config_from_json  # noqa: E402
+from var_ref.resample import area_matrix  # noqa: E402
+from var_ref.var import VAR  # noqa: E402
+from var_ref.vqvae import VQVAE  # noqa: E402
+
+FORMAT = 'var-studio-bundle'
+FORMAT_VERSION = 1
+TOOL_VERSION = '1.0.0'
+GRAPH_FILES = {'transformer': 'transformer', 'fhatStep': 'fhat_step', 'encoder': 'encoder', 'decoder': 'decoder',
+               'preview': 'preview'}
+SAMPLING_KEYS = {'cfg': (int, float), 'topK': (int,), 'topP': (int, float), 'moreSmooth': (bool,)}
+
+
+def transformer_io_names(depth: int):
+    past = [n for i in range(depth) for n in (f'past_key_{i}', f'past_value_{i}')]
+    present = [n for i in range(depth) for n in (f'present_key_{i}', f'present_value_{i}')]
+    return ['labels', 'token_input', 'begin'] + past, ['logits'] + present
+
+
+def _check_pair(vae: VQVAE, var: VAR, classes: List[str], sampling: dict) -> None:
+    vc, tc = vae.cfg, var.cfg
+    if tuple(vc.patch_nums) != tuple(tc.patch_nums):
+        raise ExportError(f'VAE patch_nums {tuple(vc.patch_nums)} differ from VAR patch_nums {tuple(tc.patch_nums)}')
+    if vc.vocab_size != tc.vocab_size or vc.z_channels != tc.z_channels:
+        raise ExportError(f'VAE (V={vc.vocab_size}, Cvae={vc.z_channels}) does not match VAR '
+                          f'(V={tc.vocab_size}, Cvae={tc.z_channels})')
+    if len(classes) != tc.num_classes:
+        raise ExportError(f'{len(classes)} class names given for a VAR with num_classes={tc.num_classes}')
+    if set(sampling) != set(SAMPLING_KEYS):
+        raise ExportError(f'sampling must have exactly the keys {sorted(SAMPLING_KEYS)}, got {sorted(sampling)}')
+    for k, types in SAMPLING_KEYS.items():
+        if not isinstance(sampling[k], types) or (k != 'moreSmooth' and isinstance(sampling[k], bool)):
+            raise ExportError(f'sampling.{k} must be {"/".join(t.__name__ for t in types)}, got {sampling[k]!r}')
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, 'rb') as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _export_graphs(vae: VQVAE, var: VAR, out_dir: str, preview_w: torch.Tensor, preview_b: torch.Tensor,
+                   preview_desc: str) -> List[dict]:
+    vc = vae.cfg
+    pn = list(vc.patch_nums)
+    h, Cvae, R = pn[-1], vc.z_channels, vc.resolution
+    H, c = var.cfg.num_heads, var.cfg.head_dim
+    sources = {'var': var.state_dict(), 'vae': vae.state_dict()}
+    weight_map: List[dict] = []
+    gen = torch.Generator().manual_seed(1234)
+
+    def emit(key: str, module, args, ins, outs, axes, derived=None, extra_sources=None):
+        model = export_onnx(module, args, ins, outs, axes)
+        base = GRAPH_FILES[key]
+        srcs = dict(sources, **(extra_sources or {}))
+        weight_map.extend(externalize(model, key, f'{base}.weights', os.path.join(out_dir, f'{base}.weights'),
+                                      srcs, derived))
+        save_and_check(model, os.path.join(out_dir, f'{base}.onnx'))
+
+    # transformer: traced at a middle scale with a non-empty cache; every length is a dynamic axis
+    si = min(2, len(pn) - 1)
+    begin = sum(p * p for p in pn[:si])
+    l, N = pn[si] ** 2, 3
+    ins, outs = transformer_io_names(var.depth)
+    past = [torch.randn(N, H, begin, c, generator=gen) for _ in range(2 * var.depth)]
+    args = (torch.tensor([0, 1, var.num_classes][:N]), torch.randn(N, l, Cvae, generator=gen),
+            torch.tensor([begin], dtype=torch.int64), *past)
+    axes = {'labels': {0: 'N'}, 'token_input': {0: 'N', 1: 'l'}, 'logits': {0: 'N', 1: 'l'}}
+    for n in ins[3:]:
+        axes[n] = {0: 'N', 2: 'P'}
+    for n in outs[1:]:
+        axes[n] = {0: 'N', 2: 'P_plus_l'}
+    emit('transformer', TransformerStepGraph(var), args, ins, outs, axes)
+
+    # fhat_step: traced at scale 1 (p = pn[1]) → q = pn[2]
+    p, q = pn[min(1, len(pn) - 1)], pn[min(2, len(pn) - 1)]
+    args = (torch.randn(2, Cvae, h, h, generator=gen), torch.randn(2, Cvae, p, p, generator=gen),
+            torch.tensor([1 % len(vae.quantize.quant_resi.qresi_ls)], dtype=torch.int64),
+            torch.from_numpy(area_matrix(q, h)).float())
+    emit('fhatStep', FhatStepGraph(vae), args, ['f_hat', 'h_scale', 'phi_index', 'area_matrix'],
+         ['f_hat_next', 'next_input'],
+         {'f_hat': {0: 'B'}, 'h_scale': {0: 'B', 2: 'p', 3: 'p'}, 'area_matrix': {0: 'q'},
+          'f_hat_next': {0: 'B'}, 'next_input': {0: 'B', 1: 'q_squared'}})
+
+    emit('encoder', EncoderGraph(vae), (torch.rand(2, 3, R, R, generator=gen),), ['image'], ['tokens', 'f'],
+         {'image': {0: 'B'}, 'tokens': {0: 'B'}, 'f': {0: 'B'}})
+    emit('decoder', DecoderGraph(vae), (torch.randn(2, Cvae, h, h, generator=gen),), ['f_hat'], ['image'],
+         {'f_hat': {0: 'B'}, 'image': {0: 'B'}})
+    prev = PreviewGraph(preview_w, preview_b, vc.downsample)
+    emit('preview', prev, (torch.randn(2, Cvae, h, h, generator=gen),), ['f_hat'], ['image'],
+         {'f_hat': {0: 'B'}, 'image': {0: 'B'}},
+         derived={'preview.weight': f'preview.weight: {preview_desc}', 'preview.bias': f'preview.bias: {preview_desc}'})
+    return weight_map
+
+
+def write_bundle(vae: VQVAE, var: VAR, out_dir: str, *, name: str, title: str, description: str,
+                 classes: List[str], sampling: dict, license: str = '', source: Optional[dict] = None,
+                 preview_images: Optional[torch.Tensor] = None, extra_files: Optional[Dict[str, str]] = None,
+                 preview_samples: int = 24) -> dict:
+    """Export `vae` + `var` as a bundle folder `out_dir` and return the manifest (also written as manifest.json).
+
+    preview_images: (N, 3, R, R) in [0, 1]; the preview map is fitted on their f̂ after each scale, else on
+    `preview_samples` random token pyramids. extra_files: name → text written into the bundle (e.g. MODEL_CARD.md).
+    """
+    _check_pair(vae, var, classes, sampling)
+    vae.eval()
+    var.eval()
+    vc, tc = vae.cfg, var.cfg
+    os.makedirs(out_dir, exist_ok=True)
+
+    pw, pb, fit_stats = fit_preview(vae, preview_images, num_random=preview_samples)
+    cost = preview_cost(vae, pw)
+    s = vc.downsample
+    preview_desc = (f'ridge least-squares fit of a 3x3 conv {vc.z_channels}->{3 * s * s} (+pixel shuffle x{s}) to '
+                    f'decoder outputs on f_hat after every scale of {fit_stats["fitSamples"] // len(vc.patch_nums)} '
+                    f'{"real images" if preview_images is not None else "random token pyramids"}')
+    with torch.no_grad():
+        weight_map = _export_graphs(vae, var, out_dir, pw, pb, preview_desc)
+
+    codebook = vae.quantize.embedding.weight.detach().cpu().numpy().astype('<f4')
+    codebook.tofile(os.path.join(out_dir, 'codebook.f32'))
+    for fname, text in (extra_files or {}).items():
+        if os.path.basename(fname) != fname or fname == 'manifest.json':
+            raise ExportError(f'extra file name {fname!r} must be a plain file name other than manifest.json')
+        with open(os.path.join(out_dir, fname), 'w', encoding='utf-8') as fh:
+            fh.write(text)
+
+    file_names = [f'{b}.{ext}' for b in GRAPH_FILES.values() for ext in ('onnx', 'weights')] + ['codebook.f32']
+    file_names += sorted((extra_files or {}).keys())
+    files = {f: {'sha256': _sha256(os.path.join(out_dir, f)), 'bytes': os.path.getsize(os.path.join(out_dir, f))}
+             for f in file_names}
+    src = {'tool': 'tools/export_bundle.py', 'toolVersion': TOOL_VERSION,
+           'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),
+           'torch': torch.__version__}
+    src.update(source or {})
+    manifest = {
+        'format': FORMAT, 'formatVersion': FORMAT_VERSION,
+        'name': name, 'title': title, 'description': description, 'license': license,
+        'resolution': vc.resolution, 'downsample': vc.downsample, 'patchNums': list(vc.patch_nums),
+        'vocabSize': vc.vocab_size, 'cvae': vc.z_channels, 'phiIndex': list(vae.quantize.phi_index),
+        'classes': list(classes),
+        'transformer': {'depth': tc.depth, 'embedDim': tc.embed_dim, 'numHeads': tc.num_heads,
+                        'headDim': tc.head_dim, 'sharedAdaLN': tc.shared_aln, 'attnL2Norm': tc.attn_l2_norm,
+                        'numClasses': tc.num_classes},
+        'vae': {'ch': vc.ch, 'chMult': list(vc.ch_mult), 'numResBlocks': vc.num_res_blocks,
+                'quantResi': vc.quant_resi, 'shareQuantResi': vc.share_quant_resi},
+        'sampling': {'cfg': float(sampling['cfg']), 'topK': int(sampling['topK']), 'topP': float(sampling['topP']),
+                     'moreSmooth': bool(sampling['moreSmooth'])},
+        'preview': {'method': 'linear-conv3x3-pixelshuffle', 'description': preview_desc, **fit_stats, **cost},
+        'graphs': {k: {'model': f'{b}.onnx', 'weights': f'{b}.weights'} for k, b in GRAPH_FILES.items()},
+        'codebook': {'file': 'codebook.f32', 'shape': [vc.vocab_size, vc.z_channels], 'dtype': 'float32',
+                     'key': 'quantize.embedding.weight'},
+        'weightMap': weight_map,
+        'files': files,
+        'source': src,
+    }
+    with open(os.path.join(out_dir, 'manifest.json'), 'w', encoding='utf-8') as fh:
+        json.dump(manifest, fh, indent=1)
+        fh.write('\n')
+    return manifest
+
+
+def _load_state(path: str) -> dict:
+    sd = torch.load(path, map_location='cpu')
+    if isinstance(sd, dict) and 'state_dict' in sd and isinstance(sd['state_dict'], dict):
+        sd = sd['state_dict']
+    if not isinstance(sd, dict):
+        raise ExportError(f'{path} is not a state-dict checkpoint')
+    return sd
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--vae-ckpt', required=True)
+    ap.add_argument('--var-ckpt', required=True)
+    ap.add_argument('--config', required=True, help='JSON with vae/var configs and bundle metadata')
+    ap.add_argument('--out', required=True)
+    a = ap.parse_args(argv)
+    with open(a.config, encoding='utf-8') as fh:
+        cfg = json.load(fh)
+    vae = VQVAE(vae_config_from_json(cfg['vae']))
+    var = VAR(var_config_from_json(cfg['var']))
+    vae.load_state_dict(_load_state(a.vae_ckpt), strict=True)
+    var.load_state_dict(_load_state(a.var_ckpt), strict=True)
+    m = write_bundle(vae, var, a.out, name=cfg['name'], title=cfg.get('title', cfg['name']),
+                     description=cfg.get('description', ''), classes=cfg['classes'], sampling=cfg['sampling'],
+                     license=cfg.get('license', ''), source=cfg.get('source'))
+    print(f'wrote {a.out}: {len(m["files"])} files, {sum(f["bytes"] for f in m["files"].values())} bytes')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
