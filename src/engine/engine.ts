@@ -1,0 +1,236 @@
+/**
+ * VarEngine: a loaded bundle with its sessions, and the generate / edit / encode operations of the public
+ * API (notes/engine-api.md). Generation events stream one per scale, then 'done'.
+ */
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import { loadBundle } from './bundle';
+import { type CoreDoneEvent, type CoreScaleEvent, type ForcedScale, checkAborted, runScales } from './core';
+import { type EditMask, type EditRegion, checkEditInputs, pasteBack, planEdit } from './edit';
+import { EngineError } from './errors';
+import { BundleSessions } from './graphs';
+import { type RgbImage, checkRgbImage, resizeFloat } from './image';
+import { type Manifest, tokenOffsets } from './manifest';
+import type { ProviderName, ProviderReport, SessionTuning } from './providers';
+import { checkBatch, checkClass, checkPrefix, checkSeed, checkSettings } from './requests';
+import { keepMasksPerScale } from './resample';
+import { Xoshiro128, imageSeed } from './rng';
+import type { SamplingSettings } from './sampler';
+
+export interface GenerateRequest extends SamplingSettings {
+  classIndex: number | null;
+  seed: number;
+  batch: number;
+  prefix?: { tokens: Int32Array[] }[];
+  /** Per-scale previews (default true). Off: 'scale' events carry an empty preview list. */
+  previews?: boolean;
+}
+
+export interface EditRequest extends SamplingSettings {
+  image: RgbImage;
+  mask: EditMask;
+  region?: EditRegion;
+  classIndex: number | null;
+  fromScale?: number;
+  seed: number;
+  batch: number;
+  feather: number;
+  previews?: boolean;
+}
+
+export type EngineEvent =
+  | { type: 'start'; scales: number; patchNums: number[]; batch: number; classIndices: number[] }
+  | { type: 'scale'; index: number; patch: number; tokens: Int32Array[]; preview: RgbImage[]; elapsedMs: number }
+  | {
+      type: 'done'; images: RgbImage[]; tokens: Int32Array[][]; classIndices: number[];
+      timings: { totalMs: number; perScaleMs: number[]; previewMs: number; decodeMs: number };
+    };
+
+export interface EngineOptions extends SessionTuning {
+  provider?: ProviderName | 'auto';
+  /** intraOpNumThreads of every session (0/undefined = onnxruntime's default). */
+  threads?: number;
+  /** Skip the sha256 check of the bundle files (sizes are still checked). Default false. */
+  skipHashes?: boolean;
+}
+
+/** The embedded default model: <repo>/models/var-fashion-32 (also right for the electron-vite out/main layout). */
+export function defaultModelDir(): string {
+  return fileURLToPath(new URL('../../models/var-fashion-32', import.meta.url));
+}
+
+/** Internal extras used by tests and the benchmark (float outputs, per-scale timings). */
+export interface RunExtras { keepFloat?: boolean; onCore?: (e: CoreScaleEvent | CoreDoneEvent) => void }
+
+export class VarEngine {
+  private disposed = false;
+
+  private constructor(
+    readonly dir: string,
+    readonly manifest: Manifest,
+    readonly codebook: Float32Array,
+    private readonly sessions: BundleSessions,
+  ) {}
+
+  get provider(): ProviderReport {
+    return this.sessions.provider;
+  }
+
+  static async create(bundleDir: string, opts: EngineOptions = {}): Promise<VarEngine> {
+    const bundle = await loadBundle(bundleDir, { verifyHashes: !opts.skipHashes });
+    const tuning: SessionTuning = {
+      intraOpNumThreads: opts.threads ?? opts.intraOpNumThreads,
+      interOpNumThreads: opts.interOpNumThreads,
+      graphOptimizationLevel: opts.graphOptimizationLevel,
+      executionMode: opts.executionMode,
+    };
+    const sessions = await BundleSessions.create(bundle.dir, bundle.manifest, opts.provider ?? 'auto', tuning);
+    return new VarEngine(bundle.dir, bundle.manifest, bundle.codebook, sessions);
+  }
+
+  private ensureOpen(): void {
+    if (this.disposed) throw new EngineError('disposed', 'this engine was disposed; create a new one');
+  }
+
+  /** Per-image streams and labels; a random class takes the first uniform of its image's stream. */
+  private streams(seed: number, batch: number, classIndex: number | null): { rngs: Xoshiro128[]; labels: number[] } {
+    const n = this.manifest.classes.length;
+    const rngs: Xoshiro128[] = [];
+    const labels: number[] = [];
+    for (let b = 0; b < batch; b++) {
+      const rng = new Xoshiro128(imageSeed(seed, b));
+      labels.push(classIndex ?? Math.min(Math.floor(rng.nextUniform() * n), n - 1));
+      rngs.push(rng);
+    }
+    return { rngs, labels };
+  }
+
+  async *generate(req: GenerateRequest, signal?: AbortSignal, extras: RunExtras = {}): AsyncGenerator<EngineEvent> {
+    this.ensureOpen();
+    const m = this.manifest;
+    checkSettings(req, m);
+    checkSeed(req.seed);
+    checkBatch(req.batch);
+    checkClass(req.classIndex, m);
+    let forced: (ForcedScale | undefined)[][] | undefined;
+    if (req.prefix !== undefined) {
+      if (!Array.isArray(req.prefix) || (req.prefix.length !== 1 && req.prefix.length !== req.batch)) {
+        throw new EngineError('bad-prefix', `prefix: give one prefix for all images or one per image (${req.batch}), got ${Array.isArray(req.prefix) ? req.prefix.length : typeof req.prefix}`);
+      }
+      req.prefix.forEach((p, i) => checkPrefix(p?.tokens, m, `prefix ${i}`));
+      forced = Array.from({ length: req.batch }, (_, b) => {
+        const pre = req.prefix![req.prefix!.length === 1 ? 0 : b].tokens;
+        return pre.map((tokens) => ({ tokens, keep: null }));
+      });
+    }
+    checkAborted(signal);
+    const { rngs, labels } = this.streams(req.seed, req.batch, req.classIndex);
+    yield* this.run(labels, rngs, req, forced, req.previews ?? true, signal, extras);
+  }
+
+  private async *run(
+    labels: number[], rngs: Xoshiro128[], settings: SamplingSettings, forced: (ForcedScale | undefined)[][] | undefined,
+    previews: boolean, signal: AbortSignal | undefined, extras: RunExtras,
+    finish?: (done: CoreDoneEvent) => RgbImage[],
+  ): AsyncGenerator<EngineEvent> {
+    const m = this.manifest;
+    const classIndices = labels.map((l) => (l === m.transformer.numClasses ? -1 : l));
+    yield { type: 'start', scales: m.patchNums.length, patchNums: [...m.patchNums], batch: labels.length, classIndices };
+    const perScaleMs: number[] = [];
+    let previewMs = 0;
+    const core = runScales(
+      { manifest: m, sessions: this.sessions, codebook: this.codebook },
+      { labels, rngs, settings: { cfg: settings.cfg, topK: settings.topK, topP: settings.topP, moreSmooth: settings.moreSmooth }, forced, previews, keepFloat: extras.keepFloat },
+      signal,
+    );
+    for await (const e of core) {
+      extras.onCore?.(e);
+      if (e.type === 'scale') {
+        perScaleMs.push(e.scaleMs);
+        previewMs += e.previewMs;
+        yield { type: 'scale', index: e.index, patch: e.patch, tokens: e.tokens, preview: e.preview, elapsedMs: e.elapsedMs };
+      } else {
+        const images = finish ? finish(e) : e.images;
+        yield {
+          type: 'done', images, tokens: e.tokens, classIndices,
+          timings: { totalMs: e.totalMs, perScaleMs, previewMs, decodeMs: e.decodeMs },
+        };
+      }
+    }
+  }
+
+  /** Token maps per scale of an image (resized to the model resolution with the triangle filter if needed). */
+  async encode(image: RgbImage): Promise<Int32Array[]> {
+    this.ensureOpen();
+    checkRgbImage(image, 'encode image');
+    const R = this.manifest.resolution;
+    const planar = new Float32Array(3 * R * R);
+    if (image.width === R && image.height === R) {
+      for (let i = 0; i < R * R; i++) for (let c = 0; c < 3; c++) planar[c * R * R + i] = image.data[3 * i + c] / 255;
+    } else {
+      const src = Float64Array.from(image.data);
+      const r = resizeFloat(src, image.width, image.height, 3, R, R);
+      for (let i = 0; i < R * R; i++) for (let c = 0; c < 3; c++) planar[c * R * R + i] = Math.min(Math.max(r[3 * i + c] / 255, 0), 1);
+    }
+    return (await this.encodePlanar(planar, 1))[0];
+  }
+
+  /** Encoder on B planar images (B, 3, R, R) in [0, 1] → per image, per scale token maps. */
+  async encodePlanar(planar: Float32Array, batch: number): Promise<Int32Array[][]> {
+    const m = this.manifest;
+    const R = m.resolution;
+    const out = await this.sessions.encoder.run({ image: new ort.Tensor('float32', planar, [batch, 3, R, R]) });
+    const tok = (out.tokens as ort.Tensor).data as BigInt64Array;
+    const { L, begins } = tokenOffsets(m.patchNums);
+    const res: Int32Array[][] = [];
+    for (let b = 0; b < batch; b++) {
+      res.push(m.patchNums.map((p, k) => {
+        const t = new Int32Array(p * p);
+        for (let i = 0; i < p * p; i++) t[i] = Number(tok[b * L + begins[k] + i]);
+        return t;
+      }));
+    }
+    return res;
+  }
+
+  async *edit(req: EditRequest, signal?: AbortSignal, extras: RunExtras = {}): AsyncGenerator<EngineEvent> {
+    this.ensureOpen();
+    const m = this.manifest;
+    checkSettings(req, m);
+    checkSeed(req.seed);
+    checkBatch(req.batch);
+    checkClass(req.classIndex, m);
+    checkEditInputs(req.image, req.mask, req.region, req.feather);
+    const K = m.patchNums.length;
+    if (req.fromScale !== undefined && (!Number.isInteger(req.fromScale) || req.fromScale < 0 || req.fromScale > K)) {
+      throw new EngineError('bad-from-scale', `fromScale must be an integer 0..${K} (scales of the region kept), got ${req.fromScale}`);
+    }
+    const plan = planEdit(req.image, req.mask, req.region, m);
+    const fromScale = req.fromScale ?? 0;
+    if (plan.regenCount === 0 && fromScale === 0) {
+      throw new EngineError('empty-mask', 'the mask selects no pixel to regenerate inside the region (paint white where the image should change)');
+    }
+    checkAborted(signal);
+    const source = (await this.encodePlanar(plan.modelInput, 1))[0];
+    const keeps = keepMasksPerScale(plan.keepFinest, m.patchNums);
+    // Scales below fromScale keep the region's own tokens everywhere (scale-locked edit); later scales keep
+    // the source tokens outside the mask only (var-reference.md §7).
+    const perImage: ForcedScale[] = m.patchNums.map((_, k) => ({ tokens: source[k], keep: k < fromScale ? null : keeps[k] }));
+    const forced = Array.from({ length: req.batch }, () => perImage);
+    const label = req.classIndex ?? m.transformer.numClasses; // null class = inpainting
+    const rngs = Array.from({ length: req.batch }, (_, b) => new Xoshiro128(imageSeed(req.seed, b)));
+    const R = m.resolution;
+    const finish = (done: CoreDoneEvent): RgbImage[] => {
+      // Paste back from the decoder's float output so the region is resized once, from full precision.
+      const px = done.imageFloat!;
+      return done.images.map((_, b) => pasteBack(req.image, plan, px, b * 3 * R * R, R, req.feather).image);
+    };
+    yield* this.run(new Array(req.batch).fill(label), rngs, req, forced, req.previews ?? true, signal, { ...extras, keepFloat: true }, finish);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.sessions.release();
+  }
+}

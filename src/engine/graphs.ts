@@ -1,0 +1,143 @@
+/**
+ * The five ONNX sessions of a bundle, created through the provider chain, with their I/O checked
+ * against the contract of docs/model-bundle.md ("Graph contracts", names exact).
+ */
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { BundleError } from './errors';
+import { GRAPH_NAMES, type GraphName, type Manifest } from './manifest';
+import { type ProviderName, type ProviderReport, type SessionTuning, firstLine, providerChain, sessionOptions } from './providers';
+
+type Dim = number | string; // string = symbolic (dynamic) in the contract
+interface IoSpec { name: string; type: 'float32' | 'int64'; shape: Dim[] }
+interface GraphContract { inputs: IoSpec[]; outputs: IoSpec[] }
+
+/** The exact I/O of each graph for this manifest (docs/model-bundle.md "Graph contracts"). */
+export function graphContracts(m: Manifest): Record<GraphName, GraphContract> {
+  const { depth, numHeads: H, headDim: c } = m.transformer;
+  const h = m.patchNums[m.patchNums.length - 1];
+  const R = m.resolution;
+  const V = m.vocabSize;
+  const Cv = m.cvae;
+  const past: IoSpec[] = [];
+  const present: IoSpec[] = [];
+  for (let i = 0; i < depth; i++) {
+    past.push({ name: `past_key_${i}`, type: 'float32', shape: ['N', H, 'P', c] }, { name: `past_value_${i}`, type: 'float32', shape: ['N', H, 'P', c] });
+    present.push({ name: `present_key_${i}`, type: 'float32', shape: ['N', H, 'P+l', c] }, { name: `present_value_${i}`, type: 'float32', shape: ['N', H, 'P+l', c] });
+  }
+  const image = (name: string): IoSpec => ({ name, type: 'float32', shape: ['B', 3, R, R] });
+  const fhat = (name: string): IoSpec => ({ name, type: 'float32', shape: ['B', Cv, h, h] });
+  return {
+    transformer: {
+      inputs: [
+        { name: 'labels', type: 'int64', shape: ['N'] },
+        { name: 'token_input', type: 'float32', shape: ['N', 'l', Cv] },
+        { name: 'begin', type: 'int64', shape: [1] },
+        ...past,
+      ],
+      outputs: [{ name: 'logits', type: 'float32', shape: ['N', 'l', V] }, ...present],
+    },
+    fhatStep: {
+      inputs: [
+        fhat('f_hat'),
+        { name: 'h_scale', type: 'float32', shape: ['B', Cv, 'p', 'p'] },
+        { name: 'phi_index', type: 'int64', shape: [1] },
+        { name: 'area_matrix', type: 'float32', shape: ['q', h] },
+      ],
+      outputs: [fhat('f_hat_next'), { name: 'next_input', type: 'float32', shape: ['B', 'q2', Cv] }],
+    },
+    encoder: { inputs: [image('image')], outputs: [{ name: 'tokens', type: 'int64', shape: ['B', m.patchNums.reduce((s, p) => s + p * p, 0)] }, fhat('f')] },
+    decoder: { inputs: [fhat('f_hat')], outputs: [image('image')] },
+    preview: { inputs: [fhat('f_hat')], outputs: [image('image')] },
+  };
+}
+
+function checkIo(dir: string, file: string, kind: 'input' | 'output', expected: IoSpec[], found: readonly ort.InferenceSession.ValueMetadata[]): void {
+  const fail = (what: string, exp: string, got: string): never => {
+    throw new BundleError('graph-io-mismatch', `${dir}: ${file}: ${kind} ${what}: expected ${exp}, found ${got}`, dir, file);
+  };
+  const names = found.map((f) => f.name);
+  const expNames = expected.map((e) => e.name);
+  const missing = expNames.filter((n) => !names.includes(n));
+  const extra = names.filter((n) => !expNames.includes(n));
+  if (missing.length || extra.length) {
+    fail('names', `[${expNames.join(', ')}]`, `[${names.join(', ')}]${missing.length ? ` (missing: ${missing.join(', ')})` : ''}${extra.length ? ` (unexpected: ${extra.join(', ')})` : ''}`);
+  }
+  for (const e of expected) {
+    const f = found.find((x) => x.name === e.name)!;
+    if (!f.isTensor) fail(`"${e.name}"`, `a ${e.type} tensor`, 'a non-tensor value');
+    const t = f as ort.InferenceSession.TensorValueMetadata;
+    if (t.type !== e.type) fail(`"${e.name}" type`, e.type, t.type);
+    // Shapes: ranks must agree; fixed sizes must agree where both sides are fixed.
+    if (t.shape.length === 0) continue; // shape unknown to ORT: nothing more to check
+    if (t.shape.length !== e.shape.length) fail(`"${e.name}" rank`, `${e.shape.length} [${e.shape.join(', ')}]`, `${t.shape.length} [${t.shape.join(', ')}]`);
+    e.shape.forEach((d, i) => {
+      const g = t.shape[i];
+      if (typeof d === 'number' && typeof g === 'number' && g >= 0 && d !== g) {
+        fail(`"${e.name}" dimension ${i}`, `${d} ([${e.shape.join(', ')}])`, `${g} ([${t.shape.join(', ')}])`);
+      }
+    });
+  }
+}
+
+export class BundleSessions {
+  private constructor(
+    readonly sessions: Record<GraphName, ort.InferenceSession>,
+    readonly provider: ProviderReport,
+  ) {}
+
+  get transformer() { return this.sessions.transformer; }
+  get fhatStep() { return this.sessions.fhatStep; }
+  get encoder() { return this.sessions.encoder; }
+  get decoder() { return this.sessions.decoder; }
+  get preview() { return this.sessions.preview; }
+
+  /**
+   * Walk the provider chain: with each provider, create all five sessions; the first provider for which
+   * all succeed is used. A graph that fails on CPU is a broken bundle file (BundleError naming it).
+   */
+  static async create(dir: string, manifest: Manifest, requested: ProviderName | 'auto', tuning: SessionTuning): Promise<BundleSessions> {
+    const chain = providerChain(requested);
+    const skipped: ProviderReport['skipped'] = [];
+    for (const provider of chain) {
+      const opened: Partial<Record<GraphName, ort.InferenceSession>> = {};
+      try {
+        for (const g of GRAPH_NAMES) {
+          const file = manifest.graphs[g].model;
+          try {
+            opened[g] = await ort.InferenceSession.create(join(dir, file), sessionOptions(provider, tuning));
+          } catch (e) {
+            if (provider === 'cpu') {
+              throw new BundleError('bad-onnx', `${dir}: ${file}: expected a loadable ONNX graph (with its weights file ${manifest.graphs[g].weights}), found an error: ${firstLine(e)}`, dir, file);
+            }
+            throw e;
+          }
+        }
+      } catch (e) {
+        await Promise.all(Object.values(opened).map((s) => s!.release()));
+        if (e instanceof BundleError) throw e;
+        skipped.push({ provider, reason: firstLine(e) });
+        continue;
+      }
+      const sessions = opened as Record<GraphName, ort.InferenceSession>;
+      const contracts = graphContracts(manifest);
+      try {
+        for (const g of GRAPH_NAMES) {
+          const file = manifest.graphs[g].model;
+          checkIo(dir, file, 'input', contracts[g].inputs, sessions[g].inputMetadata);
+          checkIo(dir, file, 'output', contracts[g].outputs, sessions[g].outputMetadata);
+        }
+      } catch (e) {
+        await Promise.all(Object.values(sessions).map((s) => s.release()));
+        throw e;
+      }
+      return new BundleSessions(sessions, { inUse: provider, requested, skipped });
+    }
+    // Only reachable if CPU itself failed for a non-bundle reason.
+    throw new BundleError('no-provider', `${dir}: no execution provider could run this bundle: ${skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ')}`, dir);
+  }
+
+  async release(): Promise<void> {
+    await Promise.all(Object.values(this.sessions).map((s) => s.release()));
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Execution providers. onnxruntime-node never falls back between providers on its own (toolchain.md):
+ * `['cuda', 'cpu']` throws where the CUDA libraries are missing. So the engine walks an explicit chain,
+ * creating the sessions with one provider at a time inside try/catch, and reports what it used and why
+ * it skipped the others.
+ */
+import * as ort from 'onnxruntime-node';
+
+export type ProviderName = 'cuda' | 'dml' | 'coreml' | 'webgpu' | 'cpu';
+export const PROVIDER_NAMES: readonly ProviderName[] = ['cuda', 'dml', 'coreml', 'webgpu', 'cpu'];
+
+export interface ProviderReport {
+  inUse: ProviderName;
+  requested: ProviderName | 'auto';
+  skipped: { provider: ProviderName; reason: string }[];
+}
+
+/**
+ * The automatic chain per platform. WebGPU is not in any automatic chain: it needs Vulkan/Metal/D3D12 at
+ * run time and was not proven to work here; it is used only when asked for (then CPU if it fails).
+ */
+export function providerChain(requested: ProviderName | 'auto', platform: NodeJS.Platform = process.platform): ProviderName[] {
+  if (requested !== 'auto') return requested === 'cpu' ? ['cpu'] : [requested, 'cpu'];
+  switch (platform) {
+    case 'linux': return ['cuda', 'cpu'];
+    case 'win32': return ['dml', 'cpu'];
+    case 'darwin': return ['coreml', 'cpu'];
+    default: return ['cpu'];
+  }
+}
+
+export function isProviderName(s: string): s is ProviderName {
+  return (PROVIDER_NAMES as readonly string[]).includes(s);
+}
+
+/** Session options chosen by measurement (bench/RESULTS.md). */
+export interface SessionTuning {
+  intraOpNumThreads?: number;
+  interOpNumThreads?: number;
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  executionMode?: 'sequential' | 'parallel';
+}
+
+let ortLogConfigured = false;
+
+/**
+ * ORT logs a failed provider load at error level before throwing; the engine reports that failure itself
+ * (ProviderReport.skipped), so ORT's own log is limited to fatal unless VAR_STUDIO_ORT_LOG asks otherwise.
+ */
+export function configureOrtLogging(): void {
+  if (ortLogConfigured) return;
+  ortLogConfigured = true;
+  const level = process.env.VAR_STUDIO_ORT_LOG;
+  ort.env.logLevel = level === 'verbose' || level === 'info' || level === 'warning' || level === 'error' ? level : 'fatal';
+}
+
+export function sessionOptions(provider: ProviderName, tuning: SessionTuning): ort.InferenceSession.SessionOptions {
+  configureOrtLogging();
+  return {
+    executionProviders: [provider],
+    graphOptimizationLevel: tuning.graphOptimizationLevel ?? 'all',
+    executionMode: tuning.executionMode ?? 'sequential',
+    ...(tuning.intraOpNumThreads ? { intraOpNumThreads: tuning.intraOpNumThreads } : {}),
+    ...(tuning.interOpNumThreads ? { interOpNumThreads: tuning.interOpNumThreads } : {}),
+    logSeverityLevel: 3,
+  };
+}
+
+/** One line from an ORT error (its messages can span many lines with stack-like detail). */
+export function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  const line = msg.split('\n').find((l) => l.trim().length > 0) ?? msg;
+  return line.length > 300 ? line.slice(0, 297) + '...' : line;
+}
