@@ -1,0 +1,151 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EngineError, type EngineEvent, type GenerateRequest, VarEngine } from '../../../src/engine/index';
+import { TINY_BUNDLE } from './helpers';
+
+let engine: VarEngine;
+beforeAll(async () => {
+  engine = await VarEngine.create(TINY_BUNDLE, { provider: 'cpu', threads: 1 });
+});
+afterAll(async () => {
+  await engine.dispose();
+});
+
+const base: GenerateRequest = { classIndex: 3, seed: 11, batch: 2, cfg: 2, topK: 16, topP: 0.9, moreSmooth: false };
+
+async function collect(it: AsyncGenerator<EngineEvent>): Promise<EngineEvent[]> {
+  const out: EngineEvent[] = [];
+  for await (const e of it) out.push(e);
+  return out;
+}
+function done(events: EngineEvent[]) {
+  const d = events[events.length - 1];
+  if (d.type !== 'done') throw new Error('no done event');
+  return d;
+}
+
+describe('generation (var-reference.md §6, docs/sampling.md)', () => {
+  it('streams start, one event per scale (tokens + model-resolution preview per image), then done', async () => {
+    const ev = await collect(engine.generate(base));
+    const m = engine.manifest;
+    expect(ev.map((e) => e.type)).toEqual(['start', ...m.patchNums.map(() => 'scale'), 'done']);
+    ev.filter((e) => e.type === 'scale').forEach((e, k) => {
+      if (e.type !== 'scale') return;
+      expect(e.index).toBe(k);
+      expect(e.patch).toBe(m.patchNums[k]);
+      expect(e.tokens).toHaveLength(2);
+      expect(e.tokens[0]).toHaveLength(m.patchNums[k] ** 2);
+      expect(e.preview).toHaveLength(2);
+      expect(e.preview[0].width).toBe(m.resolution);
+      expect(e.preview[0].data).toHaveLength(m.resolution * m.resolution * 3);
+    });
+    const d = done(ev);
+    expect(d.images).toHaveLength(2);
+    expect(d.tokens[1]).toHaveLength(m.patchNums.length);
+    expect(d.classIndices).toEqual([3, 3]);
+    expect(d.timings.perScaleMs).toHaveLength(m.patchNums.length);
+  });
+
+  it('deterministic: same bundle + seed + settings ⇒ identical tokens and image bytes (also with more-smooth)', async () => {
+    for (const moreSmooth of [false, true]) {
+      const a = done(await collect(engine.generate({ ...base, moreSmooth })));
+      const b = done(await collect(engine.generate({ ...base, moreSmooth })));
+      expect(b.tokens).toEqual(a.tokens);
+      expect(Buffer.from(b.images[1].data).equals(Buffer.from(a.images[1].data))).toBe(true);
+    }
+  });
+
+  it('image b of a batch seeded s equals image 0 of a batch of one seeded s + b', async () => {
+    const batch = done(await collect(engine.generate({ ...base, batch: 3, seed: 100 })));
+    const single = done(await collect(engine.generate({ ...base, batch: 1, seed: 102 })));
+    expect(single.tokens[0]).toEqual(batch.tokens[2]);
+    expect(Buffer.from(single.images[0].data).equals(Buffer.from(batch.images[2].data))).toBe(true);
+  });
+
+  it('a different seed gives different tokens', async () => {
+    const a = done(await collect(engine.generate(base)));
+    const b = done(await collect(engine.generate({ ...base, seed: 12 })));
+    expect(b.tokens).not.toEqual(a.tokens);
+  });
+
+  it('random class (classIndex null) is drawn from each image stream, reproducibly', async () => {
+    const a = done(await collect(engine.generate({ ...base, classIndex: null, batch: 4 })));
+    const b = done(await collect(engine.generate({ ...base, classIndex: null, batch: 4 })));
+    expect(a.classIndices).toEqual(b.classIndices);
+    a.classIndices.forEach((c) => expect(c >= 0 && c < 10).toBe(true));
+  });
+
+  it('resume from scale k with the same seed and the prefix of a run reproduces that run exactly', async () => {
+    const full = done(await collect(engine.generate({ ...base, batch: 1 })));
+    for (const k of [1, 2, 3]) {
+      const resumed = done(await collect(engine.generate({ ...base, batch: 1, prefix: [{ tokens: full.tokens[0].slice(0, k) }] })));
+      expect(resumed.tokens[0]).toEqual(full.tokens[0]);
+      expect(Buffer.from(resumed.images[0].data).equals(Buffer.from(full.images[0].data))).toBe(true);
+    }
+  });
+
+  it('resume with a new seed keeps scales 1..k and resamples the rest', async () => {
+    const full = done(await collect(engine.generate({ ...base, batch: 1 })));
+    const k = 2;
+    const seeds = [1000, 1001, 1002, 1003];
+    let changed = 0;
+    for (const seed of seeds) {
+      const r = done(await collect(engine.generate({ ...base, batch: 1, seed, prefix: [{ tokens: full.tokens[0].slice(0, k) }] })));
+      for (let s = 0; s < k; s++) expect(r.tokens[0][s]).toEqual(full.tokens[0][s]);
+      if (JSON.stringify(Array.from(r.tokens[0][3])) !== JSON.stringify(Array.from(full.tokens[0][3]))) changed++;
+    }
+    expect(changed).toBeGreaterThan(0);
+  });
+
+  it('AbortSignal stops between scales with an "aborted" EngineError and no done event', async () => {
+    const ac = new AbortController();
+    const seen: string[] = [];
+    let err: unknown;
+    try {
+      for await (const e of engine.generate(base, ac.signal)) {
+        seen.push(e.type === 'scale' ? `scale${e.index}` : e.type);
+        if (e.type === 'scale' && e.index === 1) ac.abort();
+      }
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(EngineError);
+    expect((err as EngineError).code).toBe('aborted');
+    expect(seen).toEqual(['start', 'scale0', 'scale1']);
+  });
+
+  it('abort after the last scale: still no trailing decode', async () => {
+    const ac = new AbortController();
+    const seen: string[] = [];
+    await expect((async () => {
+      for await (const e of engine.generate(base, ac.signal)) {
+        seen.push(e.type);
+        if (e.type === 'scale' && e.index === engine.manifest.patchNums.length - 1) ac.abort();
+      }
+    })()).rejects.toMatchObject({ code: 'aborted' });
+    expect(seen).not.toContain('done');
+  });
+
+  it('previews off: scale events carry no preview, same tokens and image', async () => {
+    const a = done(await collect(engine.generate(base)));
+    const ev = await collect(engine.generate({ ...base, previews: false }));
+    ev.forEach((e) => { if (e.type === 'scale') expect(e.preview).toEqual([]); });
+    expect(done(ev).tokens).toEqual(a.tokens);
+  });
+
+  const bad: [string, Partial<GenerateRequest>, string][] = [
+    ['class out of range', { classIndex: 10 }, 'bad-class'],
+    ['negative class', { classIndex: -1 }, 'bad-class'],
+    ['NaN cfg', { cfg: NaN }, 'bad-cfg'],
+    ['top-p above 1', { topP: 1.5 }, 'bad-top-p'],
+    ['fractional top-k', { topK: 2.5 }, 'bad-top-k'],
+    ['seed ≥ 2^32', { seed: 2 ** 32 }, 'bad-seed'],
+    ['batch 0', { batch: 0 }, 'bad-batch'],
+    ['prefix with a wrong token count', { prefix: [{ tokens: [new Int32Array(2)] }] }, 'bad-prefix'],
+    ['prefix token outside the vocabulary', { prefix: [{ tokens: [Int32Array.of(64)] }] }, 'bad-prefix'],
+  ];
+  for (const [what, patch, code] of bad) {
+    it(`refuses ${what} with EngineError ${code}`, async () => {
+      await expect(collect(engine.generate({ ...base, ...patch }))).rejects.toMatchObject({ name: 'EngineError', code });
+    });
+  }
+});
