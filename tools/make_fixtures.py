@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     print(f'bundle: {BUNDLE_DIR} ({sum(f["bytes"] for f in m["files"].values())} bytes)')
     if a.bundle_only:
         return 0
-    from fixtures_tiny import write_fixtures
+    from export.fixtures import write_fixtures
     for name in write_fixtures(FIXTURE_DIR, BUNDLE_DIR):
         print(f'fixture: {name}')
     return 0

@@ -3,7 +3,9 @@
 The weights are drawn so that every path carries signal (unlike the official init, whose AdaLN gains start
 at 1e-5 and make each block nearly the identity): Linear/Conv weights N(0, 1/fan_in), biases N(0, 0.1²),
 embeddings and the codebook N(0, 1), GroupNorm gains 1 + N(0, 0.1²), attention scale_mul ln 4 + N(0, 0.3²),
-and the head scaled up so that logits spread over a few units.
+AdaLN modulation weights scaled by 0.3 (else the per-class shifts, equal at every position, dominate and all
+tokens of a scale get the same argmax), and the head scaled ×2 so that logits spread over a few units
+(mean entropy ≈ 2.3 nats of 4.2; a greedy run uses 7 distinct tokens).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ TINY_CLASSES = [f'class {i}' for i in range(10)]
 
 
 @torch.no_grad()
-def randomize_(model: nn.Module, seed: int, head_gain: float = 4.0) -> nn.Module:
+def randomize_(model: nn.Module, seed: int, head_gain: float = 2.0, ada_gain: float = 0.3) -> nn.Module:
     g = torch.Generator().manual_seed(seed)
 
     def normal_(t: torch.Tensor, std: float, mean: float = 0.0):
@@ -46,6 +48,9 @@ def randomize_(model: nn.Module, seed: int, head_gain: float = 4.0) -> nn.Module
             normal_(p, 0.1)
     if isinstance(model, VAR):
         model.head.weight.mul_(head_gain)
+        for name, p in model.named_parameters():
+            if 'ada_lin' in name or name.endswith('ada_gss'):
+                p.mul_(ada_gain)
     return model
 
 
