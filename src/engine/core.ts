@@ -40,6 +40,7 @@ export interface CoreScaleEvent {
   scaleMs: number;             // transformer + sampling + f̂ step of this scale
   previewMs: number;
   fHat?: Float32Array;         // (B, Cvae, h, w) after this scale, with keepFloat
+  previewFloat?: Float32Array; // (B, 3, R, R) preview graph output, with keepFloat and previews
 }
 
 export interface CoreDoneEvent {
@@ -197,16 +198,18 @@ export async function* runScales(ctx: CoreContext, req: CoreRequest, signal?: Ab
 
     const tPrev = performance.now();
     const preview: RgbImage[] = [];
+    let previewFloat: Float32Array | undefined;
     if (req.previews) {
       const pv = (await sessions.preview.run({ f_hat: fHat })).image as ort.Tensor;
       const px = pv.data as Float32Array;
       for (let b = 0; b < B; b++) preview.push(planarToRgb(px, R, R, b * 3 * R * R));
+      if (req.keepFloat) previewFloat = Float32Array.from(px);
     }
     const previewMs = performance.now() - tPrev;
     yield {
       type: 'scale', index: k, patch: p, tokens: scaleTokens, preview,
       elapsedMs: performance.now() - t0, scaleMs, previewMs,
-      ...(req.keepFloat ? { fHat: Float32Array.from(fHat.data as Float32Array) } : {}),
+      ...(req.keepFloat ? { fHat: Float32Array.from(fHat.data as Float32Array), previewFloat } : {}),
     };
   }
 

@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { loadBundle } from './bundle';
-import { type CoreDoneEvent, type CoreScaleEvent, type ForcedScale, checkAborted, runScales } from './core';
+import { type CoreContext, type CoreDoneEvent, type CoreScaleEvent, type ForcedScale, checkAborted, runScales } from './core';
 import { type EditMask, type EditRegion, checkEditInputs, pasteBack, planEdit } from './edit';
 import { EngineError } from './errors';
 import { BundleSessions } from './graphs';
@@ -86,6 +86,12 @@ export class VarEngine {
     };
     const sessions = await BundleSessions.create(bundle.dir, bundle.manifest, opts.provider ?? 'auto', tuning);
     return new VarEngine(bundle.dir, bundle.manifest, bundle.codebook, sessions);
+  }
+
+  /** Internal (tests, benchmark): the manifest, sessions and codebook the next-scale loop runs on. */
+  coreContext(): CoreContext {
+    this.ensureOpen();
+    return { manifest: this.manifest, sessions: this.sessions, codebook: this.codebook };
   }
 
   private ensureOpen(): void {
