@@ -78,11 +78,50 @@ def _unwrap(obj, role: str, label: str) -> StateDict:
     return dict(obj)
 
 
+class _TensorOnlyUnpickler(pickle.Unpickler):
+    """Unpickles tensors, storages and plain containers/numbers/strings, and nothing that could run code.
+
+    torch 1.13's own `weights_only=True` loader is this idea, but it rejects floats (BINFLOAT), which the
+    official trainer's checkpoints contain (learning rates in `args`); this one allows every plain opcode and
+    restricts only the globals a pickle may import.
+    """
+    _ALLOWED = {('collections', 'OrderedDict'), ('torch._utils', '_rebuild_tensor_v2'),
+                ('torch._utils', '_rebuild_tensor'), ('torch._utils', '_rebuild_parameter'),
+                ('torch._utils', '_rebuild_parameter_with_state'), ('torch', 'Size'), ('torch', 'device'),
+                ('torch.serialization', '_get_layout'), ('torch', 'strided'), ('torch', '_utils')}
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED or (module == 'torch' and (name.endswith('Storage') or
+                                                                      isinstance(getattr(torch, name, None), torch.dtype))):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f'refuses to import {module}.{name}')
+
+
+class _TensorOnlyPickleModule:
+    Unpickler = _TensorOnlyUnpickler
+    __name__ = 'tensor_only_pickle'
+
+    @staticmethod
+    def load(fh, **kw):
+        return _TensorOnlyUnpickler(fh, **kw).load()
+
+
+def _load_tensor_only(path: str):
+    """torch.load with `_TensorOnlyUnpickler`. torch 1.13's torch.load ignores a custom pickle_module unless
+    weights_only is set (and then refuses it), so the zip reader is driven directly; where that private API is
+    missing (another torch, or a pre-1.6 non-zip file), torch's own weights_only loader is used."""
+    ser = torch.serialization
+    if zipfile.is_zipfile(path) and hasattr(ser, '_load') and hasattr(ser, '_open_zipfile_reader'):
+        with open(path, 'rb') as fh, ser._open_zipfile_reader(fh) as zf:
+            return ser._load(zf, 'cpu', _TensorOnlyPickleModule, encoding='utf-8')
+    return torch.load(path, map_location='cpu', weights_only=True)
+
+
 def load_state_dict_file(path: str, role: str, *, trust_pickle: bool = False) -> StateDict:
     """Read a `.pth` file into a dict of CPU tensors (role 'var' or 'vae' picks the trainer sub-dict).
 
-    torch.load runs with `weights_only=True` unless trust_pickle: a checkpoint from the internet is a pickle,
-    and only tensors and plain containers are needed from it.
+    Unless trust_pickle, the pickle may only build tensors and plain containers (`_TensorOnlyUnpickler`): a
+    checkpoint from the internet is a pickle, and nothing but its tensors is needed.
     """
     label = os.path.basename(path)
     if not os.path.exists(path):
@@ -98,15 +137,16 @@ def load_state_dict_file(path: str, role: str, *, trust_pickle: bool = False) ->
         if not (len(head) == 2 and head[0] == 0x80):
             raise CheckpointError('is not a PyTorch checkpoint (neither a torch.save zip archive nor a pickle)', file=label)
     try:
-        obj = torch.load(path, map_location='cpu', weights_only=not trust_pickle)
+        obj = torch.load(path, map_location='cpu') if trust_pickle else _load_tensor_only(path)
     except pickle.UnpicklingError as e:
-        if trust_pickle:
-            raise CheckpointError(f'cannot be unpickled ({str(e).splitlines()[0]})', file=label) from None
-        raise CheckpointError('holds Python objects other than tensors and plain containers, which are not '
-                              'loaded from untrusted files; pass --trust-pickle only if you trust its origin '
-                              f'({str(e).splitlines()[0][:160]})', file=label) from None
+        msg = (str(e).splitlines() or [''])[0][:160]
+        if trust_pickle or not msg.startswith('refuses to import'):
+            raise CheckpointError(f'is not a readable PyTorch checkpoint (UnpicklingError: {msg})', file=label) from None
+        raise CheckpointError(f'holds pickled Python objects besides tensors ({msg[len("refuses to import "):]}), which '
+                              'are not loaded from files of unknown origin; pass --trust-pickle only if you trust it',
+                              file=label) from None
     except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile, KeyError, AttributeError,
-            ModuleNotFoundError, ImportError) as e:
+            ModuleNotFoundError, ImportError, TypeError, IndexError) as e:
         first = (str(e).splitlines() or [type(e).__name__])[0][:200]
         raise CheckpointError(f'is not a readable PyTorch checkpoint ({type(e).__name__}: {first})', file=label) from None
     return _unwrap(obj, role, label)
@@ -182,6 +222,21 @@ def _dim(sd: StateDict, sources: Sequence[Tuple[str, int]], label: str, why: str
     raise CheckpointError(f"missing key '{sources[0][0]}' ({why})", file=label, key=sources[0][0])
 
 
+def _vote(sd: StateDict, sources: Sequence[Tuple[str, int]], label: str, why: str, prefer: Optional[int] = None,
+          default: Optional[int] = None) -> int:
+    """The size most of the present sources agree on, so that one corrupted tensor is reported as the odd one
+    out by check_layout instead of skewing the inferred configuration (ties go to `prefer`)."""
+    from collections import Counter
+    votes = Counter(int(sd[k].shape[d]) for k, d in sources if k in sd and sd[k].dim() > d)
+    if not votes:
+        if default is not None:
+            return default
+        raise CheckpointError(f"missing key '{sources[0][0]}' ({why})", file=label, key=sources[0][0])
+    best = max(votes.values())
+    tied = [v for v, n in votes.items() if n == best]
+    return prefer if prefer in tied else tied[0]
+
+
 def _indices(sd: StateDict, prefix: str) -> List[int]:
     pat = re.compile(re.escape(prefix) + r'(\d+)\.')
     return sorted({int(m.group(1)) for k in sd for m in [pat.match(k)] if m})
@@ -213,7 +268,7 @@ def infer_var_config(sd: StateDict, label: str = 'VAR checkpoint', *, patch_nums
     vae_hint supplies V and Cvae when the VAR keys that carry them are missing (check_layout reports those)."""
     blocks = _indices(sd, 'blocks.')
     if not blocks:
-        hint = ' (a VQVAE given as --var?)' if 'quantize.embedding.weight' in sd else ''
+        hint = ' but a VQVAE (swapped --var and --vae?)' if 'quantize.embedding.weight' in sd else ''
         raise CheckpointError(f"no 'blocks.{{i}}.*' keys: this is not a VAR transformer checkpoint{hint}",
                               file=label, key='blocks.0')
     n = max(blocks) + 1
@@ -221,19 +276,22 @@ def infer_var_config(sd: StateDict, label: str = 'VAR checkpoint', *, patch_nums
         if i not in blocks:
             raise CheckpointError(f"missing keys 'blocks.{i}.*' (blocks 0..{n - 1} are otherwise present)",
                                   file=label, key=f'blocks.{i}')
-    C = _dim(sd, [('class_emb.weight', 1), ('pos_start', 2), ('pos_1LC', 2), ('word_embed.weight', 0),
-                  ('lvl_embed.weight', 1), ('head.weight', 1)], label, 'class embedding: gives the width C')
+    C = _vote(sd, [('class_emb.weight', 1), ('pos_start', 2), ('pos_1LC', 2), ('word_embed.weight', 0),
+                   ('word_embed.bias', 0), ('lvl_embed.weight', 1), ('head.weight', 1), ('head_nm.ada_lin.1.weight', 1)]
+              + [(f'blocks.{i}.attn.{m}', 0) for i in range(n) for m in ('q_bias', 'v_bias', 'proj.weight', 'proj.bias')],
+              label, 'class embedding: gives the width C')
     num_classes = _dim(sd, [('class_emb.weight', 0)], label, '', default=1001) - 1
-    V = _dim(sd, [('head.weight', 0), ('head.bias', 0)], label, 'output head: gives the vocabulary size V',
-             default=vae_hint.vocab_size if vae_hint else None)
+    V = _vote(sd, [('head.weight', 0), ('head.bias', 0)], label, 'output head: gives the vocabulary size V',
+              prefer=vae_hint.vocab_size if vae_hint else None, default=vae_hint.vocab_size if vae_hint else None)
     Cvae = _dim(sd, [('word_embed.weight', 1)], label, 'token embedding: gives the latent width Cvae',
                 default=vae_hint.z_channels if vae_hint else None)
     shared = any(k.startswith('shared_ada_lin.') for k in sd) or any(re.match(r'blocks\.\d+\.ada_gss$', k) for k in sd)
-    sm = [k for k in sd if re.match(r'blocks\.\d+\.attn\.scale_mul_1H11$', k)]
-    attn_l2_norm = bool(sm)
-    heads = int(sd[sm[0]].shape[1]) if sm and sd[sm[0]].dim() == 4 else C // 64  # official: 64 channels per head
-    hidden = _dim(sd, [(f'blocks.{i}.ffn.fc1.weight', 0) for i in range(n)] +
-                  [(f'blocks.{i}.ffn.fc1.bias', 0) for i in range(n)], label, 'FFN', default=4 * C)
+    sm = [(f'blocks.{i}.attn.scale_mul_1H11', 1) for i in range(n)]
+    attn_l2_norm = any(k in sd for k, _ in sm)
+    heads = _vote(sd, sm, label, '', prefer=C // 64, default=C // 64)  # official: 64 channels per head
+    hidden = _vote(sd, [(f'blocks.{i}.ffn.{m}', d) for i in range(n)
+                        for m, d in (('fc1.weight', 0), ('fc1.bias', 0), ('fc2.weight', 1))],
+                   label, 'FFN', prefer=4 * C, default=4 * C)
     if depth is None:
         depth = n
         # The official builder has heads = depth. A checkpoint whose blocks stop short of its head count
@@ -264,13 +322,13 @@ def infer_vae_config(sd: StateDict, patch_nums: Sequence[int] = PATCH_NUMS_256,
     if any(k.startswith('blocks.') for k in sd) and not any(k.startswith('encoder.') for k in sd):
         raise CheckpointError("has 'blocks.*' keys and no encoder: this is a VAR transformer, not a VQVAE "
                               '(swapped --var and --vae?)', file=label, key='encoder.conv_in.weight')
-    V = _dim(sd, [('quantize.embedding.weight', 0), ('quantize.ema_vocab_hit_SV', 1)], label,
+    V = _vote(sd, [('quantize.embedding.weight', 0), ('quantize.ema_vocab_hit_SV', 1)], label,
              'codebook: gives the vocabulary size V')
-    Cvae = _dim(sd, [('quantize.embedding.weight', 1), ('quant_conv.weight', 0), ('post_quant_conv.weight', 1),
-                     ('encoder.conv_out.weight', 0), ('decoder.conv_in.weight', 1)], label,
+    Cvae = _vote(sd, [('quantize.embedding.weight', 1), ('quant_conv.weight', 0), ('post_quant_conv.weight', 1),
+                      ('encoder.conv_out.weight', 0), ('decoder.conv_in.weight', 1)], label,
                 'codebook: gives the latent width Cvae')
-    ch = _dim(sd, [('encoder.conv_in.weight', 0), ('encoder.conv_in.bias', 0), ('decoder.conv_out.weight', 1),
-                   ('decoder.norm_out.weight', 0)], label, 'encoder input conv: gives the base width ch')
+    ch = _vote(sd, [('encoder.conv_in.weight', 0), ('encoder.conv_in.bias', 0), ('decoder.conv_out.weight', 1),
+                    ('decoder.norm_out.weight', 0), ('decoder.norm_out.bias', 0), ('encoder.down.0.block.0.norm1.weight', 0)], label, 'encoder input conv: gives the base width ch')
     enc_levels, dec_levels = _indices(sd, 'encoder.down.'), _indices(sd, 'decoder.up.')
     if not enc_levels and not dec_levels:
         raise CheckpointError("missing keys 'encoder.down.0.*': this is not a VQVAE checkpoint", file=label,
@@ -281,14 +339,18 @@ def infer_vae_config(sd: StateDict, patch_nums: Sequence[int] = PATCH_NUMS_256,
         srcs = [(f'encoder.down.{i}.block.{j}.{m}', 0) for j in (0, 1) for m in ('conv1.weight', 'conv1.bias',
                                                                                  'norm2.weight', 'conv2.weight')]
         srcs += [(f'decoder.up.{i}.block.{j}.{m}', 0) for j in (0, 1, 2) for m in ('conv1.weight', 'conv2.weight')]
-        width = _dim(sd, srcs, label, f'encoder level {i}')
+        width = _vote(sd, srcs, label, f'encoder level {i}')
         if width % ch:
             raise CheckpointError(f"key '{srcs[0][0]}': {width} output channels is not a multiple of the base "
                                   f'width {ch}', file=label, key=srcs[0][0])
         ch_mult.append(width // ch)
     nrb = max([len(_indices(sd, 'encoder.down.0.block.'))] + [len(_indices(sd, f'decoder.up.{i}.block.')) - 1
                                                                for i in range(n_levels)])
-    share = len(_indices(sd, 'quantize.quant_resi.qresi_ls.'))
+    share = max(_indices(sd, 'quantize.quant_resi.qresi_ls.') or [-1]) + 1
+    if share < 2:  # the official VQVAE shares 4 φ convs; fewer than 2 is no layout of this family
+        key = f'quantize.quant_resi.qresi_ls.{share}.weight'
+        raise CheckpointError(f"missing key '{key}' (expected shape {fmt_shape((Cvae, Cvae, 3, 3))}: the φ convs of "
+                              'the quantizer)', file=label, key=key, expected=(Cvae, Cvae, 3, 3))
     ks = _dim(sd, [('quant_conv.weight', 3), ('post_quant_conv.weight', 3)], label, 'quant_conv', default=3)
     last = n_levels - 1
     return VQVAEConfig(vocab_size=V, z_channels=Cvae, ch=ch, ch_mult=tuple(ch_mult), num_res_blocks=nrb,
@@ -348,10 +410,10 @@ def check_var_buffers(sd: StateDict, cfg: VARConfig, label: str) -> None:
 
 
 def describe_var(cfg: VARConfig) -> str:
-    res = cfg.patch_nums[-1] * 16
+    sets = {v: f'{k}-px set ' for k, v in PATCH_SETS_BY_RESOLUTION.items()}
     return (f'VAR depth {cfg.depth} (C={cfg.embed_dim}, {cfg.num_heads} heads, '
-            f'{"shared AdaLN, " if cfg.shared_aln else ""}patch_nums {tuple(cfg.patch_nums)} ≈ {res} px, '
-            f'V={cfg.vocab_size}, Cvae={cfg.z_channels})')
+            f'{"shared AdaLN, " if cfg.shared_aln else ""}patch_nums {sets.get(tuple(cfg.patch_nums), "")}'
+            f'{tuple(cfg.patch_nums)}, V={cfg.vocab_size}, Cvae={cfg.z_channels})')
 
 
 @dataclass
