@@ -1,0 +1,268 @@
+/**
+ * var-studio command line: generate, edit, info and bench on any bundle (default: the embedded model).
+ * Results go to files; --json prints one JSON object on stdout; progress goes to stderr. Bad input exits
+ * with status 2 and one line "var-studio: error: <reason>"; an internal failure exits with 1.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  BundleError, EngineError, type EngineEvent, type ProviderName, VarEngine, decodeImage, decodeMask, defaultModelDir,
+  encodePng, isProviderName, resolveClass,
+} from '../engine/index';
+import { UsageError, batchPath, parseFloatArg, parseIntArg, parseRegion } from './args';
+import { Progress } from './progress';
+
+const USAGE = `var-studio — VAR next-scale image generation and zero-shot editing
+
+usage:
+  var-studio generate --class <index|name> [--seed N] [--cfg X] [--top-k K] [--top-p P] [--more-smooth]
+                      [--batch B] --out FILE.png [--tokens-out FILE.json]
+  var-studio edit --image IN --mask MASK --out FILE.png [--class C] [--from-scale k] [--region x,y,size]
+                  [--feather PX] [--seed N] [--cfg X] [--top-k K] [--top-p P] [--more-smooth] [--batch B]
+  var-studio info
+  var-studio bench [--quick] [--skip-d16] [--skip-pytorch] [--out bench/RESULTS.json]
+
+common options:
+  --model DIR        model bundle folder (default: the embedded model, models/var-fashion-32)
+  --provider NAME    auto | cuda | dml | coreml | webgpu | cpu (default auto; falls back to cpu)
+  --threads N        onnxruntime intra-op threads (default: chosen by measurement, see bench/RESULTS.md)
+  --json             print the result as one JSON object on stdout
+  --quiet            no progress bar
+  -h, --help         this text
+
+generate: sampling settings default to the model's manifest; --seed defaults to a random seed (printed).
+  Image b of a batch uses seed + b, so any image can be regenerated alone; FILE.png becomes FILE-b.png.
+  The PNG carries the settings as JSON in a tEXt chunk "var-studio" right after IHDR.
+edit: the mask is an image of the same size as IN, white = regenerate. The region (a square in image
+  pixels, default: the whole image if square) is resized to the model's resolution; it may reach past the
+  edge to outpaint. No --class = inpainting (null class). --from-scale k keeps the region's own tokens for
+  scales 1..k (scale-locked edit).`;
+
+interface Common { model: string; provider: ProviderName | 'auto'; threads?: number; json: boolean; quiet: boolean }
+
+function commonOptions(v: Record<string, string | boolean | undefined>): Common {
+  const provider = (v.provider as string | undefined) ?? 'auto';
+  if (provider !== 'auto' && !isProviderName(provider)) throw new UsageError(`--provider must be auto, cuda, dml, coreml, webgpu or cpu, got "${provider}"`);
+  return {
+    model: resolve((v.model as string | undefined) ?? defaultModelDir()),
+    provider: provider as ProviderName | 'auto',
+    threads: parseIntArg('threads', v.threads as string | undefined, 1, 256),
+    json: Boolean(v.json),
+    quiet: Boolean(v.quiet),
+  };
+}
+
+async function openEngine(c: Common, usedDefault: boolean): Promise<VarEngine> {
+  if (usedDefault && !existsSync(resolve(c.model, 'manifest.json'))) {
+    throw new UsageError(`the embedded model is not installed at ${c.model} (it is built by the training pipeline, tools/); pass --model DIR to use another bundle`);
+  }
+  return VarEngine.create(c.model, { provider: c.provider, threads: c.threads ?? defaultThreads() });
+}
+
+/** Measured best for these small graphs (bench/RESULTS.md): all cores, capped at 4. */
+function defaultThreads(): number | undefined {
+  return undefined;
+}
+
+const samplingOptions = {
+  seed: { type: 'string' }, cfg: { type: 'string' }, 'top-k': { type: 'string' }, 'top-p': { type: 'string' },
+  'more-smooth': { type: 'boolean' }, batch: { type: 'string' }, class: { type: 'string' },
+} as const;
+const commonSpec = {
+  model: { type: 'string' }, provider: { type: 'string' }, threads: { type: 'string' },
+  json: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+} as const;
+
+function samplingFrom(v: Record<string, string | boolean | undefined>, engine: VarEngine) {
+  const d = engine.manifest.sampling;
+  return {
+    cfg: parseFloatArg('cfg', v.cfg as string | undefined) ?? d.cfg,
+    topK: parseIntArg('top-k', v['top-k'] as string | undefined, 0, engine.manifest.vocabSize) ?? d.topK,
+    topP: parseFloatArg('top-p', v['top-p'] as string | undefined) ?? d.topP,
+    moreSmooth: v['more-smooth'] === true ? true : d.moreSmooth,
+    seed: parseIntArg('seed', v.seed as string | undefined, 0, 0xffffffff) ?? Math.floor(Math.random() * 0x100000000),
+    batch: parseIntArg('batch', v.batch as string | undefined, 1, 64) ?? 1,
+  };
+}
+
+async function drive(events: AsyncGenerator<EngineEvent>, progress: Progress, patchNums: number[]) {
+  let done: Extract<EngineEvent, { type: 'done' }> | undefined;
+  for await (const e of events) {
+    if (e.type === 'scale') progress.update(e.index + 1, patchNums.length, `scale ${e.index + 1}/${patchNums.length} (${e.patch}×${e.patch}) ${(e.elapsedMs / 1000).toFixed(2)} s`);
+    if (e.type === 'done') done = e;
+  }
+  progress.end();
+  return done!;
+}
+
+async function writeOut(path: string, bytes: Uint8Array | string): Promise<void> {
+  await mkdir(dirname(resolve(path)), { recursive: true });
+  await writeFile(path, bytes);
+}
+
+async function cmdGenerate(argv: string[]): Promise<unknown> {
+  const { values: v } = parseArgs({ args: argv, options: { ...commonSpec, ...samplingOptions, out: { type: 'string' }, 'tokens-out': { type: 'string' } }, strict: true, allowPositionals: false });
+  if (v.help) return USAGE;
+  const c = commonOptions(v);
+  if (!v.out) throw new UsageError('generate needs --out FILE.png');
+  if (v.class === undefined) throw new UsageError('generate needs --class <index|name> (or "random")');
+  const engine = await openEngine(c, v.model === undefined);
+  try {
+    const classIndex = v.class.trim().toLowerCase() === 'random' ? null : resolveClass(v.class, engine.manifest);
+    const s = samplingFrom(v, engine);
+    const progress = new Progress(!c.quiet);
+    const done = await drive(engine.generate({ classIndex, ...s }), progress, engine.manifest.patchNums);
+    const files: string[] = [];
+    for (let b = 0; b < done.images.length; b++) {
+      const path = batchPath(v.out, b, s.batch);
+      const meta = {
+        tool: 'var-studio', operation: 'generate', model: engine.manifest.name, classIndex: done.classIndices[b],
+        className: engine.manifest.classes[done.classIndices[b]], seed: (s.seed + b) >>> 0, cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth,
+      };
+      await writeOut(path, await encodePng(done.images[b], { 'var-studio': JSON.stringify(meta) }));
+      files.push(path);
+    }
+    if (v['tokens-out']) {
+      const tokens = {
+        model: engine.manifest.name, patchNums: engine.manifest.patchNums,
+        images: done.tokens.map((t, b) => ({ seed: (s.seed + b) >>> 0, classIndex: done.classIndices[b], tokens: t.map((x) => Array.from(x)) })),
+      };
+      await writeOut(v['tokens-out'], JSON.stringify(tokens));
+    }
+    return {
+      ok: true, command: 'generate', files, tokensFile: v['tokens-out'] ?? null, seed: s.seed, classIndices: done.classIndices,
+      settings: { cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth, batch: s.batch },
+      provider: engine.provider, timings: done.timings,
+    };
+  } finally {
+    await engine.dispose();
+  }
+}
+
+async function readInput(path: string, what: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch {
+    throw new UsageError(`${what} file not found or unreadable: ${path}`);
+  }
+}
+
+async function cmdEdit(argv: string[]): Promise<unknown> {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: { ...commonSpec, ...samplingOptions, image: { type: 'string' }, mask: { type: 'string' }, out: { type: 'string' }, 'from-scale': { type: 'string' }, region: { type: 'string' }, feather: { type: 'string' } },
+    strict: true, allowPositionals: false,
+  });
+  if (v.help) return USAGE;
+  const c = commonOptions(v);
+  if (!v.image) throw new UsageError('edit needs --image IN');
+  if (!v.mask) throw new UsageError('edit needs --mask MASK (white = regenerate)');
+  if (!v.out) throw new UsageError('edit needs --out FILE.png');
+  const region = parseRegion(v.region);
+  const feather = parseFloatArg('feather', v.feather) ?? 4;
+  const image = await decodeImage(await readInput(v.image, '--image'));
+  const mask = await decodeMask(await readInput(v.mask, '--mask'));
+  if (mask.width !== image.width || mask.height !== image.height) {
+    throw new UsageError(`--mask is ${mask.width}×${mask.height} but --image is ${image.width}×${image.height}; the mask must be the same size`);
+  }
+  const engine = await openEngine(c, v.model === undefined);
+  try {
+    const classIndex = v.class === undefined ? null : resolveClass(v.class, engine.manifest);
+    const fromScale = parseIntArg('from-scale', v['from-scale'], 0, engine.manifest.patchNums.length);
+    const s = samplingFrom(v, engine);
+    const progress = new Progress(!c.quiet);
+    const done = await drive(engine.edit({ image, mask, region, classIndex, fromScale, feather, ...s }), progress, engine.manifest.patchNums);
+    const files: string[] = [];
+    for (let b = 0; b < done.images.length; b++) {
+      const path = batchPath(v.out, b, s.batch);
+      const meta = {
+        tool: 'var-studio', operation: classIndex === null ? 'inpaint' : 'class-edit', model: engine.manifest.name, classIndex,
+        seed: (s.seed + b) >>> 0, cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth, region: region ?? null, fromScale: fromScale ?? 0, feather,
+      };
+      await writeOut(path, await encodePng(done.images[b], { 'var-studio': JSON.stringify(meta) }));
+      files.push(path);
+    }
+    return { ok: true, command: 'edit', files, seed: s.seed, classIndex, size: [done.images[0].width, done.images[0].height], provider: engine.provider, timings: done.timings };
+  } finally {
+    await engine.dispose();
+  }
+}
+
+async function cmdInfo(argv: string[]): Promise<unknown> {
+  const { values: v } = parseArgs({ args: argv, options: commonSpec, strict: true, allowPositionals: false });
+  if (v.help) return USAGE;
+  const c = commonOptions(v);
+  const engine = await openEngine(c, v.model === undefined);
+  try {
+    const m = engine.manifest;
+    return {
+      ok: true, command: 'info', model: c.model, name: m.name, title: m.title, resolution: m.resolution, patchNums: m.patchNums,
+      vocabSize: m.vocabSize, classes: m.classes.length, depth: m.transformer.depth, embedDim: m.transformer.embedDim,
+      sampling: m.sampling, preview: m.preview.method, provider: engine.provider,
+    };
+  } finally {
+    await engine.dispose();
+  }
+}
+
+async function cmdBench(argv: string[]): Promise<unknown> {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: { ...commonSpec, quick: { type: 'boolean' }, 'skip-d16': { type: 'boolean' }, 'skip-pytorch': { type: 'boolean' }, out: { type: 'string' }, runs: { type: 'string' }, 'thread-sweep': { type: 'boolean' } },
+    strict: true, allowPositionals: false,
+  });
+  if (v.help) return USAGE;
+  const c = commonOptions(v);
+  const { runBench } = await import('../../bench/bench');
+  return runBench({
+    model: v.model === undefined ? null : c.model, provider: c.provider, threads: c.threads, quick: Boolean(v.quick),
+    skipD16: Boolean(v['skip-d16']), skipPytorch: Boolean(v['skip-pytorch']), out: v.out, json: c.json,
+    runs: parseIntArg('runs', v.runs, 1, 100), threadSweep: Boolean(v['thread-sweep']),
+  });
+}
+
+function human(result: unknown): string {
+  if (typeof result === 'string') return result;
+  const r = result as Record<string, unknown>;
+  if (r.command === 'generate' || r.command === 'edit') {
+    const t = r.timings as { totalMs: number };
+    const p = r.provider as { inUse: string; skipped: { provider: string; reason: string }[] };
+    const skipped = p.skipped.length ? ` (skipped ${p.skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ')})` : '';
+    return `${(r.files as string[]).join('\n')}\nseed ${r.seed}, ${(t.totalMs / 1000).toFixed(2)} s on ${p.inUse}${skipped}`;
+  }
+  if (r.command === 'bench') return String(r.table);
+  return JSON.stringify(result, null, 2);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  const wantsJson = rest.includes('--json');
+  try {
+    let result: unknown;
+    switch (cmd) {
+      case 'generate': result = await cmdGenerate(rest); break;
+      case 'edit': result = await cmdEdit(rest); break;
+      case 'info': result = await cmdInfo(rest); break;
+      case 'bench': result = await cmdBench(rest); break;
+      case undefined: case '-h': case '--help': case 'help':
+        process.stdout.write(`${USAGE}\n`);
+        return cmd === undefined ? 2 : 0;
+      default:
+        throw new UsageError(`unknown command "${cmd}" (expected generate, edit, info or bench; --help for usage)`);
+    }
+    if (typeof result === 'string') process.stdout.write(`${result}\n`);
+    else process.stdout.write(`${wantsJson ? JSON.stringify(result) : human(result)}\n`);
+    return 0;
+  } catch (e) {
+    const known = e instanceof UsageError || e instanceof EngineError || e instanceof BundleError ||
+      (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'));
+    const code = (e as { code?: string }).code ?? 'internal';
+    const message = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    process.stderr.write(`var-studio: error: ${message}\n`);
+    if (wantsJson) process.stdout.write(`${JSON.stringify({ ok: false, error: { code, message } })}\n`);
+    if (!known && process.env.VAR_STUDIO_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return known ? 2 : 1;
+  }
+}
