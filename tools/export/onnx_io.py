@@ -28,11 +28,20 @@ def export_onnx(module: torch.nn.Module, args: Tuple, input_names: List[str], ou
                 dynamic_axes: Dict[str, Dict[int, str]]) -> onnx.ModelProto:
     module.eval()
     buf = io.BytesIO()
-    with torch.no_grad(), warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # tracer warnings about shape-to-int conversions are expected here
-        torch.onnx.export(module, args, buf, opset_version=OPSET, do_constant_folding=False,
-                          input_names=input_names, output_names=output_names, dynamic_axes=dynamic_axes,
-                          export_params=True, keep_initializers_as_inputs=False)
+    # torch 1.13 merges initializers of *equal value* (all-zero biases, all-one norms, the zero_k_bias buffers …,
+    # whatever its training flag says), which would make one initializer stand for several checkpoint keys and
+    # break the weight map for checkpoints whose values differ. Skip that pass: our modules have no tied
+    # weights, so every checkpoint tensor keeps its own initializer.
+    dedup = torch._C._jit_pass_onnx_deduplicate_initializers
+    torch._C._jit_pass_onnx_deduplicate_initializers = lambda graph, params, is_train: params
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # tracer warnings about shape-to-int conversions are expected here
+            torch.onnx.export(module, args, buf, opset_version=OPSET, do_constant_folding=False,
+                              input_names=input_names, output_names=output_names, dynamic_axes=dynamic_axes,
+                              export_params=True, keep_initializers_as_inputs=False)
+    finally:
+        torch._C._jit_pass_onnx_deduplicate_initializers = dedup
     model = onnx.load_from_string(buf.getvalue())
     got_in = [i.name for i in model.graph.input]
     got_out = [o.name for o in model.graph.output]
