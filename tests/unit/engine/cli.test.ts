@@ -1,0 +1,97 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { decodeImage, encodePng, readPngText } from '../../../src/engine/index';
+import { REPO, TINY_BUNDLE } from './helpers';
+
+const BIN = join(REPO, 'bin/var-studio.mjs');
+const tmp = mkdtempSync(join(tmpdir(), 'var-cli-test-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function cli(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+const tiny = ['--model', TINY_BUNDLE, '--provider', 'cpu'];
+
+/** One-line reason on stderr, non-zero exit. */
+function expectRefusal(r: ReturnType<typeof cli>, pattern: RegExp) {
+  expect(r.code).toBe(2);
+  const lines = r.stderr.trim().split('\n').filter((l) => l.startsWith('var-studio: error:'));
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(pattern);
+}
+
+describe('var-studio CLI (spawned)', () => {
+  it('generate: PNGs with the settings in a tEXt chunk right after IHDR, token maps as JSON, --json result', async () => {
+    const out = join(tmp, 'gen.png');
+    const tokensOut = join(tmp, 'tokens.json');
+    const r = cli('generate', ...tiny, '--class', 'class 4', '--seed', '77', '--cfg', '2.5', '--top-k', '10', '--top-p', '0.9', '--batch', '2', '--out', out, '--tokens-out', tokensOut, '--json');
+    expect(r.code).toBe(0);
+    const res = JSON.parse(r.stdout);
+    expect(res.ok).toBe(true);
+    expect(res.files).toEqual([join(tmp, 'gen-0.png'), join(tmp, 'gen-1.png')]);
+    expect(res.classIndices).toEqual([4, 4]);
+    expect(r.stderr).toMatch(/4\/4 scale 4\/4/); // progress on stderr
+    const png = readFileSync(res.files[1]);
+    expect(png.subarray(37, 41).toString('latin1')).toBe('tEXt');
+    const meta = JSON.parse(readPngText(png)['var-studio']);
+    expect(meta).toMatchObject({ classIndex: 4, seed: 78, cfg: 2.5, topK: 10, topP: 0.9, moreSmooth: false, model: 'tiny' });
+    const img = await decodeImage(png);
+    expect([img.width, img.height]).toEqual([16, 16]);
+    const tokens = JSON.parse(readFileSync(tokensOut, 'utf8'));
+    expect(tokens.images).toHaveLength(2);
+    expect(tokens.images[0].tokens.map((t: number[]) => t.length)).toEqual([1, 4, 9, 16]);
+  });
+
+  it('generate is reproducible: same seed ⇒ identical PNG bytes', () => {
+    const a = join(tmp, 'a.png'), b = join(tmp, 'b.png');
+    expect(cli('generate', ...tiny, '--class', '2', '--seed', '5', '--more-smooth', '--out', a, '--quiet').code).toBe(0);
+    expect(cli('generate', ...tiny, '--class', '2', '--seed', '5', '--more-smooth', '--out', b, '--quiet').code).toBe(0);
+    expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
+  });
+
+  it('edit: inpaints with a white-is-regenerate mask and keeps the image size', async () => {
+    const w = 24, h = 24;
+    const img = new Uint8Array(w * h * 3).map((_, i) => (i * 37) % 256);
+    const mask = new Uint8Array(w * h * 3);
+    for (let y = 6; y < 18; y++) for (let x = 6; x < 18; x++) mask.fill(255, (y * w + x) * 3, (y * w + x) * 3 + 3);
+    writeFileSync(join(tmp, 'in.png'), await encodePng({ width: w, height: h, data: img }));
+    writeFileSync(join(tmp, 'mask.png'), await encodePng({ width: w, height: h, data: mask }));
+    const out = join(tmp, 'edit.png');
+    const r = cli('edit', ...tiny, '--image', join(tmp, 'in.png'), '--mask', join(tmp, 'mask.png'), '--class', '3', '--from-scale', '1', '--feather', '2', '--seed', '9', '--out', out, '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).size).toEqual([24, 24]);
+    const res = await decodeImage(readFileSync(out));
+    expect(res.data[0]).toBe(img[0]); // a corner far outside the feathered mask is unchanged
+    expect(JSON.parse(readPngText(readFileSync(out))['var-studio'])).toMatchObject({ operation: 'class-edit', classIndex: 3, fromScale: 1 });
+  });
+
+  it('bad input: class out of range', () => {
+    expectRefusal(cli('generate', ...tiny, '--class', '10', '--out', join(tmp, 'x.png')), /class must be an integer 0\.\.9.*got 10/);
+  });
+
+  it('bad input: NaN cfg, unknown class name, unknown option', () => {
+    expectRefusal(cli('generate', ...tiny, '--class', '1', '--cfg', 'NaN', '--out', join(tmp, 'x.png')), /--cfg must be a finite number/);
+    expectRefusal(cli('generate', ...tiny, '--class', 'zebra', '--out', join(tmp, 'x.png')), /no class named "zebra"/);
+    expectRefusal(cli('generate', ...tiny, '--class', '1', '--bogus', '--out', join(tmp, 'x.png')), /bogus/);
+  });
+
+  it('bad input: missing image file, mask of the wrong size, corrupt image', async () => {
+    writeFileSync(join(tmp, 'small-mask.png'), await encodePng({ width: 8, height: 8, data: new Uint8Array(8 * 8 * 3).fill(255) }));
+    writeFileSync(join(tmp, 'big.png'), await encodePng({ width: 20, height: 20, data: new Uint8Array(20 * 20 * 3) }));
+    writeFileSync(join(tmp, 'corrupt.png'), Buffer.from('\x89PNG\r\n\x1a\nthis is not really a png'));
+    const out = join(tmp, 'x.png');
+    expectRefusal(cli('edit', ...tiny, '--image', join(tmp, 'nope.png'), '--mask', join(tmp, 'small-mask.png'), '--out', out), /--image file not found/);
+    expectRefusal(cli('edit', ...tiny, '--image', join(tmp, 'big.png'), '--mask', join(tmp, 'small-mask.png'), '--out', out), /--mask is 8×8 but --image is 20×20/);
+    expectRefusal(cli('edit', ...tiny, '--image', join(tmp, 'corrupt.png'), '--mask', join(tmp, 'small-mask.png'), '--out', out), /cannot decode the image/);
+  });
+
+  it('bad input: a bundle folder that does not exist; --json reports the error as JSON too', () => {
+    const r = cli('generate', '--model', join(tmp, 'no-such-bundle'), '--class', '1', '--out', join(tmp, 'x.png'), '--json');
+    expectRefusal(r, /no-such-bundle: no such folder/);
+    expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { code: 'missing-bundle' } });
+  });
+});
