@@ -53,8 +53,11 @@ def fit_preview(vae: VQVAE, preview_images: Optional[torch.Tensor] = None, num_r
         pred = F.pixel_shuffle(F.conv2d(fh, weight, bias, padding=1), s).clamp(0, 1)
         mse = (pred - target).square().mean().item()
         psnr = float('inf') if mse == 0 else -10 * torch.log10(torch.tensor(mse)).item()
+        # baseline: the best constant colour per channel (what a preview that ignores f̂ would score)
+        base_mse = (target - target.mean(dim=(0, 2, 3), keepdim=True)).square().mean().item()
+        base_psnr = float('inf') if base_mse == 0 else -10 * torch.log10(torch.tensor(base_mse)).item()
     stats = {'fitSamples': int(M), 'fitSource': 'images' if preview_images is not None else 'random-token-pyramids',
-             'ridge': ridge, 'psnrVsDecoder': round(psnr, 3)}
+             'ridge': ridge, 'psnrVsDecoder': round(psnr, 3), 'psnrConstantBaseline': round(base_psnr, 3)}
     return weight, bias, stats
 
 

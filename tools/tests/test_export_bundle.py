@@ -153,3 +153,15 @@ def test_equal_valued_checkpoint_tensors_keep_their_own_initializers(tmp_path):
             assert ('transformer', f'blocks.{i}.attn.{k}') in keys
     norms = [k for k in vae.state_dict() if k.startswith('decoder.') and 'norm' in k]
     assert all(('decoder', k) in keys for k in norms)
+
+
+def test_preview_fitted_on_images_beats_a_constant_colour(tmp_path):
+    vae, var = tiny_models(seed=4)
+    g = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, 16), torch.linspace(0, 1, 16), indexing='ij')
+    imgs = torch.stack([torch.stack([xx * a, yy * b, (xx + yy) / 2 * c]) for a, b, c in torch.rand(6, 3, generator=g)])
+    m = write_bundle(vae, var, str(tmp_path), name='p', title='p', description='p', classes=TINY_CLASSES,
+                     sampling=SAMPLING, preview_images=imgs)
+    pv = m['preview']
+    assert pv['fitSource'] == 'images' and pv['fitSamples'] == 6 * len(m['patchNums'])
+    assert pv['psnrVsDecoder'] > pv['psnrConstantBaseline'] + 1.0
