@@ -1,0 +1,76 @@
+/**
+ * One engine measurement in a fresh process (so peak RSS belongs to this model alone).
+ * Prints one JSON object on stdout. Run by bench/bench.ts; by hand:
+ *   npx tsx bench/engine_worker.ts --model DIR [--runs 3] [--threads N] [--opt all|extended|basic|disabled]
+ *                                  [--mode sequential|parallel] [--provider cpu] [--class 0]
+ */
+import { parseArgs } from 'node:util';
+import { VarEngine } from '../src/engine/index';
+
+const { values: v } = parseArgs({
+  options: {
+    model: { type: 'string' }, runs: { type: 'string' }, threads: { type: 'string' }, opt: { type: 'string' },
+    mode: { type: 'string' }, provider: { type: 'string' }, class: { type: 'string' }, warmup: { type: 'string' },
+  },
+});
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function main() {
+  const runs = Number(v.runs ?? 3);
+  const warmup = Number(v.warmup ?? 1);
+  const tLoad = performance.now();
+  const engine = await VarEngine.create(v.model!, {
+    provider: (v.provider as 'cpu') ?? 'cpu',
+    threads: v.threads ? Number(v.threads) : undefined,
+    graphOptimizationLevel: (v.opt as 'all') ?? undefined,
+    executionMode: (v.mode as 'sequential') ?? undefined,
+    skipHashes: true,
+  });
+  const loadMs = performance.now() - tLoad;
+  const m = engine.manifest;
+  const s = m.sampling;
+  const base = { classIndex: Number(v.class ?? 0), batch: 1, cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: false };
+  const withPreview: { totalMs: number; firstPreviewMs: number; perScaleMs: number[]; previewMs: number; decodeMs: number }[] = [];
+  const noPreview: number[] = [];
+  for (let r = 0; r < warmup + runs; r++) {
+    // with previews (what a user sees)
+    const t0 = performance.now();
+    let first = 0;
+    for await (const e of engine.generate({ ...base, seed: r })) {
+      if (e.type === 'scale' && e.index === 0) first = performance.now() - t0;
+      if (e.type === 'done' && r >= warmup) {
+        withPreview.push({ totalMs: performance.now() - t0, firstPreviewMs: first, perScaleMs: e.timings.perScaleMs, previewMs: e.timings.previewMs, decodeMs: e.timings.decodeMs });
+      }
+    }
+    // without previews (the bare generation, comparable to the PyTorch reference loop)
+    const t1 = performance.now();
+    for await (const e of engine.generate({ ...base, seed: r, previews: false })) void e;
+    if (r >= warmup) noPreview.push(performance.now() - t1);
+  }
+  const K = m.patchNums.length;
+  const perScale = Array.from({ length: K }, (_, k) => median(withPreview.map((x) => x.perScaleMs[k])));
+  const out = {
+    model: m.name, resolution: m.resolution, depth: m.transformer.depth, embedDim: m.transformer.embedDim, patchNums: m.patchNums,
+    provider: engine.provider.inUse, threads: v.threads ? Number(v.threads) : null, opt: v.opt ?? 'all', mode: v.mode ?? 'sequential',
+    runs, loadMs,
+    totalMs: median(withPreview.map((x) => x.totalMs)),
+    totalNoPreviewMs: median(noPreview),
+    firstPreviewMs: median(withPreview.map((x) => x.firstPreviewMs)),
+    previewMs: median(withPreview.map((x) => x.previewMs)),
+    decodeMs: median(withPreview.map((x) => x.decodeMs)),
+    perScaleMs: perScale,
+    allTotalsMs: withPreview.map((x) => x.totalMs),
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+  };
+  await engine.dispose();
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`engine_worker: ${(e as Error).message}\n`);
+  process.exit(1);
+});
