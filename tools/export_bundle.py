@@ -136,8 +136,20 @@ def write_bundle(vae: VQVAE, var: VAR, out_dir: str, *, name: str, title: str, d
     `preview_samples` random token pyramids. extra_files: name → text written into the bundle (e.g. MODEL_CARD.md).
     """
     _check_pair(vae, var, classes, sampling)
-    vae.eval()
-    var.eval()
+    was_training = (vae.training, var.training)
+    try:
+        vae.eval()
+        var.eval()
+        return _write_bundle(vae, var, out_dir, name=name, title=title, description=description, classes=classes,
+                             sampling=sampling, license=license, source=source, preview_images=preview_images,
+                             extra_files=extra_files, preview_samples=preview_samples)
+    finally:
+        vae.train(was_training[0])
+        var.train(was_training[1])
+
+
+def _write_bundle(vae: VQVAE, var: VAR, out_dir: str, *, name, title, description, classes, sampling, license,
+                  source, preview_images, extra_files, preview_samples) -> dict:
     vc, tc = vae.cfg, var.cfg
     os.makedirs(out_dir, exist_ok=True)
 
