@@ -159,7 +159,7 @@ export async function runBench(o: BenchOptions): Promise<unknown> {
   const sweep: EngineResult[] = [];
   if (o.threadSweep) {
     for (const row of rows) {
-      for (const cfg of [['--threads', '1'], ['--threads', '2'], ['--threads', '2', '--opt', 'basic'], ['--threads', '2', '--mode', 'parallel'], ['--threads', '2', '--opt', 'disabled']]) {
+      for (const cfg of [['--threads', '1'], ['--threads', '2'], ['--threads', '2', '--spin', '1'], ['--threads', '2', '--opt', 'basic'], ['--threads', '2', '--mode', 'parallel']]) {
         log(`sweep ${row.label} ${cfg.join(' ')} ...`);
         sweep.push(engineRun(row.bundle, row.label.startsWith('d16') ? 1 : runs, cfg));
       }
@@ -167,7 +167,7 @@ export async function runBench(o: BenchOptions): Promise<unknown> {
   }
 
   const text = `${table(rows)}${notes.length ? `\n\nnotes: ${notes.join('; ')}` : ''}` +
-    (sweep.length ? `\n\nsession options (engine time / image, with previews):\n${sweep.map((s) => `  ${s.model} threads=${s.threads} opt=${s.opt} mode=${s.mode}: ${ms(s.totalMs)} (no previews ${ms(s.totalNoPreviewMs)})`).join('\n')}` : '');
+    (sweep.length ? `\n\nsession options (engine time / image, with previews):\n${sweep.map((s) => `  ${s.model} threads=${s.threads} opt=${s.opt} mode=${s.mode} spin=${(s as EngineResult & { spin?: string }).spin ?? 'off'}: ${ms(s.totalMs)} (no previews ${ms(s.totalNoPreviewMs)})`).join('\n')}` : '');
   const result = { ok: true, command: 'bench', date: new Date().toISOString(), rows, notes, d16BuildSeconds: d16Build, sweep, table: text };
   const out = o.out ?? join(REPO, 'bench/RESULTS.json');
   writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);

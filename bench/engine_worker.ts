@@ -10,7 +10,7 @@ import { VarEngine } from '../src/engine/index';
 const { values: v } = parseArgs({
   options: {
     model: { type: 'string' }, runs: { type: 'string' }, threads: { type: 'string' }, opt: { type: 'string' },
-    mode: { type: 'string' }, provider: { type: 'string' }, class: { type: 'string' }, warmup: { type: 'string' },
+    mode: { type: 'string' }, spin: { type: 'string' }, provider: { type: 'string' }, class: { type: 'string' }, warmup: { type: 'string' },
   },
 });
 
@@ -28,6 +28,7 @@ async function main() {
     threads: v.threads ? Number(v.threads) : undefined,
     graphOptimizationLevel: (v.opt as 'all') ?? undefined,
     executionMode: (v.mode as 'sequential') ?? undefined,
+    spinning: v.spin === undefined ? undefined : v.spin === '1',
     skipHashes: true,
   });
   const loadMs = performance.now() - tLoad;
@@ -55,7 +56,7 @@ async function main() {
   const perScale = Array.from({ length: K }, (_, k) => median(withPreview.map((x) => x.perScaleMs[k])));
   const out = {
     model: m.name, resolution: m.resolution, depth: m.transformer.depth, embedDim: m.transformer.embedDim, patchNums: m.patchNums,
-    provider: engine.provider.inUse, threads: v.threads ? Number(v.threads) : null, opt: v.opt ?? 'all', mode: v.mode ?? 'sequential',
+    provider: engine.provider.inUse, threads: v.threads ? Number(v.threads) : null, opt: v.opt ?? 'all', mode: v.mode ?? 'sequential', spin: v.spin ?? 'default',
     runs, loadMs,
     totalMs: median(withPreview.map((x) => x.totalMs)),
     totalNoPreviewMs: median(noPreview),

@@ -83,6 +83,7 @@ export class VarEngine {
       interOpNumThreads: opts.interOpNumThreads,
       graphOptimizationLevel: opts.graphOptimizationLevel,
       executionMode: opts.executionMode,
+      spinning: opts.spinning,
     };
     const sessions = await BundleSessions.create(bundle.dir, bundle.manifest, opts.provider ?? 'auto', tuning);
     return new VarEngine(bundle.dir, bundle.manifest, bundle.codebook, sessions);

@@ -39,6 +39,12 @@ export interface SessionTuning {
   interOpNumThreads?: number;
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   executionMode?: 'sequential' | 'parallel';
+  /**
+   * Let idle intra-op threads spin-wait (ORT's own default is true). Default here: false. Each of the five
+   * sessions has its own thread pool, and spinning pools starve the JS thread that samples between runs
+   * (measured: tiny bundle 37.6 → 3.8 ms per image with 2 threads; bench/RESULTS.md).
+   */
+  spinning?: boolean;
 }
 
 let ortLogConfigured = false;
@@ -63,6 +69,7 @@ export function sessionOptions(provider: ProviderName, tuning: SessionTuning): o
     ...(tuning.intraOpNumThreads ? { intraOpNumThreads: tuning.intraOpNumThreads } : {}),
     ...(tuning.interOpNumThreads ? { interOpNumThreads: tuning.interOpNumThreads } : {}),
     logSeverityLevel: 3,
+    ...(tuning.spinning !== true ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
   };
 }
 
