@@ -30,9 +30,23 @@ export interface EditPlan {
   regenCount: number;
 }
 
-/** Mask value of pixel i in [0, 1]: Uint8Array masks are 0..255, float masks 0..1. */
+const uint8Scale = new WeakMap<Uint8Array, number>();
+
+/**
+ * Mask value of pixel i in [0, 1]: float masks are 0..1; Uint8Array masks are 0..255, except that a
+ * Uint8Array holding only 0 and 1 is read as 0/1 (both conventions occur in callers).
+ */
 function maskValue(mask: EditMask, i: number): number {
-  return mask.data instanceof Uint8Array ? mask.data[i] / 255 : mask.data[i];
+  const d = mask.data;
+  if (!(d instanceof Uint8Array)) return d[i];
+  let scale = uint8Scale.get(d);
+  if (scale === undefined) {
+    let max = 0;
+    for (let j = 0; j < d.length; j++) if (d[j] > max) max = d[j];
+    scale = max <= 1 ? 1 : 255;
+    uint8Scale.set(d, scale);
+  }
+  return d[i] / scale;
 }
 
 /**

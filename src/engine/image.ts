@@ -2,7 +2,7 @@
  * Images on the host: PNG/JPEG/WebP in and PNG out (sharp, plus tEXt chunks), float⇄uint8 conversion,
  * the resize filter used for edit regions, and the feathered paste-back.
  *
- * Resize filter (edit regions, documented in docs/engine.md): separable triangle ("bilinear") filter whose
+ * Resize filter (edit regions, documented in src/engine/README.md): separable triangle ("bilinear") filter whose
  * support grows with the reduction factor (antialiased when shrinking, plain bilinear when enlarging), pixel
  * centres aligned (half-pixel), edge taps clamped, computed in float64. It is our own code, so the same
  * input gives the same bytes on every platform.

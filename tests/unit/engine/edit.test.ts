@@ -148,3 +148,24 @@ async function regionTokens(img: RgbImage, region: { x: number; y: number; size:
   const plan = planEdit(img, { width: img.width, height: img.height, data: new Uint8Array(img.width * img.height).fill(255) }, region, engine.manifest);
   return (await engine.encodePlanar(plan.modelInput, 1))[0];
 }
+
+describe('edit mask conventions', () => {
+  it('Uint8Array masks: 0..255 (≥ 128 regenerates) or 0/1; Float32Array masks: 0..1 (≥ 0.5 regenerates)', async () => {
+    const photo2 = await decodeImage(readFileSync(join(REPO, 'tests/fixtures/engine/fashion-72x56.png')));
+    const w = photo2.width, h = photo2.height;
+    const region = { x: 0, y: 0, size: 56 };
+    const ones = new Uint8Array(w * h);
+    for (let y = 10; y < 30; y++) for (let x = 10; x < 30; x++) ones[y * w + x] = 1;
+    const bytes = ones.map((v) => v * 200);
+    const floats = Float32Array.from(ones, (v) => v * 0.6);
+    const m = engine.manifest;
+    const a = planEdit(photo2, { width: w, height: h, data: ones }, region, m);
+    const b = planEdit(photo2, { width: w, height: h, data: bytes }, region, m);
+    const c = planEdit(photo2, { width: w, height: h, data: floats }, region, m);
+    expect(a.regenCount).toBe(400);
+    expect(b.regenPixels).toEqual(a.regenPixels);
+    expect(c.regenPixels).toEqual(a.regenPixels);
+    const faint = planEdit(photo2, { width: w, height: h, data: ones.map((v) => v * 100) }, region, m);
+    expect(faint.regenCount).toBe(0); // 100/255 < 0.5
+  });
+});
