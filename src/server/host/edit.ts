@@ -1,0 +1,81 @@
+// Host side of a canvas edit (issue 6): checks an edit.start request against the loaded model, runs the
+// engine's edit on the cropped region and streams job.start / job.scale / edit.done to the session.
+// The renderer sends only the pixels the region covers; the engine's result for that crop is exactly the
+// region square (pasted back with the feather), which the renderer composites at the region's place —
+// every document pixel outside the region is never touched, so it stays byte-identical.
+import type { EditRequest, EngineEvent, RgbImage, VarEngine } from '../../engine/index';
+import type { LoadedModel, StudioEvent } from '../../shared/contract';
+import type { EditStartParams } from '../../shared/edit';
+import { StudioError, toErrorInfo } from '../../shared/errors';
+
+/** Pixels the model will regenerate: masked pixels inside the image plus the region's part outside it. */
+export function countRegenerated(p: Pick<EditStartParams, 'image' | 'mask' | 'region'>): { masked: number; outside: number } {
+  let masked = 0;
+  for (let i = 0; i < p.mask.data.length; i++) if (p.mask.data[i] >= 128) masked++;
+  const outside = p.region.size * p.region.size - p.image.width * p.image.height;
+  return { masked, outside };
+}
+
+/** Refusals a user can act on, before the job takes the engine. */
+export function checkEditParams(p: EditStartParams, model: LoadedModel): void {
+  const K = model.patchNums.length;
+  if (p.classIndex !== null && p.classIndex >= model.classes.length)
+    throw new StudioError('bad-class', `Class ${p.classIndex} does not exist; this model has ${model.classes.length} classes.`, 'Pick a class from the class list.');
+  if (p.fromScale !== undefined && p.fromScale >= K)
+    throw new StudioError('bad-from-scale', `Keeping scales 1..${p.fromScale} leaves nothing to regenerate: the model has ${K} scales.`, `Pick a scale from 1 to ${K - 1}.`);
+  const { masked, outside } = countRegenerated(p);
+  if (p.operation === 'outpaint' && outside === 0)
+    throw new StudioError('nothing-to-outpaint', 'The region box lies inside the image, so there is nothing to outpaint.', 'Drag the region box past the image edge, or use "Extend canvas" to place it there in one step.');
+  if (masked === 0 && outside === 0 && p.fromScale === undefined)
+    throw new StudioError('empty-mask', 'The mask is empty inside the region box: nothing would change.', 'Paint over what should change with the brush (B), move the region box onto the painted area, or use "Fill" to regenerate the whole region.');
+}
+
+function compact(img: RgbImage): RgbImage {
+  return { width: img.width, height: img.height, data: img.data.slice() };
+}
+
+/** The engine request for a checked edit.start (the region is relative to the cropped image). */
+export function toEngineRequest(p: EditStartParams): EditRequest {
+  return {
+    image: { width: p.image.width, height: p.image.height, data: p.image.data },
+    mask: { width: p.mask.width, height: p.mask.height, data: p.mask.data },
+    region: { x: p.region.x, y: p.region.y, size: p.region.size },
+    classIndex: p.classIndex,
+    ...(p.fromScale !== undefined ? { fromScale: p.fromScale } : {}),
+    seed: p.seed, batch: p.batch, feather: p.feather,
+    cfg: p.cfg, topK: p.topK, topP: p.topP, moreSmooth: p.moreSmooth,
+  };
+}
+
+/** Runs one edit job to its end; every outcome is an event (never throws). */
+export async function runEditJob(
+  engine: Pick<VarEngine, 'edit'>, p: EditStartParams, signal: AbortSignal, emit: (e: StudioEvent) => void,
+): Promise<void> {
+  const seeds = Array.from({ length: p.batch }, (_, b) => (p.seed + b) >>> 0);
+  let completed = 0;
+  try {
+    for await (const ev of engine.edit(toEngineRequest(p), signal) as AsyncGenerator<EngineEvent>) {
+      if (ev.type === 'start') {
+        emit({ type: 'job.start', jobId: p.jobId, scales: ev.scales, patchNums: [...ev.patchNums], batch: ev.batch, classIndices: [...ev.classIndices], seeds });
+      } else if (ev.type === 'scale') {
+        completed = ev.index + 1;
+        emit({ type: 'job.scale', jobId: p.jobId, index: ev.index, patch: ev.patch, previews: ev.preview.map(compact), tokens: ev.tokens.map((t) => t.slice()), elapsedMs: ev.elapsedMs });
+      } else if (ev.type === 'done') {
+        emit({
+          type: 'edit.done', jobId: p.jobId,
+          candidates: ev.images.map((image, b) => {
+            if (image.width !== p.region.size || image.height !== p.region.size)
+              throw new StudioError('internal', `The engine returned a ${image.width}×${image.height} result for a ${p.region.size}-pixel region.`, 'This is a bug; please report it with the image size and region.');
+            return { image: compact(image), offset: { x: p.region.x, y: p.region.y }, classIndex: ev.classIndices[b], seed: seeds[b] };
+          }),
+          tokens: ev.tokens.map((pyr) => pyr.map((t) => t.slice())),
+          timings: { ...ev.timings, perScaleMs: [...ev.timings.perScaleMs] },
+        });
+      }
+    }
+    if (signal.aborted) emit({ type: 'job.cancelled', jobId: p.jobId, completedScales: completed });
+  } catch (e) {
+    if (signal.aborted || (e as { code?: unknown }).code === 'aborted') emit({ type: 'job.cancelled', jobId: p.jobId, completedScales: completed });
+    else emit({ type: 'job.error', jobId: p.jobId, error: toErrorInfo(e, 'Check the mask, the region box and the settings, then try again.') });
+  }
+}
