@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Xoshiro128 } from '../../../src/engine/rng';
-import { cfgMix, drawToken, guidanceAt, gumbelSoftEmbedding, gumbelTau, kthLargest, topKFilter, topPFilter } from '../../../src/engine/sampler';
+import { cfgMix, drawToken, guidanceAt, gumbelSoftEmbedding, gumbelTau, kthLargest, sortFloat64, topKFilter, topKTopPFilter, topPFilter } from '../../../src/engine/sampler';
 
 function randomLogits(rng: Xoshiro128, V: number, spread = 3): Float64Array {
   const x = new Float64Array(V);
@@ -44,6 +44,56 @@ describe('sampler steps (docs/sampling.md "Per token")', () => {
       const k = 1 + Math.floor(rng.nextUniform() * V);
       const sorted = Array.from(x).sort((p, q) => q - p);
       expect(kthLargest(x, k, new Float64Array(V))).toBe(sorted[k - 1]);
+    }
+  });
+
+  it('sortFloat64 sorts like a numeric sort (random sizes, many ties)', () => {
+    const rng = new Xoshiro128(8);
+    for (let trial = 0; trial < 100; trial++) {
+      const n = Math.floor(rng.nextUniform() * 2000);
+      const a = new Float64Array(n).map(() => Math.floor(rng.nextUniform() * 50) / 7);
+      const want = Array.from(a).sort((p, q) => p - q);
+      expect(Array.from(sortFloat64(a))).toEqual(want);
+    }
+  });
+
+  it('top-p equals the literal definition (stable (x, v) order, softmax and cumulative sum in that order), ties included', () => {
+    const literal = (x: Float64Array, p: number) => {
+      const V = x.length;
+      const order = Array.from({ length: V }, (_, v) => v).sort((i, j) => x[i] - x[j] || i - j);
+      const xs = order.map((v) => x[v]);
+      const e = xs.map((v) => Math.exp(v - xs[V - 1]));
+      let z = 0;
+      for (const v of e) z += v;
+      let c = 0;
+      const out = Float64Array.from(x);
+      order.forEach((v, r) => {
+        c += e[r] / z;
+        if (c <= 1 - p && r < V - 1) out[v] = -Infinity;
+      });
+      return out;
+    };
+    const rng = new Xoshiro128(10);
+    for (let trial = 0; trial < 400; trial++) {
+      const V = 2 + Math.floor(rng.nextUniform() * 200);
+      const x = new Float64Array(V).map(() => Math.floor(rng.nextUniform() * 5) * 0.5);
+      const p = [0.2, 0.5, 0.7, 0.9, 0.99][Math.floor(rng.nextUniform() * 5)];
+      expect(Array.from(topPFilter(Float64Array.from(x), p))).toEqual(Array.from(literal(x, p)));
+    }
+  });
+
+  it('the fused top-k + top-p path equals topKFilter then topPFilter, ties at both thresholds included', () => {
+    const rng = new Xoshiro128(9);
+    for (let trial = 0; trial < 400; trial++) {
+      const V = 2 + Math.floor(rng.nextUniform() * 300);
+      const coarse = rng.nextUniform() < 0.5; // coarse values make ties at the cut points likely
+      const x = new Float64Array(V).map(() => (coarse ? Math.floor(rng.nextUniform() * 6) : (rng.nextUniform() - 0.5) * 10));
+      const k = Math.floor(rng.nextUniform() * (V + 2));
+      const p = [0, 0.3, 0.5, 0.8, 0.9, 0.96, 1][Math.floor(rng.nextUniform() * 7)];
+      const a = Float64Array.from(x);
+      topPFilter(topKFilter(a, k), p);
+      const b = topKTopPFilter(Float64Array.from(x), k, p, new Float64Array(V));
+      expect(Array.from(b)).toEqual(Array.from(a));
     }
   });
 
