@@ -8,7 +8,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import {
-  EDIT_CHAIN_KEY, documentMetaSchema, editChainFromJson, editChainToJson,
+  EDIT_CHAIN_KEY, EDIT_LIMITS, documentMetaSchema, editChainFromJson, editChainToJson,
   type CanvasOpenResult, type DocumentExportParams, type DocumentMeta, type DocumentRestoreResult, type DocumentSaveParams, type EditChain,
 } from '../../shared/edit';
 import { SETTINGS_KEY, settingsFromJson, settingsToJson } from '../../shared/settings';
@@ -173,15 +173,20 @@ export function editChainFromXmp(xmp: string): EditChain | null {
 export async function openCanvasImage(bytes: Uint8Array, fileName: string): Promise<CanvasOpenResult> {
   let format: string | undefined;
   let xmp: Buffer | undefined;
+  let size: { width?: number; height?: number } = {};
   try {
-    const meta = await sharp(bytes).metadata();
+    // Only the header is read here (no pixel limit), so an oversized image is named as such, not as unreadable.
+    const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
     format = meta.format;
     xmp = meta.xmp;
+    size = { width: meta.width, height: meta.height };
   } catch (e) {
     throw new StudioError('unreadable-image', `"${fileName}" is not an image that can be read (${(e as Error).message.split('\n')[0]}). The canvas was left as it was.`, 'Open a PNG, JPEG or WebP file.');
   }
   if (!format || !OPENABLE.has(format))
     throw new StudioError('unsupported-image', `"${fileName}" is a ${format ?? 'unknown'} file; the canvas opens PNG, JPEG and WebP. The canvas was left as it was.`, 'Convert the file to PNG, JPEG or WebP first.');
+  if (!size.width || !size.height || size.width > EDIT_LIMITS.maxSide || size.height > EDIT_LIMITS.maxSide)
+    throw new StudioError('image-too-large', `"${fileName}" is ${size.width}×${size.height} pixels; the canvas opens images up to ${EDIT_LIMITS.maxSide}×${EDIT_LIMITS.maxSide}. The canvas was left as it was.`, `Scale the image down (at most ${EDIT_LIMITS.maxSide} pixels per side) and open it again.`);
   let inspected;
   try {
     inspected = await inspectImage(bytes);
