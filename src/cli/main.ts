@@ -58,12 +58,8 @@ async function openEngine(c: Common, usedDefault: boolean): Promise<VarEngine> {
   if (usedDefault && !existsSync(resolve(c.model, 'manifest.json'))) {
     throw new UsageError(`the embedded model is not installed at ${c.model} (it is built by the training pipeline, tools/); pass --model DIR to use another bundle`);
   }
-  return VarEngine.create(c.model, { provider: c.provider, threads: c.threads ?? defaultThreads() });
-}
-
-/** Measured best for these small graphs (bench/RESULTS.md): all cores, capped at 4. */
-function defaultThreads(): number | undefined {
-  return undefined;
+  // threads undefined = onnxruntime's default (one per physical core), the measured best (bench/RESULTS.md)
+  return VarEngine.create(c.model, { provider: c.provider, threads: c.threads });
 }
 
 const samplingOptions = {

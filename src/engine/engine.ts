@@ -64,6 +64,8 @@ export interface RunExtras { keepFloat?: boolean; onCore?: (e: CoreScaleEvent | 
 
 export class VarEngine {
   private disposed = false;
+  private activeRuns = 0;
+  private idleWaiters: (() => void)[] = [];
 
   private constructor(
     readonly dir: string,
@@ -150,7 +152,24 @@ export class VarEngine {
       { labels, rngs, settings: { cfg: settings.cfg, topK: settings.topK, topP: settings.topP, moreSmooth: settings.moreSmooth }, forced, previews, keepFloat: extras.keepFloat },
       signal,
     );
-    for await (const e of core) {
+    for (;;) {
+      if (this.disposed) {
+        await core.return(undefined);
+        throw new EngineError('disposed', 'the engine was disposed during the run');
+      }
+      // Count only the time inside the loop's ONNX work, so dispose() waits for an in-flight run call but
+      // never for a consumer that stopped iterating.
+      this.activeRuns++;
+      let step: IteratorResult<CoreScaleEvent | CoreDoneEvent>;
+      try {
+        step = await core.next();
+      } finally {
+        this.activeRuns--;
+        if (this.activeRuns === 0) this.idleWaiters.splice(0).forEach((w) => w());
+      }
+      if (step.done) return;
+      if (this.disposed) throw new EngineError('disposed', 'the engine was disposed during the run');
+      const e = step.value;
       extras.onCore?.(e);
       if (e.type === 'scale') {
         perScaleMs.push(e.scaleMs);
@@ -235,9 +254,11 @@ export class VarEngine {
     yield* this.run(new Array(req.batch).fill(label), rngs, req, forced, req.previews ?? true, signal, { ...extras, keepFloat: true }, finish);
   }
 
+  /** Release the sessions. A run in progress stops at its next scale (EngineError 'disposed') first. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.activeRuns > 0) await new Promise<void>((r) => this.idleWaiters.push(r));
     await this.sessions.release();
   }
 }

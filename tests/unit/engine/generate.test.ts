@@ -149,3 +149,20 @@ describe('generation (var-reference.md §6, docs/sampling.md)', () => {
     });
   }
 });
+
+describe('engine lifetime', () => {
+  it('dispose during a run: the run stops with EngineError "disposed"; later calls are refused', async () => {
+    const e = await VarEngine.create(TINY_BUNDLE, { provider: 'cpu', threads: 1 });
+    const seen: string[] = [];
+    let disposing: Promise<void> | undefined;
+    await expect((async () => {
+      for await (const ev of e.generate(base)) {
+        seen.push(ev.type);
+        if (ev.type === 'scale' && ev.index === 0) disposing = e.dispose();
+      }
+    })()).rejects.toMatchObject({ code: 'disposed' });
+    await disposing;
+    expect(seen).not.toContain('done');
+    await expect(collect(e.generate(base))).rejects.toMatchObject({ code: 'disposed' });
+  });
+});
