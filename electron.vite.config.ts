@@ -1,0 +1,37 @@
+// electron-vite build → out/main (ESM), out/preload/index.cjs (CommonJS, so the sandbox stays on —
+// toolchain.md), out/renderer (Svelte 5; base './' so it loads from file:// and from the browser-mode server).
+import { defineConfig } from 'electron-vite';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
+import { resolve } from 'node:path';
+
+export default defineConfig({
+  main: {
+    build: {
+      outDir: 'out/main',
+      externalizeDeps: true,
+      rollupOptions: { input: { index: resolve('src/main/index.ts') } },
+    },
+  },
+  preload: {
+    build: {
+      outDir: 'out/preload',
+      externalizeDeps: true,
+      rollupOptions: {
+        input: { index: resolve('src/preload/index.ts') },
+        output: { format: 'cjs', entryFileNames: '[name].cjs' },
+      },
+    },
+  },
+  renderer: {
+    root: resolve('src/renderer'),
+    base: './',
+    plugins: [svelte()],
+    build: {
+      outDir: resolve('out/renderer'),
+      emptyOutDir: true,
+      // Keep everything in files: the CSP allows no inline script or style.
+      assetsInlineLimit: 0,
+      rollupOptions: { input: resolve('src/renderer/index.html') },
+    },
+  },
+});

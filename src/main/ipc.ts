@@ -1,0 +1,82 @@
+// The thin Electron adapter of the contract: requests over ipcMain.handle (validated by StudioHost
+// against src/shared), job events over a MessagePort per window. Only our own page may call.
+import { BrowserWindow, MessageChannelMain, dialog, ipcMain, app, type IpcMainInvokeEvent, type MessagePortMain, type WebContents } from 'electron';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ContractError } from '../shared/schema';
+import { isRequestKind, type ExportResult, type StudioEvent } from '../shared/contract';
+import { toErrorInfo } from '../shared/errors';
+import type { StudioHost, StudioSession } from '../server/host/service';
+
+interface WindowSession extends StudioSession {
+  port: MessagePortMain | null;
+}
+
+const sessions = new Map<number, WindowSession>();
+
+function sessionFor(contents: WebContents): WindowSession {
+  let s = sessions.get(contents.id);
+  if (!s) {
+    const created: WindowSession = {
+      id: `window-${contents.id}`,
+      port: null,
+      emit(event: StudioEvent) {
+        created.port?.postMessage(event);
+      },
+    };
+    s = created;
+    sessions.set(contents.id, s);
+    contents.once('destroyed', () => {
+      created.port?.close();
+      sessions.delete(contents.id);
+    });
+  }
+  return s;
+}
+
+export function isOwnPage(url: string | undefined, rendererIndex: string): boolean {
+  return url === pathToFileURL(rendererIndex).href;
+}
+
+export function registerIpc(host: StudioHost, rendererIndex: string): void {
+  ipcMain.handle('studio:request', async (event: IpcMainInvokeEvent, message: unknown) => {
+    try {
+      if (!isOwnPage(event.senderFrame?.url, rendererIndex)) throw new ContractError('sender', 'the VAR Studio page', event.senderFrame?.url ?? 'unknown frame');
+      if (typeof message !== 'object' || message === null) throw new ContractError('message', 'an object with kind and params', message);
+      const { kind, params, ...rest } = message as Record<string, unknown>;
+      if (Object.keys(rest).length) throw new ContractError(`message.${Object.keys(rest)[0]}`, 'no such key', 'a value');
+      if (!isRequestKind(kind)) throw new ContractError('message.kind', 'a known request kind', kind);
+      const result = await host.handle(kind, params, sessionFor(event.sender));
+      return { ok: true, result };
+    } catch (e) {
+      return { ok: false, error: toErrorInfo(e) };
+    }
+  });
+
+  ipcMain.on('studio:connect', (event) => {
+    if (!isOwnPage(event.senderFrame?.url, rendererIndex)) return;
+    const s = sessionFor(event.sender);
+    s.port?.close();
+    const { port1, port2 } = new MessageChannelMain();
+    s.port = port1;
+    port1.start();
+    event.sender.postMessage('studio:port', null, [port2]);
+  });
+}
+
+/** Export in Electron: the user picks the place in a save dialog; nothing is written anywhere else. */
+export async function saveWithDialog(file: { bytes: Uint8Array; mime: string; fileName: string }, session: StudioSession): Promise<ExportResult> {
+  const contentsId = Number(session.id.replace('window-', ''));
+  const win = BrowserWindow.getAllWindows().find((w) => w.webContents.id === contentsId) ?? BrowserWindow.getFocusedWindow();
+  const ext = path.extname(file.fileName).slice(1);
+  const options = {
+    title: 'Export image',
+    defaultPath: path.join(app.getPath('pictures'), file.fileName),
+    filters: [{ name: `${ext.toUpperCase()} image`, extensions: [ext] }],
+  };
+  const choice = win ? await dialog.showSaveDialog(win, options) : await dialog.showSaveDialog(options);
+  if (choice.canceled || !choice.filePath) return { kind: 'cancelled' };
+  await fs.writeFile(choice.filePath, file.bytes);
+  return { kind: 'saved', path: choice.filePath, bytes: file.bytes.length };
+}

@@ -1,0 +1,25 @@
+// Hardening that applies to every web contents the app creates: no navigation, no new windows,
+// no webviews, no permissions. The window itself is created with contextIsolation + sandbox on and
+// nodeIntegration off (see window.ts).
+import { app, session, type WebContents } from 'electron';
+
+export function hardenApp(): void {
+  app.enableSandbox();
+  app.on('web-contents-created', (_event, contents: WebContents) => {
+    contents.on('will-navigate', (e) => e.preventDefault());
+    contents.on('will-redirect', (e) => e.preventDefault());
+    contents.on('will-attach-webview', (e) => e.preventDefault());
+    contents.setWindowOpenHandler(() => ({ action: 'deny' }));
+  });
+}
+
+export function hardenSession(): void {
+  const s = session.defaultSession;
+  s.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
+  s.setPermissionCheckHandler(() => false);
+  // The app loads only its own files; refuse any network request a bug might try to make.
+  s.webRequest.onBeforeRequest((details, callback) => {
+    const url = details.url;
+    callback({ cancel: !(url.startsWith('file://') || url.startsWith('devtools://') || url.startsWith('data:') || url.startsWith('blob:')) });
+  });
+}

@@ -1,0 +1,47 @@
+// The generation in flight: per-scale previews as they stream in, progress, and how it ended.
+import type { ErrorInfo, GenerateSettings, RgbImageMsg } from '../../../shared/contract';
+
+export type RunStatus = 'idle' | 'starting' | 'running' | 'done' | 'cancelled' | 'error';
+
+export class Run {
+  jobId = $state<string | null>(null);
+  status = $state<RunStatus>('idle');
+  patchNums = $state.raw<number[]>([]);
+  batch = $state(1);
+  seeds = $state.raw<number[]>([]);
+  classIndices = $state.raw<number[]>([]);
+  /** [scale][image] */
+  previews = $state.raw<RgbImageMsg[][]>([]);
+  /** [scale][image], kept to build history entries */
+  tokens: Int32Array[][] = [];
+  scalesDone = $state(0);
+  elapsedMs = $state(0);
+  error = $state<ErrorInfo | null>(null);
+  settings: GenerateSettings | null = null;
+  /** "Vary from a scale" origin, for the status line. */
+  variedFrom = $state<{ entryId: string; fromScale: number } | null>(null);
+
+  get scales(): number {
+    return this.patchNums.length;
+  }
+
+  get active(): boolean {
+    return this.status === 'starting' || this.status === 'running';
+  }
+
+  reset(jobId: string, settings: GenerateSettings, variedFrom: Run['variedFrom']): void {
+    this.jobId = jobId;
+    this.status = 'starting';
+    this.patchNums = [];
+    this.batch = settings.batch;
+    this.seeds = [];
+    this.classIndices = [];
+    this.previews = [];
+    this.tokens = [];
+    this.scalesDone = 0;
+    this.elapsedMs = 0;
+    this.error = null;
+    this.settings = settings;
+    this.variedFrom = variedFrom;
+  }
+}

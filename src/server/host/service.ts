@@ -1,0 +1,253 @@
+// StudioHost: the contract implemented on top of the engine. One instance per process (Electron main,
+// or the browser-mode server), shared by every connected window; events of a job go to the session
+// that started it. Electron-free and DOM-free, so both hosts use exactly this code.
+import { VarEngine, type EngineEvent, type GenerateRequest, type ProviderName, type RgbImage } from '../../engine/index';
+import {
+  parseParams, type ExportResult, type GenerateSettings, type LoadedModel, type ParamsOf, type RequestKind,
+  type ResultOf, type RgbImageMsg, type StudioEvent,
+} from '../../shared/contract';
+import { StudioError, toErrorInfo } from '../../shared/errors';
+import { ModelCatalog } from './models';
+import { encodeExport, inspectImage } from './image-io';
+import { checkEditParams, runEditJob } from './edit';
+import { DocumentStore, defaultDataDir, encodeDocumentExport, openCanvasImage } from './documents';
+
+/** One connected window / browser tab. */
+export interface StudioSession {
+  readonly id: string;
+  emit(event: StudioEvent): void;
+}
+
+export interface StudioHostOptions {
+  version: string;
+  host: 'electron' | 'browser';
+  catalog: ModelCatalog;
+  provider?: ProviderName | 'auto';
+  threads?: number;
+  /**
+   * Where exported bytes go: Electron shows a save dialog and writes only there; the server hands the
+   * bytes back for the browser to download. The host itself never writes files.
+   */
+  deliverExport(file: { bytes: Uint8Array; mime: string; fileName: string }, session: StudioSession): Promise<ExportResult>;
+  /** The app's data folder (the canvas autosave lives in <dataDir>/canvas); default ~/.var-studio or $VAR_STUDIO_DATA_DIR. */
+  dataDir?: string;
+}
+
+interface RunningJob {
+  jobId: string;
+  session: StudioSession;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+function compact(img: RgbImage): RgbImageMsg {
+  // A view into a larger engine buffer would be cloned whole over IPC; send exactly this image.
+  return { width: img.width, height: img.height, data: img.data.slice() };
+}
+
+export class StudioHost {
+  private engine: { id: string; engine: VarEngine; info: LoadedModel } | null = null;
+  private loading: Promise<LoadedModel> | null = null;
+  private job: RunningJob | null = null;
+  private documents: DocumentStore | null = null;
+
+  constructor(private readonly opts: StudioHostOptions) {}
+
+  /** Validates params against the contract, then runs the request. Throws StudioError / ContractError. */
+  async handle<K extends RequestKind>(kind: K, rawParams: unknown, session: StudioSession): Promise<ResultOf<K>> {
+    const params = parseParams(kind, rawParams);
+    return (await this.dispatch(kind, params, session)) as ResultOf<K>;
+  }
+
+  private async dispatch<K extends RequestKind>(kind: K, params: ParamsOf<K>, session: StudioSession): Promise<unknown> {
+    switch (kind) {
+      case 'app.info':
+        return { version: this.opts.version, host: this.opts.host, modelsDir: this.opts.catalog.userModelsDir };
+      case 'models.list':
+        return { models: await this.opts.catalog.list() };
+      case 'models.load':
+        return this.load((params as ParamsOf<'models.load'>).modelId);
+      case 'generate.start': {
+        const p = params as ParamsOf<'generate.start'>;
+        return this.start(p.jobId, p.settings, session);
+      }
+      case 'generate.cancel':
+        return { cancelled: this.cancel((params as ParamsOf<'generate.cancel'>).jobId, session) };
+      case 'image.export': {
+        const file = await encodeExport(params as ParamsOf<'image.export'>);
+        return this.opts.deliverExport(file, session);
+      }
+      case 'image.inspect':
+        return inspectImage((params as ParamsOf<'image.inspect'>).bytes);
+      // ---- the canvas editor (issue 6; handlers in ./edit.ts and ./documents.ts) ----
+      case 'edit.start':
+        return this.startEdit(params as ParamsOf<'edit.start'>, session);
+      case 'edit.cancel':
+        return { cancelled: this.cancel((params as ParamsOf<'edit.cancel'>).jobId, session) };
+      case 'canvas.open': {
+        const p = params as ParamsOf<'canvas.open'>;
+        return openCanvasImage(p.bytes, p.fileName);
+      }
+      case 'document.save':
+        return this.documentStore().save(params as ParamsOf<'document.save'>);
+      case 'document.restore':
+        return this.documentStore().restore();
+      case 'document.discard':
+        return { discarded: await this.documentStore().discard() };
+      case 'document.export':
+        return this.opts.deliverExport(await encodeDocumentExport(params as ParamsOf<'document.export'>), session);
+      default:
+        throw new StudioError('bad-message', `Unknown request ${String(kind)}.`, 'Reload the app.');
+    }
+  }
+
+  private async load(modelId: string): Promise<LoadedModel> {
+    if (this.engine?.id === modelId) return this.engine.info;
+    if (this.job) throw new StudioError('busy', 'A generation is running; the model cannot change now.', 'Wait for it to finish or press Cancel (Esc), then pick the model again.');
+    if (this.loading) await this.loading.catch(() => undefined);
+    if (this.engine?.id === modelId) return this.engine.info;
+    const task = this.loadFresh(modelId);
+    this.loading = task;
+    try {
+      return await task;
+    } finally {
+      if (this.loading === task) this.loading = null;
+    }
+  }
+
+  private async loadFresh(modelId: string): Promise<LoadedModel> {
+    const summary = await this.opts.catalog.resolve(modelId);
+    let engine: VarEngine;
+    try {
+      engine = await VarEngine.create(summary.dir, { provider: this.opts.provider ?? 'auto', threads: this.opts.threads });
+    } catch (e) {
+      const info = toErrorInfo(e);
+      throw new StudioError(info.code === 'internal' ? 'bad-bundle' : info.code, `The model in ${summary.dir} could not be loaded: ${info.message}`,
+        'Check that the bundle folder is complete (re-copy or re-export it), or pick another model.');
+    }
+    const old = this.engine;
+    const m = engine.manifest;
+    const info: LoadedModel = {
+      id: modelId,
+      name: m.name,
+      title: m.title,
+      description: m.description,
+      license: m.license,
+      resolution: m.resolution,
+      patchNums: [...m.patchNums],
+      vocabSize: m.vocabSize,
+      classes: [...m.classes],
+      sampling: { cfg: m.sampling.cfg, topK: m.sampling.topK, topP: m.sampling.topP, moreSmooth: m.sampling.moreSmooth },
+      previewMethod: `${m.preview.method}: ${m.preview.description ?? ''}`.slice(0, 1000),
+      provider: { inUse: engine.provider.inUse, requested: engine.provider.requested, skipped: engine.provider.skipped.map((s) => ({ provider: s.provider, reason: s.reason.slice(0, 2000) })) },
+    };
+    this.engine = { id: modelId, engine, info };
+    if (old) await old.engine.dispose();
+    return info;
+  }
+
+  private start(jobId: string, settings: GenerateSettings, session: StudioSession): { jobId: string } {
+    if (this.job) throw new StudioError('busy', 'A generation is already running.', 'Wait for it to finish or press Cancel (Esc).');
+    const loaded = this.engine;
+    if (!loaded || loaded.id !== settings.modelId)
+      throw new StudioError('model-not-loaded', `The model "${settings.modelId}" is not loaded.`, 'Pick the model in the model picker first; it loads in a few seconds.');
+    const K = loaded.info.patchNums.length;
+    if (settings.classIndex !== null && settings.classIndex >= loaded.info.classes.length)
+      throw new StudioError('bad-class', `Class ${settings.classIndex} does not exist; this model has ${loaded.info.classes.length} classes.`, 'Pick a class from the class list.');
+    if (settings.prefix) {
+      const { fromScale, tokens } = settings.prefix;
+      if (fromScale >= K) throw new StudioError('bad-prefix', `Varying from scale ${fromScale} leaves nothing to regenerate: the model has ${K} scales.`, `Pick a scale from 1 to ${K - 1}.`);
+      tokens.forEach((t, k) => {
+        const p = loaded.info.patchNums[k];
+        if (t.length !== p * p) throw new StudioError('bad-prefix', `Scale ${k + 1} of the kept tokens has ${t.length} tokens; this model needs ${p * p}.`, 'The image was made by another model: pick that model, or generate anew.');
+        for (const v of t) if (v >= loaded.info.vocabSize) throw new StudioError('bad-prefix', `Token ${v} at scale ${k + 1} is outside this model's vocabulary of ${loaded.info.vocabSize}.`, 'The image was made by another model: pick that model, or generate anew.');
+      });
+    }
+    const controller = new AbortController();
+    const job: RunningJob = { jobId, session, controller, done: Promise.resolve() };
+    job.done = this.run(job, loaded.engine, settings).finally(() => {
+      if (this.job === job) this.job = null;
+    });
+    this.job = job;
+    return { jobId };
+  }
+
+  private async run(job: RunningJob, engine: VarEngine, s: GenerateSettings): Promise<void> {
+    const req: GenerateRequest = {
+      cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth,
+      classIndex: s.classIndex, seed: s.seed, batch: s.batch,
+      ...(s.prefix ? { prefix: [{ tokens: s.prefix.tokens }] } : {}),
+    };
+    const seeds = Array.from({ length: s.batch }, (_, b) => (s.seed + b) >>> 0);
+    let completed = 0;
+    const emit = (e: StudioEvent) => job.session.emit(e);
+    try {
+      for await (const ev of engine.generate(req, job.controller.signal) as AsyncGenerator<EngineEvent>) {
+        if (ev.type === 'start') {
+          emit({ type: 'job.start', jobId: job.jobId, scales: ev.scales, patchNums: [...ev.patchNums], batch: ev.batch, classIndices: [...ev.classIndices], seeds });
+        } else if (ev.type === 'scale') {
+          completed = ev.index + 1;
+          emit({ type: 'job.scale', jobId: job.jobId, index: ev.index, patch: ev.patch, previews: ev.preview.map(compact), tokens: ev.tokens.map((t) => t.slice()), elapsedMs: ev.elapsedMs });
+        } else if (ev.type === 'done') {
+          emit({
+            type: 'job.done', jobId: job.jobId, images: ev.images.map(compact), tokens: ev.tokens.map((pyr) => pyr.map((t) => t.slice())),
+            classIndices: [...ev.classIndices], seeds, timings: { ...ev.timings, perScaleMs: [...ev.timings.perScaleMs] },
+          });
+        }
+      }
+      if (job.controller.signal.aborted) emit({ type: 'job.cancelled', jobId: job.jobId, completedScales: completed });
+    } catch (e) {
+      if (job.controller.signal.aborted || (e as { code?: unknown }).code === 'aborted') {
+        emit({ type: 'job.cancelled', jobId: job.jobId, completedScales: completed });
+      } else {
+        emit({ type: 'job.error', jobId: job.jobId, error: toErrorInfo(e, 'Check the settings (cfg, top-k, top-p) and try again; if the model keeps failing, reload it from the model picker.') });
+      }
+    }
+  }
+
+  private documentStore(): DocumentStore {
+    this.documents ??= new DocumentStore(this.opts.dataDir ?? defaultDataDir());
+    return this.documents;
+  }
+
+  /** A canvas edit takes the same single job slot as a generation (one engine run at a time). */
+  private startEdit(p: ParamsOf<'edit.start'>, session: StudioSession): { jobId: string } {
+    if (this.job) throw new StudioError('busy', 'A generation or edit is already running.', 'Wait for it to finish or press Cancel (Esc).');
+    const loaded = this.engine;
+    if (!loaded || loaded.id !== p.modelId)
+      throw new StudioError('model-not-loaded', `The model "${p.modelId}" is not loaded.`, 'Pick the model in the model picker first; it loads in a few seconds.');
+    checkEditParams(p, loaded.info);
+    const controller = new AbortController();
+    const job: RunningJob = { jobId: p.jobId, session, controller, done: Promise.resolve() };
+    job.done = runEditJob(loaded.engine, p, controller.signal, (e) => session.emit(e)).finally(() => {
+      if (this.job === job) this.job = null;
+    });
+    this.job = job;
+    return { jobId: p.jobId };
+  }
+
+  /** Aborts the job; the engine stops before the next scale. Only the session that started it may cancel it. */
+  cancel(jobId: string, session: StudioSession): boolean {
+    const job = this.job;
+    if (!job || job.jobId !== jobId || job.session.id !== session.id) return false;
+    job.controller.abort();
+    return true;
+  }
+
+  /** A window closed: stop its job so the engine is free for others. */
+  sessionClosed(session: StudioSession): void {
+    if (this.job?.session.id === session.id) this.job.controller.abort();
+  }
+
+  /** Waits for the current job (tests, shutdown). */
+  async idle(): Promise<void> {
+    await this.job?.done;
+  }
+
+  async dispose(): Promise<void> {
+    this.job?.controller.abort();
+    await this.idle();
+    await this.engine?.engine.dispose();
+    this.engine = null;
+  }
+}

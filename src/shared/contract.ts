@@ -1,0 +1,262 @@
+// THE contract between the renderer and its host (Electron main, or src/server in browser mode):
+// every request with its params and result, and every event, each with a runtime schema.
+// Both adapters (IPC + MessagePort, WebSocket) validate with these schemas on both sides; nobody
+// redeclares these types. Pure TypeScript: no Node, Electron or DOM imports.
+import {
+  arr, bool, bytes, int, int32s, literal, nullable, num, obj, oneOf, optional, refine, str, tagged,
+  type Infer, type Schema,
+} from './schema';
+import { editEvents, editRequests } from './edit';
+
+/** Bounds that keep one message from exhausting memory; generous for every model we know. */
+export const LIMITS = {
+  maxBatch: 16,
+  maxScales: 32,
+  maxPatch: 64,
+  maxVocab: 1 << 20,
+  maxSide: 8192,
+  maxClasses: 100_000,
+  /** An opened file (image.inspect) or an exported file returned for download. */
+  maxFileBytes: 64 * 1024 * 1024,
+  maxUpscale: 8,
+} as const;
+
+// ---------- building blocks ----------
+
+export const idSchema = str({ min: 1, max: 200, pattern: /^[A-Za-z0-9._:\- ]+$/ });
+export const jobIdSchema = str({ min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/ });
+
+export const rgbImageSchema = refine(
+  obj({ width: int(1, LIMITS.maxSide), height: int(1, LIMITS.maxSide), data: bytes(LIMITS.maxSide * LIMITS.maxSide * 3) }),
+  (img) => (img.data.length === img.width * img.height * 3 ? null : 'image data of width·height·3 bytes (RGB)'),
+);
+/** RGB, row-major, 3 bytes per pixel (the engine's RgbImage). */
+export type RgbImageMsg = Infer<typeof rgbImageSchema>;
+
+/** One token map per scale, row-major, coarse → fine. */
+export const tokenMapSchema = int32s(LIMITS.maxPatch * LIMITS.maxPatch, 0, LIMITS.maxVocab - 1);
+export const tokenPyramidSchema = arr(tokenMapSchema, { max: LIMITS.maxScales });
+
+export const samplingSchema = obj({
+  cfg: num(0, 50),
+  topK: int(0, LIMITS.maxVocab),
+  topP: num(0, 1),
+  moreSmooth: bool,
+});
+export type Sampling = Infer<typeof samplingSchema>;
+
+/** "Vary from a scale": keep the token maps of scales 1..fromScale (one pyramid prefix for every image). */
+export const prefixSchema = refine(
+  obj({ fromScale: int(1, LIMITS.maxScales), tokens: tokenPyramidSchema }),
+  (p) => (p.tokens.length === p.fromScale ? null : 'exactly fromScale token maps (scales 1..fromScale)'),
+);
+export type Prefix = Infer<typeof prefixSchema>;
+
+export const generateSettingsSchema = obj({
+  modelId: idSchema,
+  /** null = a random class per image, drawn from that image's seeded stream (docs/sampling.md). */
+  classIndex: nullable(int(0, LIMITS.maxClasses - 1)),
+  /** uint32; image b of a batch uses seed + b. */
+  seed: int(0, 0xffffffff),
+  batch: int(1, LIMITS.maxBatch),
+  cfg: num(0, 50),
+  topK: int(0, LIMITS.maxVocab),
+  topP: num(0, 1),
+  moreSmooth: bool,
+  prefix: optional(prefixSchema),
+});
+export type GenerateSettings = Infer<typeof generateSettingsSchema>;
+
+export const errorInfoSchema = obj({
+  code: str({ min: 1, max: 64 }),
+  message: str({ max: 4000 }),
+  /** What the user can do about it. */
+  hint: str({ max: 1000 }),
+});
+export type ErrorInfo = Infer<typeof errorInfoSchema>;
+
+// ---------- the settings embedded in an exported image ----------
+
+export const imageSettingsSchema = obj({
+  format: literal('var-studio-settings'),
+  version: literal(1),
+  model: obj({ id: idSchema, name: str({ max: 200 }), title: str({ max: 300 }), resolution: int(1, LIMITS.maxSide) }),
+  /** What was asked: a class, or null for a random class drawn from the seed. */
+  classIndex: nullable(int(0, LIMITS.maxClasses - 1)),
+  /** The class this image has (drawn when classIndex is null). */
+  resolvedClassIndex: int(0, LIMITS.maxClasses - 1),
+  className: str({ max: 500 }),
+  /** The seed of this very image (base seed + its index in the batch), so batch 1 reproduces it. */
+  seed: int(0, 0xffffffff),
+  cfg: num(0, 50),
+  topK: int(0, LIMITS.maxVocab),
+  topP: num(0, 1),
+  moreSmooth: bool,
+  prefix: optional(prefixSchema),
+  createdAt: str({ max: 40 }),
+});
+export type ImageSettings = Infer<typeof imageSettingsSchema>;
+
+// ---------- models ----------
+
+export const providerNameSchema = oneOf(['cuda', 'dml', 'coreml', 'webgpu', 'cpu'] as const);
+
+export const modelSummarySchema = obj({
+  id: idSchema,
+  source: oneOf(['embedded', 'user'] as const),
+  name: str({ max: 200 }),
+  title: str({ max: 300 }),
+  /** Folder shown to the user (where the bundle lives). */
+  dir: str({ max: 4096 }),
+  resolution: nullable(int(1, LIMITS.maxSide)),
+  classCount: nullable(int(0, LIMITS.maxClasses)),
+  /** Why this bundle cannot be used, when its manifest cannot be read. */
+  problem: nullable(str({ max: 2000 })),
+});
+export type ModelSummary = Infer<typeof modelSummarySchema>;
+
+export const loadedModelSchema = obj({
+  id: idSchema,
+  name: str({ max: 200 }),
+  title: str({ max: 300 }),
+  description: str({ max: 4000 }),
+  license: str({ max: 300 }),
+  resolution: int(1, LIMITS.maxSide),
+  patchNums: arr(int(1, LIMITS.maxPatch), { min: 1, max: LIMITS.maxScales }),
+  vocabSize: int(1, LIMITS.maxVocab),
+  classes: arr(str({ max: 500 }), { min: 1, max: LIMITS.maxClasses }),
+  sampling: samplingSchema,
+  previewMethod: str({ max: 1000 }),
+  provider: obj({
+    inUse: providerNameSchema,
+    requested: oneOf(['cuda', 'dml', 'coreml', 'webgpu', 'cpu', 'auto'] as const),
+    skipped: arr(obj({ provider: providerNameSchema, reason: str({ max: 2000 }) }), { max: 8 }),
+  }),
+});
+export type LoadedModel = Infer<typeof loadedModelSchema>;
+
+// ---------- export / open ----------
+
+export const exportFormatSchema = oneOf(['png', 'jpeg', 'webp'] as const);
+export type ExportFormat = Infer<typeof exportFormatSchema>;
+
+export const exportParamsSchema = obj({
+  format: exportFormatSchema,
+  /** 1 = the model's resolution; 2/4/8 = upscaled. */
+  upscale: refine(int(1, LIMITS.maxUpscale), (n) => ([1, 2, 4, 8].includes(n) ? null : 'one of 1, 2, 4, 8')),
+  kernel: oneOf(['nearest', 'lanczos3'] as const),
+  quality: int(1, 100),
+  image: rgbImageSchema,
+  settings: imageSettingsSchema,
+  /** Suggested file name without folder; the user picks the real place (Electron) or the browser downloads. */
+  fileName: str({ min: 1, max: 120, pattern: /^[A-Za-z0-9._ -]+$/ }),
+});
+export type ExportParams = Infer<typeof exportParamsSchema>;
+
+export const exportResultSchema = tagged('kind', {
+  saved: obj({ kind: literal('saved'), path: str({ max: 4096 }), bytes: int(0, LIMITS.maxFileBytes) }),
+  download: obj({ kind: literal('download'), fileName: str({ min: 1, max: 130 }), mime: str({ max: 40 }), bytes: bytes(LIMITS.maxFileBytes) }),
+  cancelled: obj({ kind: literal('cancelled') }),
+});
+export type ExportResult = Infer<typeof exportResultSchema>;
+
+export const inspectParamsSchema = obj({ fileName: str({ max: 500 }), bytes: bytes(LIMITS.maxFileBytes) });
+export const inspectResultSchema = obj({
+  /** null when the file carries no VAR Studio settings (then `note` says so). */
+  settings: nullable(imageSettingsSchema),
+  note: str({ max: 1000 }),
+  image: rgbImageSchema,
+  format: str({ max: 20 }),
+});
+export type InspectResult = Infer<typeof inspectResultSchema>;
+
+// ---------- requests ----------
+
+const empty = obj({});
+
+export const appInfoSchema = obj({
+  version: str({ max: 40 }),
+  host: oneOf(['electron', 'browser'] as const),
+  modelsDir: str({ max: 4096 }),
+});
+export type AppInfo = Infer<typeof appInfoSchema>;
+
+export const requests = {
+  'app.info': { params: empty, result: appInfoSchema },
+  'models.list': { params: empty, result: obj({ models: arr(modelSummarySchema, { max: 1000 }) }) },
+  'models.load': { params: obj({ modelId: idSchema }), result: loadedModelSchema },
+  /** Resolves when the job is accepted; progress arrives as job.* events with this jobId. */
+  'generate.start': { params: obj({ jobId: jobIdSchema, settings: generateSettingsSchema }), result: obj({ jobId: jobIdSchema }) },
+  'generate.cancel': { params: obj({ jobId: jobIdSchema }), result: obj({ cancelled: bool }) },
+  'image.export': { params: exportParamsSchema, result: exportResultSchema },
+  'image.inspect': { params: inspectParamsSchema, result: inspectResultSchema },
+  // The canvas editor (issue 6): edit jobs, canvas open, autosaved document, export with the edit chain.
+  ...editRequests,
+} as const satisfies Record<string, { params: Schema<unknown>; result: Schema<unknown> }>;
+
+export type RequestKind = keyof typeof requests;
+export type ParamsOf<K extends RequestKind> = Infer<(typeof requests)[K]['params']>;
+export type ResultOf<K extends RequestKind> = Infer<(typeof requests)[K]['result']>;
+export const requestKinds = Object.keys(requests) as RequestKind[];
+
+export function isRequestKind(kind: unknown): kind is RequestKind {
+  return typeof kind === 'string' && Object.prototype.hasOwnProperty.call(requests, kind);
+}
+
+// ---------- events (host → renderer) ----------
+
+export const timingsSchema = obj({
+  totalMs: num(0, 1e9),
+  perScaleMs: arr(num(0, 1e9), { max: LIMITS.maxScales }),
+  previewMs: num(0, 1e9),
+  decodeMs: num(0, 1e9),
+});
+
+export const eventSchema = tagged('type', {
+  'job.start': obj({
+    type: literal('job.start'),
+    jobId: jobIdSchema,
+    scales: int(1, LIMITS.maxScales),
+    patchNums: arr(int(1, LIMITS.maxPatch), { min: 1, max: LIMITS.maxScales }),
+    batch: int(1, LIMITS.maxBatch),
+    classIndices: arr(int(-1, LIMITS.maxClasses - 1), { max: LIMITS.maxBatch }), // -1 = the null (unconditional) class
+    seeds: arr(int(0, 0xffffffff), { max: LIMITS.maxBatch }),
+  }),
+  'job.scale': obj({
+    type: literal('job.scale'),
+    jobId: jobIdSchema,
+    /** 0-based scale index. */
+    index: int(0, LIMITS.maxScales - 1),
+    patch: int(1, LIMITS.maxPatch),
+    previews: arr(rgbImageSchema, { min: 1, max: LIMITS.maxBatch }),
+    tokens: arr(tokenMapSchema, { min: 1, max: LIMITS.maxBatch }),
+    elapsedMs: num(0, 1e9),
+  }),
+  'job.done': obj({
+    type: literal('job.done'),
+    jobId: jobIdSchema,
+    images: arr(rgbImageSchema, { min: 1, max: LIMITS.maxBatch }),
+    /** [image][scale] */
+    tokens: arr(tokenPyramidSchema, { min: 1, max: LIMITS.maxBatch }),
+    classIndices: arr(int(-1, LIMITS.maxClasses - 1), { min: 1, max: LIMITS.maxBatch }),
+    seeds: arr(int(0, 0xffffffff), { min: 1, max: LIMITS.maxBatch }),
+    timings: timingsSchema,
+  }),
+  'job.cancelled': obj({ type: literal('job.cancelled'), jobId: jobIdSchema, completedScales: int(0, LIMITS.maxScales) }),
+  'job.error': obj({ type: literal('job.error'), jobId: jobIdSchema, error: errorInfoSchema }),
+  ...editEvents,
+});
+export type StudioEvent = Infer<typeof eventSchema>;
+export type EventOf<T extends StudioEvent['type']> = Extract<StudioEvent, { type: T }>;
+
+// ---------- validation entry points ----------
+
+export function parseParams<K extends RequestKind>(kind: K, params: unknown): ParamsOf<K> {
+  return requests[kind].params.parse(params, 'params') as ParamsOf<K>;
+}
+export function parseResult<K extends RequestKind>(kind: K, result: unknown): ResultOf<K> {
+  return requests[kind].result.parse(result, 'result') as ResultOf<K>;
+}
+export function parseEvent(event: unknown): StudioEvent {
+  return eventSchema.parse(event, 'event');
+}

@@ -1,0 +1,39 @@
+// The generation settings embedded in exported images (PNG tEXt, XMP for JPEG/WebP) as readable JSON.
+// Token maps of a "vary from a scale" prefix are written as plain integer lists so a person can read them.
+import { imageSettingsSchema, type ImageSettings } from './contract';
+import { ContractError } from './schema';
+
+/** Text-chunk keyword / XMP element under which the JSON is stored. */
+export const SETTINGS_KEY = 'var-studio';
+
+export function settingsToJson(s: ImageSettings): string {
+  const plain = { ...s, prefix: s.prefix ? { fromScale: s.prefix.fromScale, tokens: s.prefix.tokens.map((t) => Array.from(t)) } : undefined };
+  return JSON.stringify(plain);
+}
+
+export function settingsFromJson(text: string): ImageSettings {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new ContractError('settings', 'JSON text', text);
+  }
+  if (typeof raw === 'object' && raw !== null) {
+    const rec = raw as Record<string, unknown>;
+    const prefix = rec.prefix as { tokens?: unknown } | undefined;
+    if (prefix && typeof prefix === 'object' && Array.isArray(prefix.tokens)) {
+      prefix.tokens = prefix.tokens.map((t, i) => {
+        if (!Array.isArray(t) || !t.every((x) => Number.isInteger(x))) throw new ContractError(`settings.prefix.tokens[${i}]`, 'a list of integers', t);
+        return Int32Array.from(t as number[]);
+      });
+    }
+  }
+  return imageSettingsSchema.parse(raw, 'settings');
+}
+
+/** A short human line, e.g. for PNG "Description" and the history panel. */
+export function describeSettings(s: ImageSettings): string {
+  const cls = s.classIndex === null ? `random class (${s.className})` : s.className;
+  const vary = s.prefix ? `, varied from scale ${s.prefix.fromScale}` : '';
+  return `${cls}; seed ${s.seed}; cfg ${s.cfg}; top-k ${s.topK}; top-p ${s.topP}${s.moreSmooth ? '; more smooth' : ''}${vary}; model ${s.model.name}`;
+}
