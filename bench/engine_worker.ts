@@ -10,7 +10,7 @@ import { VarEngine } from '../src/engine/index';
 const { values: v } = parseArgs({
   options: {
     model: { type: 'string' }, runs: { type: 'string' }, threads: { type: 'string' }, opt: { type: 'string' },
-    mode: { type: 'string' }, spin: { type: 'string' }, provider: { type: 'string' }, class: { type: 'string' }, warmup: { type: 'string' },
+    mode: { type: 'string' }, spin: { type: 'string' }, provider: { type: 'string' }, class: { type: 'string' }, warmup: { type: 'string' }, 'skip-bare': { type: 'boolean' },
   },
 });
 
@@ -48,6 +48,7 @@ async function main() {
       }
     }
     // without previews (the bare generation, comparable to the PyTorch reference loop)
+    if (v['skip-bare']) continue;
     const t1 = performance.now();
     for await (const e of engine.generate({ ...base, seed: r, previews: false })) void e;
     if (r >= warmup) noPreview.push(performance.now() - t1);
@@ -59,7 +60,7 @@ async function main() {
     provider: engine.provider.inUse, threads: v.threads ? Number(v.threads) : null, opt: v.opt ?? 'all', mode: v.mode ?? 'sequential', spin: v.spin ?? 'default',
     runs, loadMs,
     totalMs: median(withPreview.map((x) => x.totalMs)),
-    totalNoPreviewMs: median(noPreview),
+    totalNoPreviewMs: noPreview.length ? median(noPreview) : null,
     firstPreviewMs: median(withPreview.map((x) => x.firstPreviewMs)),
     previewMs: median(withPreview.map((x) => x.previewMs)),
     decodeMs: median(withPreview.map((x) => x.decodeMs)),
