@@ -261,3 +261,15 @@ def test_d16_full_size(tmp_path, capsys):
     n_var = sum(int(np.prod(e['shape'])) for e in m['weightMap'] if e['source'] == 'var' and e['graph'] == 'transformer')
     assert n_var >= 310_283_520  # every learned parameter of d16 (buffers may be counted too)
     print(f'\nd16 conversion: {took:.1f} s')
+
+
+# ------------------------------------------------------------------------------------ ImageNet class names
+def test_imagenet_classes_are_torchvisions():
+    """resources/imagenet-classes.json is exactly what tools/imagenet_classes.py derives from torchvision."""
+    import imagenet_classes as ic
+    names = ic.load_imagenet_classes()
+    assert names == ic.torchvision_categories()
+    assert len(names) == 1000 and len(set(names)) == 1000
+    assert (names[0], names[1], names[980], names[999]) == ('tench', 'goldfish', 'volcano', 'toilet tissue')
+    with open(ic.CLASSES_JSON, encoding='utf-8') as fh:
+        assert fh.read() == ic.render(names)  # the committed file is the generator's output, byte for byte
