@@ -129,7 +129,7 @@ def _export_graphs(vae: VQVAE, var: VAR, out_dir: str, preview_w: torch.Tensor, 
 def write_bundle(vae: VQVAE, var: VAR, out_dir: str, *, name: str, title: str, description: str,
                  classes: List[str], sampling: dict, license: str = '', source: Optional[dict] = None,
                  preview_images: Optional[torch.Tensor] = None, extra_files: Optional[Dict[str, str]] = None,
-                 preview_samples: int = 24) -> dict:
+                 preview_samples: int = 24, preview_kernel: int = 5) -> dict:
     """Export `vae` + `var` as a bundle folder `out_dir` and return the manifest (also written as manifest.json).
 
     preview_images: (N, 3, R, R) in [0, 1]; the preview map is fitted on their f̂ after each scale, else on
@@ -142,21 +142,25 @@ def write_bundle(vae: VQVAE, var: VAR, out_dir: str, *, name: str, title: str, d
         var.eval()
         return _write_bundle(vae, var, out_dir, name=name, title=title, description=description, classes=classes,
                              sampling=sampling, license=license, source=source, preview_images=preview_images,
-                             extra_files=extra_files, preview_samples=preview_samples)
+                             extra_files=extra_files, preview_samples=preview_samples,
+                             preview_kernel=preview_kernel)
     finally:
         vae.train(was_training[0])
         var.train(was_training[1])
 
 
 def _write_bundle(vae: VQVAE, var: VAR, out_dir: str, *, name, title, description, classes, sampling, license,
-                  source, preview_images, extra_files, preview_samples) -> dict:
+                  source, preview_images, extra_files, preview_samples, preview_kernel) -> dict:
     vc, tc = vae.cfg, var.cfg
     os.makedirs(out_dir, exist_ok=True)
 
-    pw, pb, fit_stats = fit_preview(vae, preview_images, num_random=preview_samples)
+    if preview_kernel < 1 or preview_kernel % 2 == 0:
+        raise ExportError(f'preview_kernel must be an odd positive size, got {preview_kernel}')
+    pw, pb, fit_stats = fit_preview(vae, preview_images, num_random=preview_samples, kernel=preview_kernel)
     cost = preview_cost(vae, pw)
     s = vc.downsample
-    preview_desc = (f'ridge least-squares fit of a 3x3 conv {vc.z_channels}->{3 * s * s} (+pixel shuffle x{s}) to '
+    preview_desc = (f'ridge least-squares fit of a {preview_kernel}x{preview_kernel} conv {vc.z_channels}->{3 * s * s} '
+                    f'(+pixel shuffle x{s}) to '
                     f'decoder outputs on f_hat after every scale of {fit_stats["fitSamples"] // len(vc.patch_nums)} '
                     f'{"real images" if preview_images is not None else "random token pyramids"}')
     with torch.no_grad():
@@ -191,7 +195,7 @@ def _write_bundle(vae: VQVAE, var: VAR, out_dir: str, *, name, title, descriptio
                 'quantResi': vc.quant_resi, 'shareQuantResi': vc.share_quant_resi},
         'sampling': {'cfg': float(sampling['cfg']), 'topK': int(sampling['topK']), 'topP': float(sampling['topP']),
                      'moreSmooth': bool(sampling['moreSmooth'])},
-        'preview': {'method': 'linear-conv3x3-pixelshuffle', 'description': preview_desc, **fit_stats, **cost},
+        'preview': {'method': 'linear-conv-pixelshuffle', 'description': preview_desc, **fit_stats, **cost},
         'graphs': {k: {'model': f'{b}.onnx', 'weights': f'{b}.weights'} for k, b in GRAPH_FILES.items()},
         'codebook': {'file': 'codebook.f32', 'shape': [vc.vocab_size, vc.z_channels], 'dtype': 'float32',
                      'key': 'quantize.embedding.weight'},

@@ -100,11 +100,12 @@ class DecoderGraph(nn.Module):
 
 
 class PreviewGraph(nn.Module):
-    """Fitted linear preview: conv3×3 Cvae → 3·s² then pixel shuffle ×s, clamped to [0, 1] (see preview_fit)."""
+    """Fitted linear preview: conv k×k Cvae → 3·s² then pixel shuffle ×s, clamped to [0, 1] (see preview_fit)."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor, downsample: int):
         super().__init__()
-        self.preview = nn.Conv2d(weight.shape[1], weight.shape[0], 3, 1, 1)   # initializers preview.weight/.bias
+        k = weight.shape[-1]
+        self.preview = nn.Conv2d(weight.shape[1], weight.shape[0], k, 1, k // 2)   # initializers preview.weight/.bias
         self.preview.weight.data.copy_(weight)
         self.preview.bias.data.copy_(bias)
         self.downsample = downsample
