@@ -211,10 +211,12 @@ def _write_bundle(vae: VQVAE, var: VAR, out_dir: str, *, name, title, descriptio
 
 def _load_state(path: str) -> dict:
     sd = torch.load(path, map_location='cpu')
-    if isinstance(sd, dict) and 'state_dict' in sd and isinstance(sd['state_dict'], dict):
-        sd = sd['state_dict']
-    if not isinstance(sd, dict):
-        raise ExportError(f'{path} is not a state-dict checkpoint')
+    for wrapper in ('state_dict', 'model'):   # plain state dicts, or training checkpoints that wrap one
+        if isinstance(sd, dict) and isinstance(sd.get(wrapper), dict):
+            sd = sd[wrapper]
+            break
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ExportError(f'{path} is not a state-dict checkpoint (nor a dict holding one under "state_dict"/"model")')
     return sd
 
 

@@ -125,7 +125,7 @@ def test_mismatched_inputs_are_refused(tmp_path):
 def test_cli_writes_a_bundle_from_checkpoints(tmp_path):
     vae, var = tiny_models(seed=2)
     torch.save(vae.state_dict(), tmp_path / 'vae.pth')
-    torch.save(var.state_dict(), tmp_path / 'var.pth')
+    torch.save({'model': var.state_dict(), 'step': 3}, tmp_path / 'var.pth')   # a training checkpoint wrapping it
     cfg = {'vae': config_to_json(vae.cfg), 'var': config_to_json(var.cfg), 'name': 'cli', 'classes': TINY_CLASSES,
            'sampling': SAMPLING}
     (tmp_path / 'cfg.json').write_text(json.dumps(cfg))
@@ -165,3 +165,15 @@ def test_preview_fitted_on_images_beats_a_constant_colour(tmp_path):
     pv = m['preview']
     assert pv['fitSource'] == 'images' and pv['fitSamples'] == 6 * len(m['patchNums'])
     assert pv['psnrVsDecoder'] > pv['psnrConstantBaseline'] + 1.0
+
+
+def test_cli_refuses_a_file_that_is_not_a_checkpoint(tmp_path):
+    torch.save([1, 2, 3], tmp_path / 'junk.pth')
+    vae, var = tiny_models(seed=2)
+    torch.save(var.state_dict(), tmp_path / 'var.pth')
+    cfg = {'vae': config_to_json(vae.cfg), 'var': config_to_json(var.cfg), 'name': 'x', 'classes': TINY_CLASSES,
+           'sampling': SAMPLING}
+    (tmp_path / 'cfg.json').write_text(json.dumps(cfg))
+    with pytest.raises(ExportError, match='junk.pth is not a state-dict checkpoint'):
+        export_main(['--vae-ckpt', str(tmp_path / 'junk.pth'), '--var-ckpt', str(tmp_path / 'var.pth'),
+                     '--config', str(tmp_path / 'cfg.json'), '--out', str(tmp_path / 'b')])
