@@ -227,6 +227,15 @@ def main(argv=None) -> int:
     ap.add_argument('--config', required=True, help='JSON with vae/var configs and bundle metadata')
     ap.add_argument('--out', required=True)
     a = ap.parse_args(argv)
+    try:
+        return _cli(a)
+    except (ExportError, KeyError, OSError, RuntimeError) as e:
+        what = f'missing config field {e}' if isinstance(e, KeyError) else ' '.join(str(e).split())[:600]
+        print(f'export_bundle: {what}', file=sys.stderr)
+        return 2
+
+
+def _cli(a) -> int:
     with open(a.config, encoding='utf-8') as fh:
         cfg = json.load(fh)
     vae = VQVAE(vae_config_from_json(cfg['vae']))

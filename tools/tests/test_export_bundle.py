@@ -167,13 +167,18 @@ def test_preview_fitted_on_images_beats_a_constant_colour(tmp_path):
     assert pv['psnrVsDecoder'] > pv['psnrConstantBaseline'] + 1.0
 
 
-def test_cli_refuses_a_file_that_is_not_a_checkpoint(tmp_path):
+def test_cli_refuses_a_file_that_is_not_a_checkpoint(tmp_path, capsys):
     torch.save([1, 2, 3], tmp_path / 'junk.pth')
     vae, var = tiny_models(seed=2)
     torch.save(var.state_dict(), tmp_path / 'var.pth')
     cfg = {'vae': config_to_json(vae.cfg), 'var': config_to_json(var.cfg), 'name': 'x', 'classes': TINY_CLASSES,
            'sampling': SAMPLING}
     (tmp_path / 'cfg.json').write_text(json.dumps(cfg))
-    with pytest.raises(ExportError, match='junk.pth is not a state-dict checkpoint'):
-        export_main(['--vae-ckpt', str(tmp_path / 'junk.pth'), '--var-ckpt', str(tmp_path / 'var.pth'),
-                     '--config', str(tmp_path / 'cfg.json'), '--out', str(tmp_path / 'b')])
+    rc = export_main(['--vae-ckpt', str(tmp_path / 'junk.pth'), '--var-ckpt', str(tmp_path / 'var.pth'),
+                      '--config', str(tmp_path / 'cfg.json'), '--out', str(tmp_path / 'b')])
+    assert rc == 2 and 'junk.pth is not a state-dict checkpoint' in capsys.readouterr().err
+    # a checkpoint of another shape: strict loading names the key
+    rc = export_main(['--vae-ckpt', str(tmp_path / 'var.pth'), '--var-ckpt', str(tmp_path / 'var.pth'),
+                      '--config', str(tmp_path / 'cfg.json'), '--out', str(tmp_path / 'b')])
+    err = capsys.readouterr().err
+    assert rc == 2 and 'Error(s) in loading state_dict for VQVAE' in err and 'encoder.conv_in.weight' in err
