@@ -5,6 +5,8 @@ import type { Component } from 'svelte';
 import type { StudioApp } from '../lib/state/app.svelte';
 import type { Keymap } from '../lib/shortcuts';
 import GenerateWorkspace from './generate/GenerateWorkspace.svelte';
+import CanvasWorkspace from './canvas/CanvasWorkspace.svelte';
+import { activeCanvas } from './canvas/active';
 
 export interface WorkspaceDef {
   id: string;
@@ -24,6 +26,23 @@ export const workspaces: WorkspaceDef[] = [
       'Mod+s': () => void app.exportActive(),
       'Mod+z': () => app.undo(),
       'Mod+o': () => actions.openFile(),
+    }),
+  },
+  {
+    // Issue 6. Single keys (B, E, [, ], F, Space, arrows, Enter) and Ctrl+Z / Ctrl+Shift+Z are handled in
+    // CanvasWorkspace itself: they must not fire while typing in a field, and Shift+Z has no chord here.
+    id: 'canvas',
+    title: 'Canvas',
+    component: CanvasWorkspace,
+    keymap: () => ({
+      'Mod+Enter': () => void activeCanvas()?.session.run(),
+      Escape: () => {
+        const c = activeCanvas()?.session;
+        if (c?.running) c.cancel();
+        else c?.discard();
+      },
+      'Mod+s': () => void activeCanvas()?.session.exportImage('png'),
+      'Mod+o': () => activeCanvas()?.openDialog(),
     }),
   },
 ];

@@ -13,6 +13,8 @@ export class MaskLayerModule implements CanvasModule {
   private node!: Konva.Image;
   private surface: { canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D } | null = null;
   private opacity = 0.5;
+  /** Hidden while candidates are staged (the result is judged without the overlay). */
+  private hidden = false;
 
   constructor(private readonly layer: Konva.Layer, private readonly getDoc: () => CanvasDocument | null) {}
 
@@ -28,6 +30,7 @@ export class MaskLayerModule implements CanvasModule {
   }
 
   setVisible(visible: boolean): void {
+    this.hidden = !visible;
     this.node.visible(visible && !!this.getDoc());
     this.layer.batchDraw();
   }
@@ -58,6 +61,7 @@ export class MaskLayerModule implements CanvasModule {
     this.surface.ctx.putImageData(data, r.x, r.y);
     this.node.image(this.surface.canvas);
     this.node.size({ width: doc.width, height: doc.height });
+    this.node.visible(!this.hidden);
     this.layer.batchDraw();
   }
 

@@ -1,0 +1,320 @@
+// The canvas editor (issue 6) in Debian's Chromium against `npm run serve` with the real engine (no
+// mocks): open an image → paint a mask with mouse drags → inpaint → outside the feathered mask the pixels
+// are byte-identical, inside they changed → undo → redo → export with the edit chain; outpainting grows
+// the image; a corrupt or oversized file leaves the document as it was; a reload restores the autosave.
+// This file starts its own server with a private data folder (VAR_STUDIO_DATA_DIR) for the autosave.
+import { test as base, expect, type Page } from '@playwright/test';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import sharp from 'sharp';
+import extractChunks from 'png-chunks-extract';
+import encodeChunks from 'png-chunks-encode';
+import * as pngText from 'png-chunk-text';
+import { featherWeights } from '../../src/engine/image';
+import { modelDir, repoRoot } from './fixtures';
+
+const PHOTO = path.join(repoRoot, 'tests', 'fixtures', 'engine', 'fashion-72x56.png');
+
+interface Serve { url: string; dataDir: string; log: string[] }
+
+const test = base.extend<{ consoleProblems: string[] }, { canvasServe: Serve }>({
+  canvasServe: [
+    async ({}, use) => {
+      const dataDir = mkdtempSync(path.join(os.tmpdir(), 'var-studio-canvas-e2e-'));
+      const modelsDir = path.join(dataDir, 'models');
+      mkdirSync(modelsDir);
+      const log: string[] = [];
+      const proc: ChildProcess = spawn('npm', ['run', 'serve', '--', '--port', '0', '--model', modelDir, '--models-dir', modelsDir, '--threads', '1'], {
+        cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPENBLAS_NUM_THREADS: '1', VAR_STUDIO_DATA_DIR: dataDir },
+      });
+      const url = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`npm run serve printed no URL within 240 s:\n${log.join('')}`)), 240_000);
+        const onData = (d: Buffer) => {
+          log.push(String(d));
+          const m = /VAR Studio is running at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(log.join(''));
+          if (m) {
+            clearTimeout(timer);
+            resolve(m[1]);
+          }
+        };
+        proc.stdout?.on('data', onData);
+        proc.stderr?.on('data', (d: Buffer) => log.push(String(d)));
+        proc.once('exit', (code) => reject(new Error(`npm run serve exited with ${code}:\n${log.join('')}`)));
+      });
+      await use({ url, dataDir, log });
+      if (proc.pid) process.kill(-proc.pid, 'SIGTERM');
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+    { scope: 'worker', timeout: 300_000 },
+  ],
+  consoleProblems: async ({ page }, use) => {
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(m.text());
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    await use(problems);
+    expect(problems, 'CSP violations or page errors').toEqual([]);
+  },
+});
+
+interface Snapshot {
+  document: { width: number; height: number; region: { x: number; y: number; size: number }; steps: number; maskedPixels: number; image: string; mask: string } | null;
+  history: { undo: number; redo: number };
+  staged: { count: number; index: number; region: { x: number; y: number; size: number } } | null;
+  autosave: { state: string };
+  feather: number;
+  view: { stage: { scale: number; x: number; y: number } };
+}
+
+async function snapshot(page: Page): Promise<Snapshot> {
+  return page.evaluate(() => (window as unknown as { __varStudioCanvas: { snapshot(): Snapshot } }).__varStudioCanvas.snapshot());
+}
+
+const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, 'base64'));
+
+async function openCanvas(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await expect(page.getByTestId('provider')).toBeVisible();
+  await page.getByRole('button', { name: 'Canvas', exact: true }).click();
+  await expect(page.getByTestId('canvas-stage')).toBeVisible();
+}
+
+async function openPhoto(page: Page): Promise<void> {
+  await page.getByTestId('canvas-file-input').setInputFiles(PHOTO);
+  await expect(page.getByTestId('doc-size')).toHaveText('72×56 px');
+}
+
+/** Screen position of a document pixel, from the stage's transform. */
+async function screenOf(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
+  const s = await snapshot(page);
+  const box = (await page.getByTestId('canvas-stage').boundingBox())!;
+  return { x: box.x + s.view.stage.x + x * s.view.stage.scale, y: box.y + s.view.stage.y + y * s.view.stage.scale };
+}
+
+async function drag(page: Page, points: [number, number][]): Promise<void> {
+  const first = await screenOf(page, ...points[0]);
+  await page.mouse.move(first.x, first.y);
+  await page.mouse.down();
+  for (const p of points.slice(1)) {
+    const s = await screenOf(page, ...p);
+    await page.mouse.move(s.x, s.y, { steps: 6 });
+  }
+  await page.mouse.up();
+}
+
+async function photoRgb(): Promise<Uint8Array> {
+  const { data } = await sharp(PHOTO).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  return new Uint8Array(data);
+}
+
+test('open → paint by mouse → inpaint: outside the feathered mask byte-identical, inside changed → undo → redo → export with the edit chain', async ({ page, canvasServe, consoleProblems }) => {
+  await openCanvas(page, canvasServe.url);
+  await openPhoto(page);
+  const original = await photoRgb();
+  let s = await snapshot(page);
+  expect(Buffer.from(bytes(s.document!.image)).equals(Buffer.from(original))).toBe(true);
+
+  // Brush size 8, hard edge; two mouse strokes over the left garment.
+  await page.getByTestId('brush-size').fill('8');
+  await page.getByTestId('brush-hardness').fill('1');
+  await page.getByTestId('feather').fill('3');
+  await drag(page, [[14, 14], [30, 22], [22, 40]]);
+  await drag(page, [[40, 30], [44, 44]]);
+  s = await snapshot(page);
+  expect(s.document!.maskedPixels).toBeGreaterThan(150);
+  expect(s.history.undo).toBe(2);
+  // Undo/redo of a stroke from the keyboard.
+  const maskAfterStrokes = s.document!.mask;
+  await page.keyboard.press('Control+z');
+  s = await snapshot(page);
+  expect(s.document!.mask).not.toEqual(maskAfterStrokes);
+  await page.keyboard.press('Control+Shift+z');
+  s = await snapshot(page);
+  expect(s.document!.mask).toEqual(maskAfterStrokes);
+
+  const mask = bytes(s.document!.mask);
+  const region = s.document!.region;
+  const feather = s.feather;
+  expect(feather).toBe(3);
+
+  // Inpaint with a batch of 2: per-scale progress, then two candidates to cycle.
+  await page.getByTestId('op-inpaint').click();
+  const batch = page.getByTestId('batch');
+  if (await batch.count()) await batch.fill('2');
+  await page.getByTestId('edit-run').click();
+  await expect(page.getByTestId('candidates')).toBeVisible();
+  const count = (await snapshot(page)).staged!.count;
+  await expect(page.getByTestId('candidate-index')).toHaveText(`1 / ${count}`);
+  if (count > 1) {
+    await page.getByTestId('candidate-next').click();
+    await expect(page.getByTestId('candidate-index')).toHaveText(`2 / ${count}`);
+    await page.getByTestId('candidate-prev').click();
+  }
+  await page.screenshot({ path: path.join(repoRoot, 'docs', 'screenshot-edit-candidates.png') });
+  await page.getByTestId('candidate-accept').click();
+  await expect(page.getByTestId('candidates')).toHaveCount(0);
+  s = await snapshot(page);
+  expect(s.document!.steps).toBe(1);
+  const edited = bytes(s.document!.image);
+
+  // Which pixels may change: the paste weight is > 0 only within feather+1 px of a regenerated pixel.
+  const regen = new Uint8Array(region.size * region.size);
+  for (let y = 0; y < region.size; y++) for (let x = 0; x < region.size; x++) {
+    const dx = region.x + x, dy = region.y + y;
+    regen[y * region.size + x] = dx < 0 || dy < 0 || dx >= 72 || dy >= 56 ? 1 : mask[dy * 72 + dx] >= 128 ? 1 : 0;
+  }
+  const weight = featherWeights(regen, region.size, region.size, feather);
+  let identical = 0, changed = 0, maskedTotal = 0;
+  for (let y = 0; y < 56; y++) for (let x = 0; x < 72; x++) {
+    const rx = x - region.x, ry = y - region.y;
+    const w = rx >= 0 && ry >= 0 && rx < region.size && ry < region.size ? weight[ry * region.size + rx] : 0;
+    const i = (y * 72 + x) * 3;
+    const same = edited[i] === original[i] && edited[i + 1] === original[i + 1] && edited[i + 2] === original[i + 2];
+    if (w === 0) {
+      expect(same, `pixel ${x},${y} outside the feathered mask must be untouched`).toBe(true);
+      identical++;
+    } else if (mask[y * 72 + x] >= 128) {
+      maskedTotal++;
+      if (!same) changed++;
+    }
+  }
+  expect(identical).toBeGreaterThan(2000);
+  expect(changed / maskedTotal).toBeGreaterThan(0.5);
+
+  // Undo restores the original exactly; redo brings the edit back (buttons and keys).
+  await page.getByTestId('canvas-undo').click();
+  s = await snapshot(page);
+  expect(Buffer.from(bytes(s.document!.image)).equals(Buffer.from(original))).toBe(true);
+  expect(s.document!.steps).toBe(0);
+  await page.keyboard.press('Control+Shift+z');
+  s = await snapshot(page);
+  expect(Buffer.from(bytes(s.document!.image)).equals(Buffer.from(edited))).toBe(true);
+  await expect(page.getByTestId('edit-chain')).toContainText('inpaint');
+
+  // Export PNG: the full-size edited image with the edit chain in its metadata.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('canvas-export').click()]);
+  const file = readFileSync(await download.path());
+  const { data, info } = await sharp(file).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  expect([info.width, info.height]).toEqual([72, 56]);
+  expect(Buffer.from(data).equals(Buffer.from(edited))).toBe(true);
+  const text = Object.fromEntries(extractChunks(file).filter((c) => c.name === 'tEXt').map((c) => pngText.decode(c.data)).map((t) => [t.keyword, t.text]));
+  const chain = JSON.parse(text['var-studio-edit']);
+  expect(chain.source).toMatchObject({ kind: 'file', fileName: 'fashion-72x56.png', width: 72, height: 56 });
+  expect(chain.steps).toHaveLength(1);
+  expect(chain.steps[0]).toMatchObject({ op: 'inpaint', classIndex: null, resolvedClassIndex: -1, feather: 3, region });
+
+  // WebP export carries it too (XMP).
+  await page.getByTestId('canvas-export-format').selectOption('webp');
+  const [webp] = await Promise.all([page.waitForEvent('download'), page.getByTestId('canvas-export').click()]);
+  const meta = await sharp(readFileSync(await webp.path())).metadata();
+  expect(meta.format).toBe('webp');
+  expect(meta.xmp!.toString('utf8')).toContain('varstudio:editChain');
+  await page.screenshot({ path: path.join(repoRoot, 'docs', 'screenshot-edit.png') });
+  expect(consoleProblems).toEqual([]);
+});
+
+test('Extend canvas + Outpaint grows the image; cancel stops an edit; undo shrinks it back', async ({ page, canvasServe }) => {
+  await openCanvas(page, canvasServe.url);
+  await openPhoto(page);
+  const original = await photoRgb();
+  await page.getByTestId('extend-by').fill('24');
+  await page.getByTestId('extend-right').click();
+  let s = await snapshot(page);
+  expect(s.document!.region.x + s.document!.region.size).toBe(72 + 24);
+  await expect(page.getByTestId('op-outpaint')).toHaveAttribute('aria-checked', 'true');
+  await page.getByTestId('edit-run').click();
+  await expect(page.getByTestId('candidates')).toBeVisible();
+  await page.keyboard.press('Enter');
+  await expect(page.getByTestId('doc-size')).toHaveText('96×56 px');
+  s = await snapshot(page);
+  const img = bytes(s.document!.image);
+  // Left of the region (and beyond the feather) the old image is untouched.
+  const keepUpTo = s.document!.region.x - s.feather - 1;
+  for (let y = 0; y < 56; y++) for (let x = 0; x < keepUpTo; x++)
+    for (let c = 0; c < 3; c++) expect(img[(y * 96 + x) * 3 + c]).toBe(original[(y * 72 + x) * 3 + c]);
+  await page.keyboard.press('Control+z');
+  await expect(page.getByTestId('doc-size')).toHaveText('72×56 px');
+
+  // Cancel: the job stops, nothing is staged, the document is unchanged.
+  await page.getByTestId('mask-fill').click();
+  await page.getByTestId('edit-run').click();
+  await page.keyboard.press('Escape');
+  await expect(page.getByTestId('edit-run')).toBeVisible();
+  await page.waitForTimeout(500);
+  s = await snapshot(page);
+  expect(s.staged).toBeNull();
+  expect(Buffer.from(bytes(s.document!.image)).equals(Buffer.from(original))).toBe(true);
+});
+
+test('bad input: corrupt, unsupported and 20000×20000 files, an empty mask — clear messages, document intact', async ({ page, canvasServe }) => {
+  await openCanvas(page, canvasServe.url);
+  await openPhoto(page);
+  await drag(page, [[20, 20], [30, 30]]);
+  const before = await snapshot(page);
+  const png = readFileSync(PHOTO);
+
+  await page.getByTestId('canvas-file-input').setInputFiles({ name: 'broken.png', mimeType: 'image/png', buffer: png.subarray(0, 80) });
+  await expect(page.getByTestId('canvas-error')).toContainText(/broken\.png|could not|not an image/);
+  await expect(page.getByTestId('canvas-error')).toContainText('left as it was');
+
+  await page.getByTestId('canvas-file-input').setInputFiles({ name: 'notes.png', mimeType: 'image/png', buffer: Buffer.from('this is not an image at all') });
+  await expect(page.getByTestId('canvas-error')).toContainText('notes.png');
+
+  const gif = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#0f0' } }).gif().toBuffer();
+  await page.getByTestId('canvas-file-input').setInputFiles({ name: 'anim.gif', mimeType: 'image/gif', buffer: gif });
+  await expect(page.getByTestId('canvas-error')).toContainText('PNG, JPEG and WebP');
+
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(20000, 0);
+  ihdr.writeUInt32BE(20000, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const huge = Buffer.from(encodeChunks([{ name: 'IHDR', data: ihdr }, { name: 'IDAT', data: new Uint8Array([120, 156, 3, 0, 0, 0, 0, 1]) }, { name: 'IEND', data: new Uint8Array(0) }]));
+  await page.getByTestId('canvas-file-input').setInputFiles({ name: 'huge.png', mimeType: 'image/png', buffer: huge });
+  await expect(page.getByTestId('canvas-error')).toContainText('20000×20000');
+
+  const after = await snapshot(page);
+  expect(after.document!.image).toEqual(before.document!.image);
+  expect(after.document!.mask).toEqual(before.document!.mask);
+  await expect(page.getByTestId('doc-size')).toHaveText('72×56 px');
+
+  // An empty mask inside the region: a message, no job.
+  await page.getByTestId('mask-clear').click();
+  await page.getByTestId('edit-run').click();
+  await expect(page.getByTestId('canvas-error')).toContainText('mask is empty');
+  await expect(page.getByTestId('candidates')).toHaveCount(0);
+  // A mask covering everything: a sensible result (the whole region regenerated).
+  await page.getByTestId('mask-fill').click();
+  await page.getByTestId('edit-run').click();
+  await expect(page.getByTestId('candidates')).toBeVisible();
+  await page.getByTestId('candidate-discard').click();
+  expect((await snapshot(page)).document!.image).toEqual(before.document!.image);
+});
+
+test('a reload restores the autosaved document (image, mask, region, edit chain)', async ({ page, canvasServe }) => {
+  await openCanvas(page, canvasServe.url);
+  await openPhoto(page);
+  await drag(page, [[10, 10], [50, 40]]);
+  await page.getByTestId('extend-by').fill('16');
+  await page.getByTestId('extend-down').click();
+  await page.getByTestId('edit-run').click();
+  await expect(page.getByTestId('candidates')).toBeVisible();
+  await page.getByTestId('candidate-accept').click();
+  await expect(page.getByTestId('doc-size')).toHaveText('72×72 px');
+  await drag(page, [[5, 60], [60, 65]]);
+  await expect(page.getByTestId('autosave-status')).toHaveAttribute('data-state', 'saved');
+  const before = await snapshot(page);
+
+  await page.reload();
+  await expect(page.getByTestId('provider')).toBeVisible();
+  await page.getByRole('button', { name: 'Canvas', exact: true }).click();
+  await expect(page.getByTestId('doc-size')).toHaveText('72×72 px');
+  const after = await snapshot(page);
+  expect(after.document!.image).toEqual(before.document!.image);
+  expect(after.document!.mask).toEqual(before.document!.mask);
+  expect(after.document!.region).toEqual(before.document!.region);
+  expect(after.document!.steps).toBe(1);
+  await expect(page.getByTestId('edit-chain')).toContainText('outpaint');
+});
