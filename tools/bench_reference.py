@@ -16,7 +16,7 @@ What is timed: one image (B = 1) with classifier-free guidance, i.e. batch 2 in 
 with the KV cache, the official torch sampler (top-k, top-p, torch.multinomial; `var_ref.sampler.generate`
 with sampler='torch' draws the very same tokens, tested), the f̂ update after each scale, then the full decode.
 Previews are timed apart (they are not part of the official reference): after each scale, the bundle's
-preview map (3×3 conv + pixel shuffle, docs/model-bundle.md) on f̂. Every number is the median over --runs
+preview map (k×k conv + pixel shuffle, docs/model-bundle.md) on f̂. Every number is the median over --runs
 timed runs after --warmup untimed ones, in milliseconds.
 
 Threads: torch intra-op threads = --threads (default 1) and OPENBLAS_NUM_THREADS = --openblas-threads (default
@@ -175,8 +175,11 @@ def load_bundle_weights(bundle: str, m: dict, vae, var) -> None:
                              f'(missing {lost[:3]}, unexpected {unexpected[:3]})')
 
 
+DEFAULT_PREVIEW_KERNEL = 5  # export_bundle.write_bundle's default preview_kernel
+
+
 def preview_params(bundle: Optional[str], m: Optional[dict], vae_cfg, gen) -> Tuple:
-    """The preview conv (weight [3s², Cvae, 3, 3], bias [3s²]): the bundle's, else random of the same shape."""
+    """The preview conv (weight [3s², Cvae, k, k], bias [3s²]): the bundle's, else random of the default shape."""
     import numpy as np
     import torch
     s, C = vae_cfg.downsample, vae_cfg.z_channels
@@ -191,7 +194,8 @@ def preview_params(bundle: Optional[str], m: Optional[dict], vae_cfg, gen) -> Tu
         b = [t for t in got.values() if t.dim() == 1]
         if len(w) == 1 and len(b) == 1:
             return w[0], b[0]
-    return torch.randn(3 * s * s, C, 3, 3, generator=gen) * 0.05, torch.zeros(3 * s * s)
+    k = DEFAULT_PREVIEW_KERNEL
+    return torch.randn(3 * s * s, C, k, k, generator=gen) * 0.05, torch.zeros(3 * s * s)
 
 
 def build(a):
@@ -286,7 +290,7 @@ def generate_timed(vae, var, label: int, cfg: float, top_k: int, top_p: float, s
             if si != K - 1:
                 next_in = nxt.reshape(1, Cvae, -1).transpose(1, 2).repeat(2, 1, 1)
             t3 = clock()
-            F.pixel_shuffle(F.conv2d(f_hat, pw, pb, padding=1), s).clamp(0, 1)
+            F.pixel_shuffle(F.conv2d(f_hat, pw, pb, padding=pw.shape[-1] // 2), s).clamp(0, 1)
             t4 = clock()
             tokens.append(idx)
             t['transformerMs'].append((t1 - t0) * 1e3)

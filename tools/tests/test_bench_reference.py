@@ -59,9 +59,15 @@ def test_timed_loop_is_the_reference_generation(label, cfg, top_k, top_p, seed):
 def test_preview_params_are_the_bundles():
     m = br._read_manifest(TINY_BUNDLE)
     w, b = br.preview_params(TINY_BUNDLE, m, br.configs_from_manifest(m)[0], torch.Generator())
-    s, C = m['downsample'], m['cvae']
-    assert tuple(w.shape) == (3 * s * s, C, 3, 3) and tuple(b.shape) == (3 * s * s,)
+    s, C, k = m['downsample'], m['cvae'], m['preview']['kernel']
+    assert tuple(w.shape) == (3 * s * s, C, k, k) and tuple(b.shape) == (3 * s * s,)
     assert w.abs().sum() > 0  # the fitted map, not zeros
+    # the same image as the bundle's preview graph (export.graphs.PreviewGraph) on an f̂
+    from export.graphs import PreviewGraph
+    f_hat = torch.randn(1, C, m['patchNums'][-1], m['patchNums'][-1], generator=torch.Generator().manual_seed(1))
+    import torch.nn.functional as F
+    mine = F.pixel_shuffle(F.conv2d(f_hat, w, b, padding=k // 2), s).clamp(0, 1)
+    assert torch.allclose(mine, PreviewGraph(w, b, s)(f_hat))
 
 
 def _cli(args, timeout=300):
