@@ -8,7 +8,7 @@
  * d16; previews ≤ 10 % of a generation; first preview ≤ 5 % of it.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,7 @@ export interface BenchOptions {
 interface EngineResult {
   model: string; resolution: number; depth: number; embedDim: number; patchNums: number[]; provider: string;
   threads: number | null; opt: string; mode: string; spin: string; runs: number; loadMs: number; totalMs: number; totalNoPreviewMs: number | null;
+  cpuMs: number; cpuNoPreviewMs: number | null; loadAverage: number[];
   firstPreviewMs: number; previewMs: number; decodeMs: number; perScaleMs: number[]; allTotalsMs: number[]; peakRssMB: number;
 }
 
@@ -43,39 +44,67 @@ function engineRun(model: string, runs: number, extra: string[] = []): EngineRes
 
 interface TorchResult {
   available: boolean; reason?: string; totalMs?: number; perScaleMs?: number[]; decodeMs?: number; previewMs?: number;
-  firstPreviewMs?: number; peakRssMB?: number; threads?: { torch: number; openblas: number }; blas?: unknown; tried?: unknown[];
+  firstPreviewMs?: number; peakRssMB?: number; threads?: { torch: number; openblas: number }; blas?: unknown;
+  cpuMs?: number; tried?: unknown[];
+}
+
+/** CPU seconds (user + system) of this process's waited-for children, from /proc/self/stat (Linux). */
+function childrenCpuMs(): number | null {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // fields after the command: state(3) … cutime(16) cstime(17) → indices 13, 14 here
+    return ((Number(f[13]) + Number(f[14])) * 1000) / 100; // USER_HZ = 100 on Linux
+  } catch {
+    return null;
+  }
+}
+
+function referenceOnce(bundle: string, warmup: number, runs: number, threads: [number, number]): { raw?: any; cpuMs: number | null; error?: string } {
+  const script = join(REPO, 'tools/bench_reference.py');
+  const c0 = childrenCpuMs();
+  const r = spawnSync(PYTHON, [script, '--bundle', bundle, '--warmup', String(warmup), '--runs', String(runs),
+    '--threads', String(threads[0]), '--openblas-threads', String(threads[1]), '--print-json'], {
+    cwd: REPO, encoding: 'utf8', maxBuffer: 1 << 26, timeout: 3_600_000,
+  });
+  const c1 = childrenCpuMs();
+  if (r.status !== 0) return { cpuMs: null, error: (r.stderr || r.stdout).trim().split('\n').pop() ?? `exit ${r.status}` };
+  return { raw: JSON.parse(r.stdout.slice(r.stdout.indexOf('{'))), cpuMs: c0 === null || c1 === null ? null : c1 - c0 };
 }
 
 /**
  * tools/bench_reference.py (the reference helper's timer) in two thread layouts — torch 1 + OpenBLAS 2 (the
  * best for matmul-heavy work in training-notes.md) and torch 2 + OpenBLAS 1 (better for convolutions) — and
- * the faster one is reported, so the comparison is not unfair to PyTorch.
+ * the faster one is reported, so the comparison is not unfair to PyTorch. CPU time per image: the children's
+ * CPU of a run with warmup + runs generations minus that of a run with one generation (same model build).
  */
-function torchRun(bundle: string, runs: number): TorchResult {
-  const script = join(REPO, 'tools/bench_reference.py');
+function torchRun(bundle: string, warmup: number, runs: number): TorchResult {
   if (!existsSync(PYTHON)) return { available: false, reason: `${PYTHON} not found: no PyTorch reference on this machine` };
-  if (!existsSync(script)) return { available: false, reason: 'tools/bench_reference.py is missing: no PyTorch reference timing' };
-  const tried: TorchResult[] = [];
+  if (!existsSync(join(REPO, 'tools/bench_reference.py'))) return { available: false, reason: 'tools/bench_reference.py is missing: no PyTorch reference timing' };
+  const tried: (TorchResult & { cpuTotal: number | null; layout: [number, number] })[] = [];
   let lastError = '';
-  for (const [torchThreads, blasThreads] of [[1, 2], [2, 1]]) {
-    const r = spawnSync(PYTHON, [script, '--bundle', bundle, '--runs', String(runs), '--threads', String(torchThreads), '--openblas-threads', String(blasThreads), '--print-json'], {
-      cwd: REPO, encoding: 'utf8', maxBuffer: 1 << 26, timeout: 3_600_000,
-    });
-    if (r.status !== 0) {
-      lastError = (r.stderr || r.stdout).trim().split('\n').pop() ?? `exit ${r.status}`;
-      continue;
-    }
-    const raw = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
-    const t = raw.timings;
+  for (const layout of [[1, 2], [2, 1]] as [number, number][]) {
+    log(`  PyTorch reference, torch threads ${layout[0]}, OpenBLAS threads ${layout[1]} ...`);
+    const o = referenceOnce(bundle, warmup, runs, layout);
+    if (!o.raw) { lastError = o.error ?? ''; continue; }
+    const t = o.raw.timings;
     tried.push({
       available: true, totalMs: t.totalMs, perScaleMs: t.perScaleMs, decodeMs: t.decodeMs,
       previewMs: Array.isArray(t.previewMs) ? t.previewMs.reduce((a: number, b: number) => a + b, 0) : t.previewMs,
-      firstPreviewMs: t.firstPreviewMs, peakRssMB: raw.peakRssMb, threads: raw.threads, blas: raw.blas,
+      firstPreviewMs: t.firstPreviewMs, peakRssMB: o.raw.peakRssMb, threads: o.raw.threads, blas: o.raw.blas,
+      cpuTotal: o.cpuMs, layout,
     });
   }
   if (!tried.length) return { available: false, reason: `tools/bench_reference.py failed: ${lastError}` };
   const best = tried.reduce((a, b) => (b.totalMs! < a.totalMs! ? b : a));
-  return { ...best, tried: tried.map((x) => ({ threads: x.threads, totalMs: x.totalMs })) };
+  let cpuMs: number | undefined;
+  if (best.cpuTotal !== null && warmup + runs > 1) {
+    log('  PyTorch reference, one generation (for the CPU time per image) ...');
+    const one = referenceOnce(bundle, 0, 1, best.layout);
+    if (one.cpuMs !== null && one.raw) cpuMs = (best.cpuTotal - one.cpuMs) / (warmup + runs - 1);
+  }
+  const { cpuTotal: _c, layout: _l, ...rest } = best;
+  return { ...rest, cpuMs, tried: tried.map((x) => ({ threads: x.threads, totalMs: x.totalMs })) };
 }
 
 function ensureD16(): { dir: string; builtSeconds: number | null } {
@@ -99,33 +128,39 @@ const mark = (ok: boolean) => (ok ? 'ok' : 'MISSED');
 interface Row { label: string; target: number; engine: EngineResult; torch: TorchResult; bundle: string }
 
 function table(rows: Row[]): string {
-  const head = ['model', 'engine / image (with previews)', 'engine, no previews', 'PyTorch / image', 'ratio engine / PyTorch (target)', 'first preview', 'previews', 'peak RSS engine', 'peak RSS PyTorch'];
+  const head = ['model', 'engine / image', 'engine, no previews', 'PyTorch / image', 'wall ratio (target)', 'CPU s / image engine · PyTorch (ratio)',
+    'first preview (≤ 5 %)', 'previews (≤ 10 %)', 'peak RSS engine · PyTorch'];
   const lines = [head, head.map(() => '---')];
   for (const r of rows) {
     const e = r.engine;
-    // Like with like: the bare engine loop against the reference loop (neither with previews); the
-    // ratio with the engine's previews included is shown next to it.
+    const t = r.torch;
+    // Like with like: the bare engine loop against the reference loop (neither with previews); the ratio
+    // with the engine's previews included is shown next to it.
     const bare = e.totalNoPreviewMs ?? e.totalMs;
-    const ratio = r.torch.available && r.torch.totalMs ? bare / r.torch.totalMs : undefined;
-    const ratioWith = r.torch.available && r.torch.totalMs ? e.totalMs / r.torch.totalMs : undefined;
+    const ratio = t.available && t.totalMs ? bare / t.totalMs : undefined;
+    const ratioWith = t.available && t.totalMs ? e.totalMs / t.totalMs : undefined;
+    const eCpu = e.cpuNoPreviewMs ?? e.cpuMs;
+    const cpuRatio = t.cpuMs ? eCpu / t.cpuMs : undefined;
     lines.push([
       r.label,
       ms(e.totalMs),
       ms(e.totalNoPreviewMs ?? undefined),
-      r.torch.available ? ms(r.torch.totalMs) : `n/a (${r.torch.reason})`,
-      ratio === undefined ? `n/a (≤ ${r.target})` : `${ratio.toFixed(2)}× (≤ ${r.target}: ${mark(ratio <= r.target)}); with previews ${ratioWith!.toFixed(2)}×`,
-      `${ms(e.firstPreviewMs)} = ${pct(e.firstPreviewMs / e.totalMs)} (≤ 5 %: ${mark(e.firstPreviewMs / e.totalMs <= 0.05)})`,
-      `${ms(e.previewMs)} = ${pct(e.previewMs / e.totalMs)} (≤ 10 %: ${mark(e.previewMs / e.totalMs <= 0.1)})`,
-      `${e.peakRssMB.toFixed(0)} MB`,
-      r.torch.peakRssMB ? `${r.torch.peakRssMB.toFixed(0)} MB` : 'n/a',
+      t.available ? ms(t.totalMs) : `n/a (${t.reason})`,
+      ratio === undefined ? `n/a (≤ ${r.target})` : `**${ratio.toFixed(2)}×** (≤ ${r.target}: ${mark(ratio <= r.target)}); with previews ${ratioWith!.toFixed(2)}×`,
+      `${(eCpu / 1000).toFixed(2)} · ${t.cpuMs ? (t.cpuMs / 1000).toFixed(2) : 'n/a'}${cpuRatio ? ` (${cpuRatio.toFixed(2)}×)` : ''}`,
+      `${ms(e.firstPreviewMs)} = ${pct(e.firstPreviewMs / e.totalMs)} ${mark(e.firstPreviewMs / e.totalMs <= 0.05)}`,
+      `${ms(e.previewMs)} = ${pct(e.previewMs / e.totalMs)} ${mark(e.previewMs / e.totalMs <= 0.1)}`,
+      `${e.peakRssMB.toFixed(0)} MB · ${t.peakRssMB ? `${t.peakRssMB.toFixed(0)} MB` : 'n/a'}`,
     ]);
   }
   const perScale = rows.map((r) => {
     const t = r.torch.perScaleMs;
-    return `per-scale (${r.label}), engine: ${r.engine.perScaleMs.map((x, k) => `${r.engine.patchNums[k]}²:${x.toFixed(1)}`).join(' ')} ms; decode ${ms(r.engine.decodeMs)}` +
-      (t ? `\nper-scale (${r.label}), PyTorch: ${t.map((x, k) => `${r.engine.patchNums[k]}²:${x.toFixed(1)}`).join(' ')} ms; decode ${ms(r.torch.decodeMs)}` : '');
+    const fmt = (xs: number[]) => xs.map((x, k) => `${r.engine.patchNums[k]}²:${x >= 1000 ? `${(x / 1000).toFixed(2)}s` : `${x.toFixed(1)}ms`}`).join(' ');
+    return `per-scale, ${r.label}, engine:  ${fmt(r.engine.perScaleMs)}; decode ${ms(r.engine.decodeMs)}` +
+      (t ? `\nper-scale, ${r.label}, PyTorch: ${fmt(t)}; decode ${ms(r.torch.decodeMs)} (threads ${JSON.stringify(r.torch.threads)})` : '');
   });
-  return `${lines.map((l) => `| ${l.join(' | ')} |`).join('\n')}\n\n${perScale.join('\n')}`;
+  const load = rows.map((r) => `${r.label}: ${r.engine.loadAverage.map((x) => x.toFixed(1)).join(' ')}`).join('; ');
+  return `${lines.map((l) => `| ${l.join(' | ')} |`).join('\n')}\n\n${perScale.join('\n')}\n\nload average (1/5/15 min) at the end of the engine runs: ${load}`;
 }
 
 export async function runBench(o: BenchOptions): Promise<unknown> {
@@ -144,7 +179,7 @@ export async function runBench(o: BenchOptions): Promise<unknown> {
   log(`engine on ${embedded} ...`);
   const e1 = engineRun(embedded, runs, ['--provider', o.provider === 'auto' ? 'cpu' : o.provider, ...threadArgs]);
   log(`PyTorch reference on ${embedded} ...`);
-  const t1 = o.skipPytorch ? { available: false, reason: 'skipped (--skip-pytorch)' } : torchRun(embedded, runs);
+  const t1 = o.skipPytorch ? { available: false, reason: 'skipped (--skip-pytorch)' } : torchRun(embedded, 1, runs);
   rows.push({ label: `${label} (d${e1.depth}, ${e1.resolution} px)`, target: 0.5, engine: e1, torch: t1, bundle: embedded });
 
   let d16Build: number | null = null;
@@ -156,7 +191,7 @@ export async function runBench(o: BenchOptions): Promise<unknown> {
     log(`engine on d16 (${dir}) ...`);
     const e2 = engineRun(dir, d16Runs, ['--provider', o.provider === 'auto' ? 'cpu' : o.provider, ...threadArgs]);
     log('PyTorch reference on d16 ...');
-    const t2 = o.skipPytorch ? { available: false, reason: 'skipped (--skip-pytorch)' } : torchRun(dir, d16Runs);
+    const t2 = o.skipPytorch ? { available: false, reason: 'skipped (--skip-pytorch)' } : torchRun(dir, 1, d16Runs);
     rows.push({ label: 'd16 random (256 px)', target: 0.7, engine: e2, torch: t2, bundle: dir });
   }
 

@@ -35,23 +35,30 @@ async function main() {
   const m = engine.manifest;
   const s = m.sampling;
   const base = { classIndex: Number(v.class ?? 0), batch: 1, cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: false };
-  const withPreview: { totalMs: number; firstPreviewMs: number; perScaleMs: number[]; previewMs: number; decodeMs: number }[] = [];
+  const withPreview: { totalMs: number; cpuMs: number; firstPreviewMs: number; perScaleMs: number[]; previewMs: number; decodeMs: number }[] = [];
   const noPreview: number[] = [];
+  const noPreviewCpu: number[] = [];
+  const cpuMs = (c: NodeJS.CpuUsage) => (c.user + c.system) / 1000; // all threads of this process (ORT pools included)
   for (let r = 0; r < warmup + runs; r++) {
     // with previews (what a user sees)
     const t0 = performance.now();
+    const c0 = process.cpuUsage();
     let first = 0;
     for await (const e of engine.generate({ ...base, seed: r })) {
       if (e.type === 'scale' && e.index === 0) first = performance.now() - t0;
       if (e.type === 'done' && r >= warmup) {
-        withPreview.push({ totalMs: performance.now() - t0, firstPreviewMs: first, perScaleMs: e.timings.perScaleMs, previewMs: e.timings.previewMs, decodeMs: e.timings.decodeMs });
+        withPreview.push({ totalMs: performance.now() - t0, cpuMs: cpuMs(process.cpuUsage(c0)), firstPreviewMs: first, perScaleMs: e.timings.perScaleMs, previewMs: e.timings.previewMs, decodeMs: e.timings.decodeMs });
       }
     }
     // without previews (the bare generation, comparable to the PyTorch reference loop)
     if (v['skip-bare']) continue;
     const t1 = performance.now();
+    const c1 = process.cpuUsage();
     for await (const e of engine.generate({ ...base, seed: r, previews: false })) void e;
-    if (r >= warmup) noPreview.push(performance.now() - t1);
+    if (r >= warmup) {
+      noPreview.push(performance.now() - t1);
+      noPreviewCpu.push(cpuMs(process.cpuUsage(c1)));
+    }
   }
   const K = m.patchNums.length;
   const perScale = Array.from({ length: K }, (_, k) => median(withPreview.map((x) => x.perScaleMs[k])));
@@ -61,6 +68,9 @@ async function main() {
     runs, loadMs,
     totalMs: median(withPreview.map((x) => x.totalMs)),
     totalNoPreviewMs: noPreview.length ? median(noPreview) : null,
+    cpuMs: median(withPreview.map((x) => x.cpuMs)),
+    cpuNoPreviewMs: noPreviewCpu.length ? median(noPreviewCpu) : null,
+    loadAverage: (await import('node:os')).loadavg(),
     firstPreviewMs: median(withPreview.map((x) => x.firstPreviewMs)),
     previewMs: median(withPreview.map((x) => x.previewMs)),
     decodeMs: median(withPreview.map((x) => x.decodeMs)),
