@@ -250,5 +250,6 @@ export async function encodeDocumentExport(p: DocumentExportParams): Promise<{ b
       : await withMeta.webp({ quality: p.quality }).toBuffer();
   }
   const base = p.fileName.replace(/\.(png|jpe?g|webp)$/i, '');
-  return { bytes, mime: MIME[p.format], fileName: `${base}.${EXTENSION[p.format]}` };
+  // A plain Uint8Array, not a Buffer: JSON.stringify would turn a Buffer into {type, data} before the wire codec sees it.
+  return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), mime: MIME[p.format], fileName: `${base}.${EXTENSION[p.format]}` };
 }

@@ -265,6 +265,7 @@ describe('opening files and export with the edit chain', () => {
     for (const format of ['png', 'jpeg', 'webp'] as const) {
       const file = await encodeDocumentExport({ format, quality: 95, width: d.width, height: d.height, image: gzipSync(d.image), chain, fileName: 'edited' });
       expect(file.fileName).toBe(`edited.${format === 'jpeg' ? 'jpg' : format}`);
+      expect(Object.getPrototypeOf(file.bytes)).toBe(Uint8Array.prototype); // survives the wire codec (a Buffer would not)
       const opened = await openCanvasImage(file.bytes, file.fileName);
       expect([opened.image.width, opened.image.height]).toEqual([72, 56]);
       expect(opened.chain).toEqual(chain);

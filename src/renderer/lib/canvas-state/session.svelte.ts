@@ -477,7 +477,7 @@ export class CanvasSession {
         maskedPixels: countAtLeast(doc.mask, 128), image: toBase64(doc.image), mask: toBase64(doc.mask),
         regionCrop: regionCrop(doc.region, doc.width, doc.height),
       } : null,
-      history: { ...this.history.size, bytes: this.history.memoryBytes, undo: this.history.undoLabel, redo: this.history.redoLabel },
+      history: { ...this.history.size, bytes: this.history.memoryBytes, undoLabel: this.history.undoLabel, redoLabel: this.history.redoLabel },
       status: this.status, scalesDone: this.scalesDone, scales: this.scales,
       staged: this.staged ? { count: this.staged.candidates.length, index: this.candidateIndex, region: this.staged.region } : null,
       autosave: this.autosave, feather: this.feather, operation: this.operation,
