@@ -163,16 +163,33 @@ export class StudioHost {
         for (const v of t) if (v >= loaded.info.vocabSize) throw new StudioError('bad-prefix', `Token ${v} at scale ${k + 1} is outside this model's vocabulary of ${loaded.info.vocabSize}.`, 'The image was made by another model: pick that model, or generate anew.');
       });
     }
-    const controller = new AbortController();
-    const job: RunningJob = { jobId, session, controller, done: Promise.resolve() };
-    job.done = this.run(job, loaded.engine, settings).finally(() => {
-      if (this.job === job) this.job = null;
-    });
-    this.job = job;
+    this.claimSlot(jobId, session, (job, emit) => this.run(job, loaded.engine, settings, emit));
     return { jobId };
   }
 
-  private async run(job: RunningJob, engine: VarEngine, s: GenerateSettings): Promise<void> {
+  /**
+   * Runs one engine job in the single job slot. A job's last event (done / cancelled / error) is held back
+   * until the slot is free again, so a client that starts the next run on that event is never told "busy".
+   */
+  private claimSlot(jobId: string, session: StudioSession, runner: (job: RunningJob, emit: (e: StudioEvent) => void) => Promise<void>): void {
+    const controller = new AbortController();
+    const job: RunningJob = { jobId, session, controller, done: Promise.resolve() };
+    const final: StudioEvent[] = [];
+    const emit = (e: StudioEvent) => {
+      if (e.type === 'job.done' || e.type === 'edit.done' || e.type === 'job.cancelled' || e.type === 'job.error') final.push(e);
+      else session.emit(e);
+    };
+    job.done = runner(job, emit)
+      .catch((e: unknown) => final.push({ type: 'job.error', jobId, error: toErrorInfo(e) }))
+      .finally(() => {
+        if (this.job === job) this.job = null;
+        for (const e of final) session.emit(e);
+      })
+      .then(() => undefined);
+    this.job = job;
+  }
+
+  private async run(job: RunningJob, engine: VarEngine, s: GenerateSettings, emit: (e: StudioEvent) => void): Promise<void> {
     const req: GenerateRequest = {
       cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth,
       classIndex: s.classIndex, seed: s.seed, batch: s.batch,
@@ -180,7 +197,6 @@ export class StudioHost {
     };
     const seeds = Array.from({ length: s.batch }, (_, b) => (s.seed + b) >>> 0);
     let completed = 0;
-    const emit = (e: StudioEvent) => job.session.emit(e);
     try {
       for await (const ev of engine.generate(req, job.controller.signal) as AsyncGenerator<EngineEvent>) {
         if (ev.type === 'start') {
@@ -217,12 +233,7 @@ export class StudioHost {
     if (!loaded || loaded.id !== p.modelId)
       throw new StudioError('model-not-loaded', `The model "${p.modelId}" is not loaded.`, 'Pick the model in the model picker first; it loads in a few seconds.');
     checkEditParams(p, loaded.info);
-    const controller = new AbortController();
-    const job: RunningJob = { jobId: p.jobId, session, controller, done: Promise.resolve() };
-    job.done = runEditJob(loaded.engine, p, controller.signal, (e) => session.emit(e)).finally(() => {
-      if (this.job === job) this.job = null;
-    });
-    this.job = job;
+    this.claimSlot(p.jobId, session, (job, emit) => runEditJob(loaded.engine, p, job.controller.signal, emit));
     return { jobId: p.jobId };
   }
 

@@ -193,7 +193,8 @@ export class StudioApp {
   }
 
   private onEvent(e: StudioEvent): void {
-    if (e.type === 'job.done' || e.type === 'job.cancelled' || e.type === 'job.error') this.hostFree();
+    // Any job's end frees the host's single job slot (a canvas edit ends with edit.done).
+    if (e.type === 'job.done' || e.type === 'edit.done' || e.type === 'job.cancelled' || e.type === 'job.error') this.hostFree();
     const run = this.run;
     if (e.jobId !== run.jobId) return;
     if (e.type === 'job.error') {

@@ -1,0 +1,111 @@
+// Shared setup of the browser-mode e2e tests: one `npm run serve` per worker with the real engine on the
+// embedded model (models/var-fashion-32) or, where that is not built yet, the tiny fixture bundle.
+import { test as base, expect, type Page, type WebSocket } from '@playwright/test';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+const embedded = path.join(repoRoot, 'models', 'var-fashion-32');
+export const modelDir = existsSync(path.join(embedded, 'manifest.json')) ? embedded : path.join(repoRoot, 'tests', 'fixtures', 'tiny', 'bundle');
+
+export interface ServeInfo { url: string; modelDir: string; modelsDir: string; log: string[] }
+
+async function startServe(): Promise<{ info: ServeInfo; proc: ChildProcess }> {
+  const modelsDir = mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-models-'));
+  const log: string[] = [];
+  const proc = spawn('npm', ['run', 'serve', '--', '--port', '0', '--model', modelDir, '--models-dir', modelsDir, '--threads', '1'], {
+    cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`npm run serve printed no URL within 240 s:\n${log.join('')}`)), 240_000);
+    const onData = (d: Buffer) => {
+      log.push(String(d));
+      const m = /VAR Studio is running at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(log.join(''));
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    };
+    proc.stdout?.on('data', onData);
+    proc.stderr?.on('data', (d: Buffer) => log.push(String(d)));
+    proc.once('exit', (code) => reject(new Error(`npm run serve exited with ${code}:\n${log.join('')}`)));
+  });
+  return { info: { url, modelDir, modelsDir, log }, proc };
+}
+
+export const test = base.extend<{ consoleProblems: string[] }, { serve: ServeInfo }>({
+  serve: [
+    async ({}, use) => {
+      const { info, proc } = await startServe();
+      await use(info);
+      if (proc.pid) process.kill(-proc.pid, 'SIGTERM'); // the whole process group that npm started
+    },
+    { scope: 'worker', timeout: 300_000 },
+  ],
+  // Every test fails on a CSP violation or an uncaught page error.
+  consoleProblems: async ({ page }, use) => {
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(m.text());
+    });
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    await use(problems);
+    expect(problems, 'CSP violations or page errors').toEqual([]);
+  },
+});
+export { expect };
+
+/** Decoded server→page messages of the app's WebSocket, in arrival order (typed arrays stay {$u8}/{$i32}). */
+export function recordFrames(page: Page): { received: any[]; sent: any[] } {
+  const received: any[] = [];
+  const sent: any[] = [];
+  page.on('websocket', (ws: WebSocket) => {
+    ws.on('framereceived', (f) => {
+      try { received.push(JSON.parse(String(f.payload))); } catch { received.push({ unparsable: String(f.payload) }); }
+    });
+    ws.on('framesent', (f) => {
+      try { sent.push(JSON.parse(String(f.payload))); } catch { sent.push({ unparsable: String(f.payload) }); }
+    });
+  });
+  return { received, sent };
+}
+
+export function events(received: any[], type: string): any[] {
+  return received.filter((m) => m.t === 'evt' && m.event.type === type).map((m) => m.event);
+}
+
+/** Int32 values of a {$i32: base64} wire value. */
+export function int32s(wire: { $i32: string }): number[] {
+  const b = Buffer.from(wire.$i32, 'base64');
+  return Array.from({ length: b.length / 4 }, (_, i) => b.readInt32LE(i * 4));
+}
+
+export async function openStudio(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await expect(page.getByTestId('generate')).toBeEnabled();
+  await expect(page.getByTestId('provider')).toBeVisible();
+}
+
+export async function pickClass(page: Page, index: number): Promise<string> {
+  const option = page.getByTestId('class-option').nth(index);
+  const text = (await option.textContent())?.trim() ?? '';
+  await option.click();
+  return text;
+}
+
+export async function generateAndWait(page: Page): Promise<void> {
+  await page.getByTestId('generate').click();
+  await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'done');
+}
+
+/** RGB bytes drawn on a canvas (the main view draws the image at its own resolution). */
+export async function canvasRgb(page: Page, testId: string): Promise<number[]> {
+  return page.getByTestId(testId).evaluate((c: HTMLCanvasElement) => {
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    const out: number[] = [];
+    for (let i = 0; i < d.length; i += 4) out.push(d[i], d[i + 1], d[i + 2]);
+    return out;
+  });
+}
