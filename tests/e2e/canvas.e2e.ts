@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 // The canvas editor (issue 6) in Debian's Chromium against `npm run serve` with the real engine (no
 // mocks): open an image → paint a mask with mouse drags → inpaint → outside the feathered mask the pixels
 // are byte-identical, inside they changed → undo → redo → export with the edit chain; outpainting grows
@@ -75,7 +76,13 @@ async function snapshot(page: Page): Promise<Snapshot> {
 
 const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, 'base64'));
 
+const sockets = new WeakMap<Page, Promise<import('@playwright/test').WebSocket>>();
+function wsOf(page: Page): Promise<import('@playwright/test').WebSocket> {
+  return sockets.get(page)!;
+}
+
 async function openCanvas(page: Page, url: string): Promise<void> {
+  sockets.set(page, page.waitForEvent('websocket'));
   await page.goto(url);
   await expect(page.getByTestId('provider')).toBeVisible();
   await page.getByRole('button', { name: 'Canvas', exact: true }).click();
@@ -144,8 +151,23 @@ test('open → paint by mouse → inpaint: outside the feathered mask byte-ident
   await page.getByTestId('op-inpaint').click();
   const batch = page.getByTestId('batch');
   if (await batch.count()) await batch.fill('2');
+  const scaleEvents: number[] = [];
+  const editDone: number[] = [];
+  const onFrame = (payload: string | Buffer) => {
+    const text = String(payload);
+    const m = /"type":"job\.scale","jobId":"edit-[^"]+","index":(\d+)/.exec(text);
+    if (m) scaleEvents.push(Number(m[1]));
+    if (text.includes('"type":"edit.done"')) editDone.push(scaleEvents.length);
+  };
+  const ws = await wsOf(page);
+  ws.on('framereceived', (f) => onFrame(f.payload));
   await page.getByTestId('edit-run').click();
   await expect(page.getByTestId('candidates')).toBeVisible();
+  // Every scale's preview arrived, in order, before the candidates (the progress module drew each in the region).
+  const K = scaleEvents.length;
+  expect(K).toBeGreaterThan(1);
+  expect(scaleEvents).toEqual(Array.from({ length: K }, (_, k) => k));
+  expect(editDone).toEqual([K]);
   const count = (await snapshot(page)).staged!.count;
   await expect(page.getByTestId('candidate-index')).toHaveText(`1 / ${count}`);
   if (count > 1) {
@@ -238,6 +260,23 @@ test('Extend canvas + Outpaint grows the image; cancel stops an edit; undo shrin
   await page.keyboard.press('Control+z');
   await expect(page.getByTestId('doc-size')).toHaveText('72×56 px');
 
+  // Class edit: the picked class is used and recorded in the edit chain.
+  await page.getByTestId('mask-fill').click();
+  await page.getByTestId('op-class-edit').click();
+  await page.getByTestId('edit-run').click();
+  await expect(page.getByTestId('canvas-error')).toContainText('needs a class');
+  await page.getByTestId('class-option').nth(3).click();
+  await expect(page.getByTestId('op-class')).toContainText('Class:');
+  await page.getByTestId('edit-run').click();
+  await expect(page.getByTestId('candidates')).toBeVisible();
+  await page.getByTestId('candidate-accept').click();
+  await expect(page.getByTestId('edit-chain')).toContainText('class-edit');
+  const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvas: { chain(): { steps: { op: string; classIndex: number; resolvedClassIndex: number }[] } } }).__varStudioCanvas.chain());
+  expect(chain.steps.at(-1)).toMatchObject({ op: 'class-edit', classIndex: 3, resolvedClassIndex: 3 });
+  await page.keyboard.press('Control+z');
+  await page.getByTestId('mask-clear').click();
+  await page.getByTestId('op-inpaint').click();
+
   // Cancel: the job stops, nothing is staged, the document is unchanged.
   await page.getByTestId('mask-fill').click();
   await page.getByTestId('edit-run').click();
@@ -317,4 +356,36 @@ test('a reload restores the autosaved document (image, mask, region, edit chain)
   expect(after.document!.region).toEqual(before.document!.region);
   expect(after.document!.steps).toBe(1);
   await expect(page.getByTestId('edit-chain')).toContainText('outpaint');
+});
+
+test('drop, paste, and a generated image from the history open into the canvas', async ({ page, canvasServe }) => {
+  await openCanvas(page, canvasServe.url);
+  const png = readFileSync(PHOTO).toString('base64');
+  // Drag-and-drop of a file onto the canvas.
+  await page.getByTestId('canvas-stage').evaluate((el, b64) => {
+    const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bin], 'dropped.png', { type: 'image/png' }));
+    el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, png);
+  await expect(page.getByTestId('doc-name')).toHaveText('dropped.png');
+  await expect(page.getByTestId('doc-size')).toHaveText('72×56 px');
+  // Paste from the clipboard.
+  const small = (await sharp(PHOTO).resize(36, 28).png().toBuffer()).toString('base64');
+  await page.evaluate((b64) => {
+    const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bin], 'pasted.png', { type: 'image/png' }));
+    window.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+  }, small);
+  await expect(page.getByTestId('doc-size')).toHaveText('36×28 px');
+  // A generated image: generate one, then pick it in "Start from history".
+  await page.getByRole('button', { name: 'Generate', exact: true }).click();
+  await page.getByTestId('generate').click();
+  await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'done');
+  await page.getByRole('button', { name: 'Canvas', exact: true }).click();
+  await page.getByTestId('canvas-from-history').first().click();
+  const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvas: { chain(): { source: { kind: string; settingsJson: string } } } }).__varStudioCanvas.chain());
+  expect(chain.source.kind).toBe('generated');
+  expect(JSON.parse(chain.source.settingsJson).format).toBe('var-studio-settings');
 });

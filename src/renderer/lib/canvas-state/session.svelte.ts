@@ -62,18 +62,21 @@ export class CanvasSession {
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
   private savedImage: { docId: string; rev: number } | null = null;
   private saving: Promise<void> | null = null;
-  private unsubscribe: () => void;
-
   constructor(readonly app: StudioApp) {
-    this.unsubscribe = app.studio.onEvent((e) => this.onEvent(e));
+    app.studio.onEvent((e) => this.onEvent(e));
   }
 
-  dispose(): void {
-    this.unsubscribe();
-    if (this.saveTimer) {
-      clearTimeout(this.saveTimer);
-      void this.saveNow();
-    }
+  /** Shows the session in a (new) view: the workspace is re-created when the user switches tabs. */
+  attach(view: CanvasView): void {
+    this.view = view;
+    view.refresh({ fit: true });
+    view.mask.setOpacity(this.maskOpacity);
+    this.showCandidate();
+    if (this.running) view.region.setLocked(true);
+  }
+
+  detach(): void {
+    this.view = null;
   }
 
   brush(): BrushSettings {
@@ -409,7 +412,8 @@ export class CanvasSession {
     try {
       const r = await this.app.studio.call('document.restore', {});
       if (r.problem) this.fail(r.problem, 'Open the image again; nothing else was lost.');
-      if (!r.document) return false;
+      // Nothing saved, or the user opened an image while the autosave was being read: keep what is open.
+      if (!r.document || this.doc) return false;
       const { meta } = r.document;
       const image = await unpack(r.document.image, meta.width * meta.height * 3, 'autosaved image');
       const mask = await unpack(r.document.mask, meta.width * meta.height, 'autosaved mask');
@@ -484,4 +488,20 @@ export class CanvasSession {
       view: this.view?.repr() ?? null,
     };
   }
+}
+
+const sessions = new WeakMap<StudioApp, CanvasSession>();
+
+/**
+ * The app's canvas session: one per window, kept while the user visits other workspaces (the document,
+ * its undo history and a running edit survive a tab switch). Created on first use, restoring the autosave.
+ */
+export function canvasSessionOf(app: StudioApp): CanvasSession {
+  let s = sessions.get(app);
+  if (!s) {
+    s = new CanvasSession(app);
+    sessions.set(app, s);
+    void s.restore();
+  }
+  return s;
 }
