@@ -21,13 +21,18 @@ const TYPES: Record<string, string> = {
   '.json': 'application/json', '.woff2': 'font/woff2', '.txt': 'text/plain; charset=utf-8',
 };
 
-async function listFiles(root: string): Promise<Map<string, string>> {
-  const files = new Map<string, string>();
+/**
+ * Reads the built UI into memory once, at start: exactly these files are served (nothing else on disk is
+ * reachable), and a rebuild of out/renderer while the server runs cannot serve a half-written set.
+ */
+async function snapshotFiles(root: string): Promise<Map<string, { body: Buffer; type: string }>> {
+  const files = new Map<string, { body: Buffer; type: string }>();
   async function walk(dir: string): Promise<void> {
     for (const e of await fs.readdir(dir, { withFileTypes: true })) {
       const full = path.join(dir, e.name);
       if (e.isDirectory()) await walk(full);
-      else if (e.isFile()) files.set('/' + path.relative(root, full).split(path.sep).join('/'), full);
+      else if (e.isFile())
+        files.set('/' + path.relative(root, full).split(path.sep).join('/'), { body: await fs.readFile(full), type: TYPES[path.extname(full)] ?? 'application/octet-stream' });
     }
   }
   await walk(root);
@@ -42,9 +47,9 @@ export interface StudioServer {
 
 export async function startStudioServer(opts: { port: number; rendererDir: string; host: StudioHost; log?: (line: string) => void }): Promise<StudioServer> {
   const log = opts.log ?? (() => undefined);
-  let files: Map<string, string>;
+  let files: Map<string, { body: Buffer; type: string }>;
   try {
-    files = await listFiles(opts.rendererDir);
+    files = await snapshotFiles(opts.rendererDir);
   } catch {
     throw new Error(`The built UI is missing (${opts.rendererDir}). Run "npm run build" first (npm run serve does it for you).`);
   }
@@ -62,7 +67,7 @@ export async function startStudioServer(opts: { port: number; rendererDir: strin
     'Cache-Control': 'no-store',
   };
 
-  const server = http.createServer(async (req, res) => {
+  const server = http.createServer((req, res) => {
     // A DNS-rebinding page would arrive with its own Host name: answer only to our loopback names.
     if (!allowedHosts().has(req.headers.host ?? '')) {
       res.writeHead(421, { 'Content-Type': 'text/plain' }).end('Misdirected request: use the URL printed by the server.');
@@ -80,18 +85,13 @@ export async function startStudioServer(opts: { port: number; rendererDir: strin
       return;
     }
     if (pathname === '/') pathname = '/index.html';
-    const file = files.get(pathname); // exact match against the startup listing: no traversal possible
+    const file = files.get(pathname); // exact match against the startup snapshot: no traversal possible
     if (!file) {
       res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', ...securityHeaders }).end('Not found');
       return;
     }
-    try {
-      const body = await fs.readFile(file);
-      res.writeHead(200, { 'Content-Type': TYPES[path.extname(file)] ?? 'application/octet-stream', 'Content-Length': body.length, ...securityHeaders });
-      res.end(req.method === 'HEAD' ? undefined : body);
-    } catch {
-      res.writeHead(500, securityHeaders).end();
-    }
+    res.writeHead(200, { 'Content-Type': file.type, 'Content-Length': file.body.length, ...securityHeaders });
+    res.end(req.method === 'HEAD' ? undefined : file.body);
   });
 
   const wss = new WebSocketServer({ noServer: true, maxPayload: Math.ceil(LIMITS.maxFileBytes * 1.4) + 65536 });

@@ -66,10 +66,12 @@ function bytesToInt32(b: Uint8Array, path: string): Int32Array {
 
 /** JSON text of a value that may hold Uint8Array / Int32Array anywhere. */
 export function encodeWire(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => {
-    if (v instanceof Uint8Array) return { $u8: toBase64(v) };
-    if (v instanceof Int32Array) return { $i32: toBase64(int32ToBytes(v)) };
-    if (ArrayBuffer.isView(v)) throw new Error(`encodeWire: unsupported typed array ${v.constructor.name}`);
+  return JSON.stringify(value, function (this: Record<string, unknown>, key: string, v: unknown) {
+    // Read the raw value: JSON.stringify has already replaced a Node Buffer by its toJSON() form.
+    const raw = key === '' ? v : this[key];
+    if (raw instanceof Uint8Array) return { $u8: toBase64(raw) };
+    if (raw instanceof Int32Array) return { $i32: toBase64(int32ToBytes(raw)) };
+    if (ArrayBuffer.isView(raw)) throw new Error(`encodeWire: unsupported typed array ${raw.constructor.name}`);
     return v;
   });
 }

@@ -40,6 +40,7 @@ test('Cancel (Esc) stops the run at once: no further previews, no history entry,
   const frames = recordFrames(page);
   // Hold the server's messages after the first preview so the cancel lands mid-run even on a fast model.
   let hold = false;
+  let armed = true; // hold only once, during the first run
   const held: (string | Buffer)[] = [];
   let deliver: (m: string | Buffer) => void = () => undefined;
   await page.routeWebSocket('**/ws', (ws) => {
@@ -50,7 +51,10 @@ test('Cancel (Esc) stops the run at once: no further previews, no history entry,
       if (hold) held.push(m);
       else {
         ws.send(m);
-        if (String(m).includes('"type":"job.scale"')) hold = true;
+        if (armed && String(m).includes('"type":"job.scale"')) {
+          hold = true;
+          armed = false;
+        }
       }
     });
   });

@@ -43,8 +43,9 @@ test.describe('desktop app', () => {
       // Security: no Node in the page; the window was created isolated and sandboxed.
       expect(await win.evaluate(() => typeof (globalThis as { require?: unknown }).require)).toBe('undefined');
       expect(await win.evaluate(() => typeof (globalThis as { process?: unknown }).process)).toBe('undefined');
-      const prefs = await app.evaluate(({ BrowserWindow }) => BrowserWindow.getAllWindows()[0].webContents.getLastWebPreferences());
-      expect(prefs).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false });
+      // The bridge is the only thing the preload exposes; app.enableSandbox() forces the sandbox on every renderer.
+      expect(await win.evaluate(() => Object.keys((window as unknown as { studioBridge: object }).studioBridge).sort())).toEqual(['connectEvents', 'invoke']);
+      expect(await app.evaluate(({ app: electronApp }) => electronApp.commandLine.hasSwitch('enable-sandbox'))).toBe(true);
       expect(await win.evaluate(() => window.open('https://example.com/'))).toBeNull();
 
       await win.getByTestId('class-option').nth(1).click();

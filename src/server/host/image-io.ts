@@ -83,6 +83,8 @@ export async function encodeExport(p: ExportParams): Promise<{ bytes: Uint8Array
       : await withMeta.webp({ quality: p.quality }).toBuffer();
   }
   const base = p.fileName.replace(/\.(png|jpe?g|webp)$/i, '');
+  // A plain Uint8Array (not a Node Buffer view of a pooled allocation) for the wire and for IPC.
+  bytes = new Uint8Array(bytes);
   return { bytes, mime: MIME[p.format], fileName: `${base}.${EXTENSION[p.format]}` };
 }
 

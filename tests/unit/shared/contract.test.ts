@@ -67,7 +67,12 @@ describe('wire codec', () => {
     expect(back.b[0]).toEqual(value.b[0]);
     expect(back.c).toBe('x');
   });
-  it('base64 matches Node for every length remainder', () => {
+  it('encodes a Node Buffer as bytes (not as its toJSON form)', () => {
+    const back = decodeWire(encodeWire({ bytes: Buffer.from([1, 2, 3]) })) as { bytes: Uint8Array };
+    expect(back.bytes).toBeInstanceOf(Uint8Array);
+    expect([...back.bytes]).toEqual([1, 2, 3]);
+  });
+    it('base64 matches Node for every length remainder', () => {
     for (let n = 0; n < 40; n++) {
       const bytes = Uint8Array.from({ length: n }, (_, i) => (i * 73 + n) & 255);
       expect(toBase64(bytes)).toBe(Buffer.from(bytes).toString('base64'));
