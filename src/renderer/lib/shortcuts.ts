@@ -4,7 +4,9 @@ export type Keymap = Record<string, () => void>;
 export function chordOf(e: KeyboardEvent): string {
   const mod = e.ctrlKey || e.metaKey;
   const key = e.key.length === 1 ? e.key.toLowerCase() : e.key;
-  return `${mod ? 'Mod+' : ''}${e.shiftKey && e.key.length > 1 ? 'Shift+' : ''}${key}`;
+  // Shift counts with Ctrl/Cmd (Ctrl+Shift+Z is redo, not undo) and with named keys; a shifted
+  // character alone is already a different key (e.g. "{").
+  return `${mod ? 'Mod+' : ''}${e.shiftKey && (mod || e.key.length > 1) ? 'Shift+' : ''}${key}`;
 }
 
 /** Text fields keep their own Ctrl+Z / Escape (native undo, closing the field). */
