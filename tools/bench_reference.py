@@ -151,28 +151,41 @@ DETERMINISTIC = ('lvl_1L', 'attn_bias_for_masking', 'zero_k_bias', 'ema_vocab_hi
 
 
 def load_bundle_weights(bundle: str, m: dict, vae, var) -> None:
-    """Fill both models from the bundle: each weightMap entry is a checkpoint tensor stored unchanged."""
+    """Fill both models from the bundle: each weightMap entry is a checkpoint tensor stored unchanged.
+
+    Tensors are copied straight from the memory-mapped .weights files into the models' own storage, one at a
+    time, so a d16 bundle costs no second copy of its weights."""
     import numpy as np
     import torch
-    sds: Dict[str, Dict[str, torch.Tensor]] = {'var': {}, 'vae': {}}
+    states = {'var': var.state_dict(keep_vars=False), 'vae': vae.state_dict(keep_vars=False)}
+    filled = {'var': set(), 'vae': set()}
     blobs: Dict[str, np.ndarray] = {}
+
+    def put(role: str, key: str, arr: np.ndarray, where: str):
+        dst = states[role].get(key)
+        if dst is None or tuple(dst.shape) != tuple(arr.shape):
+            raise SystemExit(f'bench_reference: error: {bundle}: {where} holds {role} key {key!r} of shape '
+                             f'{tuple(arr.shape)}, the {role} model built from manifest.json has '
+                             f'{None if dst is None else tuple(dst.shape)}')
+        with torch.no_grad():
+            dst.copy_(torch.from_numpy(np.array(arr, dtype=arr.dtype.newbyteorder('='))))
+        filled[role].add(key)
+
     for e in m['weightMap']:
-        if e['source'] not in sds or e['key'] in sds[e['source']]:
+        if e['source'] not in states or e['key'] in filled[e['source']]:
             continue
         fname = m['graphs'][e['graph']]['weights']
         if fname not in blobs:
             blobs[fname] = np.memmap(os.path.join(bundle, fname), dtype=np.uint8, mode='r')
-        arr = np.frombuffer(bytes(blobs[fname][e['offset']:e['offset'] + e['length']]), dtype=np.dtype(e['dtype']).newbyteorder('<'))
-        sds[e['source']][e['key']] = torch.from_numpy(arr.astype(arr.dtype.newbyteorder('='))).reshape(e['shape'])
+        raw = blobs[fname][e['offset']:e['offset'] + e['length']]
+        put(e['source'], e['key'], raw.view(np.dtype(e['dtype']).newbyteorder('<')).reshape(e['shape']), fname)
     cb = m['codebook']
-    code = np.fromfile(os.path.join(bundle, cb['file']), dtype='<f4').reshape(cb['shape'])
-    sds['vae'][cb['key']] = torch.from_numpy(code.astype(np.float32))
-    for role, model in (('var', var), ('vae', vae)):
-        missing, unexpected = torch.nn.Module.load_state_dict(model, sds[role], strict=False)
-        lost = [k for k in missing if not k.endswith(DETERMINISTIC)]
-        if lost or unexpected:
+    put('vae', cb['key'], np.fromfile(os.path.join(bundle, cb['file']), dtype='<f4').reshape(cb['shape']), cb['file'])
+    for role in states:
+        lost = [k for k in states[role] if k not in filled[role] and not k.endswith(DETERMINISTIC)]
+        if lost:
             raise SystemExit(f'bench_reference: error: {bundle}: weightMap does not cover the {role} model '
-                             f'(missing {lost[:3]}, unexpected {unexpected[:3]})')
+                             f'(no {lost[:3]})')
 
 
 DEFAULT_PREVIEW_KERNEL = 5  # export_bundle.write_bundle's default preview_kernel
