@@ -1,7 +1,7 @@
 /**
  * `npm run bench` → `var-studio bench`: the engine beside the PyTorch reference, in one run on one machine,
  * on (a) the embedded model (the tiny fixture bundle while the embedded model is not built) and (b) a
- * d16-shaped bundle with random weights (built into a cache folder on first use, bench/make_d16_bundle.py).
+ * d16-shaped bundle with random weights (built into a cache folder on first use, bench/make_shaped_bundle.py).
  *
  * Each measurement runs in its own process (peak RSS per model). Numbers are medians over `runs` after one
  * warm-up. Targets (measured, never asserted in tests): engine ≤ 0.5× PyTorch on the embedded model, ≤ 0.7× on
@@ -107,17 +107,19 @@ function torchRun(bundle: string, warmup: number, runs: number): TorchResult {
   return { ...rest, cpuMs, tried: tried.map((x) => ({ threads: x.threads, totalMs: x.totalMs })) };
 }
 
-function ensureD16(): { dir: string; builtSeconds: number | null } {
-  const dir = process.env.VAR_STUDIO_BENCH_D16 ?? join(homedir(), '.cache/var-studio/bench-d16');
+/** A random-weight bundle of a preset shape in the cache folder, built on first use (bench/make_shaped_bundle.py). */
+function ensureShaped(preset: 'd16' | 'fashion32'): { dir: string; builtSeconds: number | null } {
+  const envDir = preset === 'd16' ? process.env.VAR_STUDIO_BENCH_D16 : undefined;
+  const dir = envDir ?? join(homedir(), `.cache/var-studio/bench-${preset}`);
   if (existsSync(join(dir, 'manifest.json'))) return { dir, builtSeconds: null };
-  log(`building the d16-shaped random bundle into ${dir} (~1.6 GB; takes minutes) ...`);
+  log(`building the ${preset}-shaped random bundle into ${dir}${preset === 'd16' ? ' (~1.6 GB; takes minutes)' : ''} ...`);
   mkdirSync(dirname(dir), { recursive: true });
   const t0 = Date.now();
-  const r = spawnSync(PYTHON, [join(REPO, 'bench/make_d16_bundle.py'), '--out', dir], {
+  const r = spawnSync(PYTHON, [join(REPO, 'bench/make_shaped_bundle.py'), '--preset', preset, '--out', dir], {
     cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 7_200_000,
     env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
   });
-  if (r.status !== 0) throw new Error(`bench/make_d16_bundle.py failed (exit ${r.status})`);
+  if (r.status !== 0) throw new Error(`bench/make_shaped_bundle.py --preset ${preset} failed (exit ${r.status})`);
   return { dir, builtSeconds: (Date.now() - t0) / 1000 };
 }
 
@@ -170,12 +172,14 @@ export async function runBench(o: BenchOptions): Promise<unknown> {
   const threadArgs = o.threads ? ['--threads', String(o.threads)] : [];
 
   let embedded = o.model ?? defaultModelDir();
-  let label = 'embedded';
+  let label = o.model ? o.model : 'embedded var-fashion-32';
   if (!existsSync(join(embedded, 'manifest.json'))) {
-    notes.push(`the embedded model is not built yet (${embedded}); measured the tiny fixture bundle instead`);
-    embedded = join(REPO, 'tests/fixtures/tiny/bundle');
-    label = 'tiny (embedded model missing)';
-  } else if (o.model) label = o.model;
+    if (o.model) throw new Error(`${embedded}: no manifest.json (not a bundle folder)`);
+    const shaped = ensureShaped('fashion32');
+    notes.push(`the embedded model is not built yet (${embedded}); measured a bundle of its exact shape (tools/configs/*fashion32.json) with random weights instead`);
+    embedded = shaped.dir;
+    label = 'embedded shape, random weights';
+  }
   log(`engine on ${embedded} ...`);
   const e1 = engineRun(embedded, runs, ['--provider', o.provider === 'auto' ? 'cpu' : o.provider, ...threadArgs]);
   log(`PyTorch reference on ${embedded} ...`);
@@ -184,7 +188,7 @@ export async function runBench(o: BenchOptions): Promise<unknown> {
 
   let d16Build: number | null = null;
   if (!o.skipD16) {
-    const { dir, builtSeconds } = ensureD16();
+    const { dir, builtSeconds } = ensureShaped('d16');
     d16Build = builtSeconds;
     if (builtSeconds !== null) notes.push(`built the d16 random bundle in ${builtSeconds.toFixed(0)} s (${dir})`);
     const d16Runs = Math.min(runs, 2);
