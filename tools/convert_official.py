@@ -100,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument('--top-p', type=float, default=OFFICIAL_DEMO_SAMPLING['topP'])
     ap.add_argument('--more-smooth', action='store_true', default=OFFICIAL_DEMO_SAMPLING['moreSmooth'])
     ap.add_argument('--preview-samples', type=int, default=8,
-                    help='random token pyramids the preview map is fitted on (each costs K full decodes)')
+                    help='random token pyramids the preview map is fitted on (each costs K = 10 full decodes: '
+                         'about 40-80 s per pyramid for the 256-px VQVAE on 2 cores)')
     ap.add_argument('--trust-pickle', action='store_true',
                     help='allow arbitrary pickled objects in the checkpoints (only for files you trust)')
     ap.add_argument('--overwrite', action='store_true', help='write into --out even if it already holds a bundle')
@@ -125,6 +126,7 @@ def convert(a: argparse.Namespace, log=print) -> dict:
         raise UsageError(f'--out {a.out} exists and is not a folder')
     patch_nums = parse_patch_nums(a.patch_nums)
 
+    log(f'loading {a.var} and {a.vae} ...')
     var_sd = load_state_dict_file(a.var, 'var', trust_pickle=a.trust_pickle)
     vae_sd = load_state_dict_file(a.vae, 'vae', trust_pickle=a.trust_pickle)
     t_load = time.perf_counter()
@@ -141,6 +143,8 @@ def convert(a: argparse.Namespace, log=print) -> dict:
         f'{"shared AdaLN, " if tc.shared_aln else ""}patch_nums {list(tc.patch_nums)} → {vc.resolution} px; '
         f'VQVAE ch={vc.ch} ch_mult={list(vc.ch_mult)} V={vc.vocab_size} Cvae={vc.z_channels}')
     vae, var = build_models(pair)
+    log(f'exporting the bundle to {a.out} (preview fit on {a.preview_samples} random token pyramid(s) = '
+        f'{a.preview_samples * len(vc.patch_nums)} full decodes; minutes for the official sizes) ...')
     del pair, var_sd, vae_sd  # the models now own the only copy of the weights
     t_build = time.perf_counter()
 
