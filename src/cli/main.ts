@@ -22,7 +22,7 @@ usage:
   var-studio edit --image IN --mask MASK --out FILE.png [--class C] [--from-scale k] [--region x,y,size]
                   [--feather PX] [--seed N] [--cfg X] [--top-k K] [--top-p P] [--more-smooth] [--batch B]
   var-studio info
-  var-studio bench [--quick] [--skip-d16] [--skip-pytorch] [--out bench/RESULTS.json]
+  var-studio bench [--runs N] [--quick] [--skip-d16] [--skip-pytorch] [--thread-sweep] [--out bench/RESULTS.json]
 
 common options:
   --model DIR        model bundle folder (default: the embedded model, models/var-fashion-32)
@@ -38,7 +38,10 @@ generate: sampling settings default to the model's manifest; --seed defaults to 
 edit: the mask is an image of the same size as IN, white = regenerate. The region (a square in image
   pixels, default: the whole image if square) is resized to the model's resolution; it may reach past the
   edge to outpaint. No --class = inpainting (null class). --from-scale k keeps the region's own tokens for
-  scales 1..k (scale-locked edit).`;
+  scales 1..k (scale-locked edit).
+bench: engine beside the PyTorch reference (tools/bench_reference.py) on the embedded model (or a random
+  bundle of its shape while it is not built) and a d16-shaped random bundle (built once into
+  ~/.cache/var-studio, ~1.6 GB, minutes); prints a table and writes JSON (bench/RESULTS.md explains it).`;
 
 interface Common { model: string; provider: ProviderName | 'auto'; threads?: number; json: boolean; quiet: boolean }
 
