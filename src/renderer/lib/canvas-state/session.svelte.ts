@@ -55,6 +55,8 @@ export class CanvasSession {
   notice = $state<string | null>(null);
   autosave = $state<{ state: 'idle' | 'pending' | 'saving' | 'saved' | 'error'; at: string | null; message: string }>({ state: 'idle', at: null, message: '' });
   zoom = $state(1);
+  /** False until the autosave has been looked for (and restored) at start. */
+  ready = $state(false);
 
   view: CanvasView | null = null;
   private runRegion: Region | null = null;
@@ -499,9 +501,10 @@ const sessions = new WeakMap<StudioApp, CanvasSession>();
 export function canvasSessionOf(app: StudioApp): CanvasSession {
   let s = sessions.get(app);
   if (!s) {
-    s = new CanvasSession(app);
+    const created = new CanvasSession(app);
+    s = created;
     sessions.set(app, s);
-    void s.restore();
+    void created.restore().finally(() => (created.ready = true));
   }
   return s;
 }
