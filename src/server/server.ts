@@ -133,7 +133,8 @@ export async function startStudioServer(opts: { port: number; rendererDir: strin
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(e.code === 'EADDRINUSE' ? new Error(`Port ${opts.port} on ${LOOPBACK} is already in use. Pick another with --port N, or --port 0 for any free port.`) : e));
     server.listen(opts.port, LOOPBACK, () => resolve());
   });
   const address = server.address();

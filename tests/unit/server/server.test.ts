@@ -196,6 +196,10 @@ describe('browser-mode server', () => {
     expect((await get('/', { Host: 'evil.example:80' })).status).toBe(421);
   });
 
+  it('says what to do when the port is taken', async () => {
+    await expect(startStudioServer({ port: server.port, rendererDir, host })).rejects.toThrow(/already in use.*--port 0/);
+  });
+
   it('refuses WebSocket upgrades from another origin', async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`, { origin: 'http://evil.example' });
     const outcome = await new Promise<string>((r) => {
