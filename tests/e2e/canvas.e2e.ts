@@ -435,3 +435,111 @@ test('Cancel (Esc) stops an edit mid-run: the preview goes, no candidates, docum
   await page.getByTestId('edit-run').click();
   await expect(page.getByTestId('candidates')).toBeVisible({ timeout: 60_000 });
 });
+
+test('view and tools: Ctrl+wheel zoom about the pointer, Space+drag pan, fit; B/E and [ ] keys, eraser, invert, cursor; region box drag and square resize past the edge', async ({ page, canvasServe }) => {
+  await openCanvas(page, canvasServe.url);
+  await openPhoto(page);
+  const mod = (s: Snapshot, type: string) => (s.view as unknown as { modules: Record<string, unknown>[] }).modules.find((m) => m.type === type)! as Record<string, any>;
+
+  // Ctrl+wheel zooms about the pointer: the document point under it stays put.
+  let s = await snapshot(page);
+  const at = await screenOf(page, 20, 30);
+  await page.mouse.move(at.x, at.y);
+  await page.keyboard.down('Control');
+  await page.mouse.wheel(0, 300);
+  await page.keyboard.up('Control');
+  await expect.poll(async () => (await snapshot(page)).view.stage.scale).toBeLessThan(s.view.stage.scale * 0.9);
+  const after = await screenOf(page, 20, 30);
+  expect(Math.abs(after.x - at.x)).toBeLessThan(1.5);
+  expect(Math.abs(after.y - at.y)).toBeLessThan(1.5);
+  await expect(page.getByTestId('canvas-zoom')).not.toHaveText(`${Math.round(s.view.stage.scale * 100)}%`);
+
+  // Space+drag pans and paints nothing.
+  s = await snapshot(page);
+  await page.keyboard.down(' ');
+  await page.mouse.down();
+  await page.mouse.move(at.x + 60, at.y + 25, { steps: 5 });
+  await page.mouse.up();
+  await page.keyboard.up(' ');
+  let t = await snapshot(page);
+  expect(t.view.stage.x - s.view.stage.x).toBeCloseTo(60, 0);
+  expect(t.view.stage.y - s.view.stage.y).toBeCloseTo(25, 0);
+  expect(t.document!.maskedPixels).toBe(0);
+  expect(t.history.undo).toBe(0);
+  // Fit brings the whole image back into view.
+  await page.getByTestId('canvas-fit').click();
+  t = await snapshot(page);
+  const box = (await page.getByTestId('canvas-stage').boundingBox())!;
+  expect(t.view.stage.x).toBeGreaterThanOrEqual(0);
+  expect(t.view.stage.x + 72 * t.view.stage.scale).toBeLessThanOrEqual(box.width);
+  expect(t.view.stage.y + 56 * t.view.stage.scale).toBeLessThanOrEqual(box.height);
+
+  // Keys: ] grows and [ shrinks the brush; the cursor's radius is half the size (document units).
+  await page.getByTestId('brush-size').fill('10');
+  await page.mouse.move(box.x + 5, box.y + 5);
+  await page.keyboard.press(']');
+  await expect(page.getByTestId('brush-size')).toHaveValue('13');
+  await page.keyboard.press('[');
+  await page.keyboard.press('[');
+  await expect(page.getByTestId('brush-size')).toHaveValue('8');
+  const p = await screenOf(page, 36, 28);
+  await page.mouse.move(p.x, p.y);
+  expect(mod(await snapshot(page), 'brush-cursor')).toMatchObject({ visible: true, radius: 4 });
+  // Paint, then E + a stroke over the same place erases it; B switches back.
+  await drag(page, [[20, 28], [50, 28]]);
+  const painted = (await snapshot(page)).document!.maskedPixels;
+  expect(painted).toBeGreaterThan(150);
+  await page.keyboard.press('e');
+  await expect(page.getByTestId('tool-eraser')).toHaveAttribute('aria-checked', 'true');
+  await drag(page, [[20, 28], [50, 28]]);
+  expect((await snapshot(page)).document!.maskedPixels).toBe(0);
+  await page.keyboard.press('b');
+  await expect(page.getByTestId('tool-brush')).toHaveAttribute('aria-checked', 'true');
+  // Invert: everything is masked (the mask was empty); undo brings the empty mask back.
+  await page.getByTestId('mask-invert').click();
+  expect((await snapshot(page)).document!.maskedPixels).toBe(72 * 56);
+  await page.keyboard.press('Control+z');
+  expect((await snapshot(page)).document!.maskedPixels).toBe(0);
+  // Mask opacity reaches the mask layer.
+  await page.getByTestId('mask-opacity').fill('0.8');
+  expect(mod(await snapshot(page), 'mask-layer').opacity).toBeCloseTo(0.8);
+
+  // The region box: drag it by its border to the right, past the image edge; resize from a corner (stays square).
+  s = await snapshot(page);
+  const r0 = s.document!.region;
+  const edge = await screenOf(page, r0.x, r0.y + r0.size / 2);
+  await page.mouse.move(edge.x, edge.y);
+  await page.mouse.down();
+  const moved = await screenOf(page, r0.x + 30, r0.y + r0.size / 2);
+  await page.mouse.move(moved.x, moved.y, { steps: 8 });
+  await page.mouse.up();
+  t = await snapshot(page);
+  expect(t.document!.region.x).toBeGreaterThan(r0.x + 25);
+  expect(t.document!.region.x + t.document!.region.size).toBeGreaterThan(72);
+  expect(t.document!.maskedPixels).toBe(0); // dragging the box painted nothing
+  const r1 = t.document!.region;
+  await page.keyboard.press('f'); // fit the image and the box (it now reaches past the edge)
+  const corner = await screenOf(page, r1.x + r1.size, r1.y + r1.size);
+  await page.mouse.move(corner.x, corner.y);
+  await page.mouse.down();
+  const bigger = await screenOf(page, r1.x + r1.size - 16, r1.y + r1.size - 10);
+  await page.mouse.move(bigger.x, bigger.y, { steps: 8 });
+  await page.mouse.up();
+  t = await snapshot(page);
+  const r2 = t.document!.region;
+  expect(r2.size).toBeLessThan(r1.size - 5);
+  expect(Number.isInteger(r2.x) && Number.isInteger(r2.y) && Number.isInteger(r2.size)).toBe(true);
+  expect(mod(t, 'region-box').region).toEqual(r2);
+
+  // Scale-locked class edit sends fromScale; the chain records it.
+  await page.getByTestId('mask-fill').click();
+  await page.getByTestId('op-class-edit').click();
+  await page.getByTestId('class-option').nth(2).click();
+  await page.getByTestId('scale-lock').check();
+  await page.getByTestId('from-scale').fill('2');
+  await page.getByTestId('edit-run').click();
+  await expect(page.getByTestId('candidates')).toBeVisible();
+  await page.getByTestId('candidate-accept').click();
+  const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvas: { chain(): { steps: { op: string; fromScale?: number; classIndex: number }[] } } }).__varStudioCanvas.chain());
+  expect(chain.steps.at(-1)).toMatchObject({ op: 'class-edit', fromScale: 2, classIndex: 2 });
+});
