@@ -68,6 +68,8 @@ async function main() {
     runs, loadMs,
     totalMs: median(withPreview.map((x) => x.totalMs)),
     totalNoPreviewMs: noPreview.length ? median(noPreview) : null,
+    minTotalMs: Math.min(...withPreview.map((x) => x.totalMs)),
+    minNoPreviewMs: noPreview.length ? Math.min(...noPreview) : null,
     cpuMs: median(withPreview.map((x) => x.cpuMs)),
     cpuNoPreviewMs: noPreviewCpu.length ? median(noPreviewCpu) : null,
     loadAverage: (await import('node:os')).loadavg(),
