@@ -3,7 +3,7 @@
 // stroke is handed over as an undo entry. Presses on the region box's border or handles are not strokes.
 import type Konva from 'konva';
 import type { CanvasDocument, Change } from '../canvas-state/document';
-import type { Rect } from '../canvas-state/raster';
+import { union, type Rect } from '../canvas-state/raster';
 import { Stroke, type BrushSettings } from '../canvas-state/stroke';
 import { moduleId, type CanvasModule } from './module';
 import type { StageModule } from './stage';
@@ -26,6 +26,8 @@ export class BrushToolModule implements CanvasModule {
   private stroke: Stroke | null = null;
   private pointerId: number | null = null;
   strokes = 0;
+  /** Time to handle each pointer move (dabs + mask redraw) of the last stroke, in ms: painting must keep up with the pointer. */
+  private moveMs: number[] = [];
 
   constructor(private readonly deps: BrushDeps) {}
 
@@ -38,12 +40,16 @@ export class BrushToolModule implements CanvasModule {
 
   private readonly onMove = (e: PointerEvent) => {
     if (!this.stroke || e.pointerId !== this.pointerId) return;
+    const t0 = performance.now();
     const events = typeof e.getCoalescedEvents === 'function' ? e.getCoalescedEvents() : [];
+    let dirty: Rect | null = null;
     for (const ev of events.length ? events : [e]) {
       const p = this.toDocument(ev);
-      const r = this.stroke.to(p.x, p.y);
-      if (r) this.deps.onDirty(r);
+      dirty = union(dirty, this.stroke.to(p.x, p.y));
     }
+    // One redraw per pointer event, of the rectangle all its coalesced points touched.
+    if (dirty) this.deps.onDirty(dirty);
+    this.moveMs.push(performance.now() - t0);
   };
 
   private readonly onUp = (e: PointerEvent) => {
@@ -67,6 +73,7 @@ export class BrushToolModule implements CanvasModule {
       if (this.deps.isRegionNode(ke.target)) return;
       e.preventDefault();
       this.stroke = new Stroke(doc, { ...this.deps.getBrush() });
+      this.moveMs = [];
       this.pointerId = e.pointerId;
       const p = this.toDocument(e);
       const r = this.stroke.to(p.x, p.y);
@@ -75,6 +82,12 @@ export class BrushToolModule implements CanvasModule {
     window.addEventListener('pointermove', this.onMove);
     window.addEventListener('pointerup', this.onUp);
     window.addEventListener('pointercancel', this.onUp);
+  }
+
+  private moveTimes(): { count: number; median: number; max: number } {
+    const sorted = [...this.moveMs].sort((a, b) => a - b);
+    const round = (v: number) => Math.round(v * 10) / 10;
+    return { count: sorted.length, median: round(sorted[Math.floor(sorted.length / 2)] ?? 0), max: round(sorted.at(-1) ?? 0) };
   }
 
   get painting(): boolean {
@@ -89,6 +102,6 @@ export class BrushToolModule implements CanvasModule {
   }
 
   repr(): Record<string, unknown> {
-    return { type: this.type, id: this.id, painting: this.painting, strokes: this.strokes, brush: this.deps.getBrush() };
+    return { type: this.type, id: this.id, painting: this.painting, strokes: this.strokes, moveMs: this.moveTimes(), brush: this.deps.getBrush() };
   }
 }
