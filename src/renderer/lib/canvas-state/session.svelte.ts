@@ -23,6 +23,22 @@ export type RunStatus = 'idle' | 'starting' | 'running' | 'cancelled' | 'error';
 interface Staged { jobId: string; region: Region; candidates: Candidate[]; op: EditOperation; classIndex: number | null; fromScale: number | undefined; feather: number; maskedPixels: number; settings: { cfg: number; topK: number; topP: number; moreSmooth: boolean } }
 
 const AUTOSAVE_DELAY_MS = 800;
+
+class PackedTooLarge extends Error {
+  constructor(message: string, readonly hint: string) {
+    super(message);
+  }
+}
+
+/** Refuses, with a message, a packed buffer larger than one message may carry (before it is sent). */
+function checkPacked(packed: Uint8Array, what: string, purpose: 'autosave' | 'export'): Uint8Array {
+  if (packed.length <= EDIT_LIMITS.maxPackedBytes) return packed;
+  const mb = (n: number) => `${Math.round(n / 1048576)} MB`;
+  throw new PackedTooLarge(
+    `The ${what} is ${mb(packed.length)} even compressed; one ${purpose} can carry at most ${mb(EDIT_LIMITS.maxPackedBytes)}.`,
+    purpose === 'export' ? 'Extend or crop the image less, or export a smaller copy.' : 'Your document is still open; export it to keep it.',
+  );
+}
 let jobCounter = 0;
 
 export class CanvasSession {
@@ -394,14 +410,14 @@ export class CanvasSession {
         const savedAt = new Date().toISOString();
         const meta = { format: 'var-studio-canvas' as const, version: 1 as const, docId: doc.docId, name: doc.name, width: doc.width, height: doc.height, imageRev: doc.imageRev, region: { ...doc.region }, chain: doc.chain(), savedAt };
         const sendImage = !(this.savedImage && this.savedImage.docId === doc.docId && this.savedImage.rev === doc.imageRev);
-        const mask = await pack(doc.mask);
-        let r = await this.app.studio.call('document.save', { meta, mask, ...(sendImage ? { image: await pack(doc.image) } : {}) });
-        if (!r.saved) r = await this.app.studio.call('document.save', { meta, mask, image: await pack(doc.image) });
+        const mask = checkPacked(await pack(doc.mask), 'mask', 'autosave');
+        let r = await this.app.studio.call('document.save', { meta, mask, ...(sendImage ? { image: checkPacked(await pack(doc.image), 'image', 'autosave') } : {}) });
+        if (!r.saved) r = await this.app.studio.call('document.save', { meta, mask, image: checkPacked(await pack(doc.image), 'image', 'autosave') });
         this.savedImage = { docId: doc.docId, rev: meta.imageRev };
         this.autosave = { state: this.saveTimer ? 'pending' : 'saved', at: savedAt, message: '' };
       } catch (e) {
         const info = (e as { info?: { message: string } }).info;
-        this.autosave = { state: 'error', at: this.autosave.at, message: info?.message ?? String(e) };
+        this.autosave = { state: 'error', at: this.autosave.at, message: info?.message ?? (e instanceof Error ? e.message : String(e)) };
       }
     })();
     this.saving = task;
@@ -456,7 +472,8 @@ export class CanvasSession {
     const flat = this.view?.compositor.flatten() ?? { width: doc.width, height: doc.height, data: doc.image };
     const base = `var-edit-${doc.name}`.replace(/\.(png|jpe?g|webp)$/i, '').replace(/[^A-Za-z0-9._ -]+/g, '_').slice(0, 110) || 'var-edit';
     try {
-      const result = await this.app.studio.call('document.export', { format, quality, width: flat.width, height: flat.height, image: await pack(flat.data), chain: doc.chain(), fileName: base });
+      const image = checkPacked(await pack(flat.data), 'image', 'export');
+      const result = await this.app.studio.call('document.export', { format, quality, width: flat.width, height: flat.height, image, chain: doc.chain(), fileName: base });
       if (result.kind === 'download') {
         downloadBytes(result.bytes, result.mime, result.fileName);
         this.notice = `Exported ${result.fileName} (${flat.width}×${flat.height}, edit chain of ${doc.steps.length} step${doc.steps.length === 1 ? '' : 's'} embedded).`;
@@ -464,7 +481,7 @@ export class CanvasSession {
         this.notice = `Saved ${result.path} (${flat.width}×${flat.height}, edit chain embedded).`;
       }
     } catch (e) {
-      const info = (e as { info?: { message: string; hint: string } }).info;
+      const info = (e as { info?: { message: string; hint: string } }).info ?? (e instanceof PackedTooLarge ? { message: e.message, hint: e.hint } : undefined);
       this.fail(info?.message ?? String(e), info?.hint ?? 'Try another format.');
     }
   }
