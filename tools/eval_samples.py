@@ -108,6 +108,33 @@ def cmd_sweep(a, vae, var, clf):
     print(f'wrote {path}')
 
 
+def choose_defaults(results, goal: float = 0.90) -> dict:
+    """The rule for the shipped sampling defaults: among settings that reach the class-correct goal, the one
+    with the lowest Fréchet distance; if none reaches it, the one with the highest class-correct rate."""
+    ok = [r for r in results if r['class_correct'] >= goal]
+    best = min(ok, key=lambda r: r['frechet_vs_test10k']) if ok else max(results, key=lambda r: r['class_correct'])
+    return {'cfg': best['cfg'], 'topK': best['top_k'], 'topP': best['top_p'], 'moreSmooth': False,
+            'rule': f'lowest Fréchet among settings with class-correct >= {goal:.0%}' if ok else
+                    f'no setting reached {goal:.0%}: highest class-correct',
+            'measured': {k: best[k] for k in ('class_correct', 'frechet_vs_test10k', 'n', 'seed')}}
+
+
+def cmd_choose(a):
+    with open(os.path.join(a.out, a.name + '.json')) as f:
+        results = json.load(f)
+    d = choose_defaults(results)
+    with open(os.path.join(a.out, 'defaults.json'), 'w') as f:
+        json.dump(d, f, indent=1)
+    print(json.dumps(d))
+
+
+def apply_defaults(a):
+    if a.from_defaults:
+        with open(os.path.join(a.out, 'defaults.json')) as f:
+            d = json.load(f)
+        a.cfg, a.top_k, a.top_p = d['cfg'], d['topK'], d['topP']
+
+
 def cmd_realref(a, clf):
     import numpy as np
     from data_fashion_mnist import load_arrays
@@ -205,7 +232,7 @@ def cmd_inpaint(a, vae, var, clf):
 def main(argv=None) -> int:
     from train_common import set_threads_before_torch
     ap = argparse.ArgumentParser(description='measure generated samples')
-    ap.add_argument('cmd', choices=['sweep', 'grid', 'realgrid', 'inpaint', 'realref'])
+    ap.add_argument('cmd', choices=['sweep', 'choose', 'grid', 'realgrid', 'inpaint', 'realref'])
     ap.add_argument('--vae', default=os.path.join(RUNS, 'vqvae', 'vqvae_final.pt'))
     ap.add_argument('--var', default=os.path.join(RUNS, 'var', 'var_final.pt'))
     ap.add_argument('--classifier', default=os.path.join(RUNS, 'classifier', 'classifier.pt'))
@@ -215,6 +242,7 @@ def main(argv=None) -> int:
     ap.add_argument('--top-k', type=int, default=0)
     ap.add_argument('--top-p', type=float, default=0.0)
     ap.add_argument('--more-smooth', action='store_true')
+    ap.add_argument('--from-defaults', action='store_true', help='cfg/top-k/top-p from <out>/defaults.json')
     ap.add_argument('--n', type=int, default=1000)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--box', type=float, nargs=4, default=[0.25, 0.25, 0.75, 0.75], help='y0 x0 y1 x1 in [0,1]')
@@ -225,6 +253,10 @@ def main(argv=None) -> int:
     ap.add_argument('--blas-threads', type=int, default=1)
     a = ap.parse_args(argv)
     set_threads_before_torch(a.threads, a.blas_threads)
+    apply_defaults(a)
+    if a.cmd == 'choose':
+        cmd_choose(a)
+        return 0
     if a.cmd == 'realgrid':
         cmd_realgrid(a)
         return 0

@@ -118,7 +118,7 @@ def held_out(var, vae, tokens, labels, batch: int = 256) -> dict:
 
 
 def train(cfg: dict, out: str, resume: bool, steps_override: int = 0, data_limit: int = 0,
-          vae_path_override: str = '', data_dir: str = '') -> dict:
+          vae_path_override: str = '', data_dir: str = '', stop_at: float = 0.0) -> dict:
     import numpy as np
     import torch
     from eval_vqvae import load_vae
@@ -167,7 +167,15 @@ def train(cfg: dict, out: str, resume: bool, steps_override: int = 0, data_limit
     pos = (step * B) % len(tr_tok)
     t0, last_ck, win_t, win = time.time(), time.time(), time.time(), []
     var.train()
+    stopped_early = False
     while step < total:
+        if stop_at and time.time() >= stop_at:
+            # Wall-clock budget reached. With a constant learning rate after warmup (final_lr_ratio 1) the weights
+            # after N steps do not depend on the planned total, so `--steps N` reproduces this run.
+            stopped_early = True
+            total = step
+            log.write(event='deadline', step=step)
+            break
         if pos + B > len(order):
             order, pos = perm_rng.permutation(len(tr_tok)), 0
         bi = torch.from_numpy(order[pos:pos + B])
@@ -207,7 +215,10 @@ def train(cfg: dict, out: str, resume: bool, steps_override: int = 0, data_limit
     which, chosen = ('ema', ema) if v_ema['loss'] <= v_raw['loss'] else ('raw', var)
     save_atomic({'config': config_to_json(var.cfg), 'model': chosen.state_dict(), 'which': which,
                  'vqvae_ckpt': vae_path}, os.path.join(out, 'var_final.pt'))
-    res = {'steps': step, 'train_wall_s': train_s, 'val_raw': v_raw, 'val_ema': v_ema, 'exported': which}
+    save_atomic({'model': var.state_dict(), 'ema': ema.state_dict(), 'opt': opt.state_dict(),
+                 'perm_rng': perm_rng.bit_generator.state, 'rng': rng_state(), 'step': step,
+                 'elapsed': train_s, 'config': cfg}, ck_path)
+    res = {'steps': step, 'stopped_by_deadline': stopped_early, 'train_wall_s': train_s, 'val_raw': v_raw, 'val_ema': v_ema, 'exported': which}
     with open(os.path.join(out, 'train_result.json'), 'w') as f:
         json.dump(res, f, indent=1)
     log.write(event='done', **res)
@@ -233,11 +244,16 @@ def main(argv=None) -> int:
     ap.add_argument('--steps', type=int, default=0, help='override the step count (smoke tests)')
     ap.add_argument('--data-limit', type=int, default=0, help='use only the first N images (smoke tests)')
     ap.add_argument('--data-dir', default='', help='folder of the arrays of tools/data_fashion_mnist.py (default tools/runs/data)')
+    ap.add_argument('--stop-at', default='', help='UTC wall-clock deadline "YYYY-mm-ddTHH:MM" (then `steps` is a maximum)')
     a = ap.parse_args(argv)
     try:
         cfg = load_config(a.config)
         set_threads_before_torch(cfg['threads']['torch'], cfg['threads']['openblas'])
-        train(cfg, a.out, a.resume, a.steps, a.data_limit, a.vqvae, a.data_dir)
+        stop_at = 0.0
+        if a.stop_at:
+            import calendar
+            stop_at = calendar.timegm(time.strptime(a.stop_at, '%Y-%m-%dT%H:%M'))
+        train(cfg, a.out, a.resume, a.steps, a.data_limit, a.vqvae, a.data_dir, stop_at)
     except TrainingError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2

@@ -191,3 +191,13 @@ def test_grid_png(tmp_path):
     im = np.asarray(Image.open(tmp_path / 'g.png'))
     assert im.shape == ((2 * 33 + 1) * 4, (10 * 33 + 1) * 4, 3)
     assert np.array_equal(im[4:4 + 128:4, 4:4 + 128:4], imgs[0])
+
+
+def test_choose_defaults_rule():
+    rs = [{'cfg': 1.0, 'top_k': 0, 'top_p': 0.0, 'class_correct': 0.85, 'frechet_vs_test10k': 1.0, 'n': 10, 'seed': 0},
+          {'cfg': 3.0, 'top_k': 0, 'top_p': 0.0, 'class_correct': 0.93, 'frechet_vs_test10k': 5.0, 'n': 10, 'seed': 0},
+          {'cfg': 4.0, 'top_k': 100, 'top_p': 0.0, 'class_correct': 0.95, 'frechet_vs_test10k': 7.0, 'n': 10, 'seed': 0}]
+    d = eval_samples.choose_defaults(rs)
+    assert (d['cfg'], d['topK'], d['topP']) == (3.0, 0, 0.0)
+    d = eval_samples.choose_defaults(rs[:1])
+    assert d['cfg'] == 1.0 and 'no setting' in d['rule']
