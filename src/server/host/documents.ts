@@ -11,7 +11,7 @@ import {
   EDIT_CHAIN_KEY, EDIT_LIMITS, documentMetaSchema, editChainFromJson, editChainToJson,
   type CanvasOpenResult, type DocumentExportParams, type DocumentMeta, type DocumentRestoreResult, type DocumentSaveParams, type EditChain,
 } from '../../shared/edit';
-import { SETTINGS_KEY, settingsFromJson, settingsToJson } from '../../shared/settings';
+import { settingsFromJson, settingsToJson } from '../../shared/settings';
 import { StudioError } from '../../shared/errors';
 import { EXTENSION, MIME, inspectImage, readPngText, withPngText } from './image-io';
 
@@ -220,7 +220,8 @@ export function describeChain(chain: EditChain): string {
 }
 
 export function editXmp(chain: EditChain): string {
-  const settingsJson = chain.source.kind === 'generated' ? chain.source.settingsJson : null;
+  // The source's generation settings stay inside the chain only: written as the top-level settings they would
+  // make "open → Generate" re-create the unedited source and call the edited file a mismatch.
   return (
     '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>' +
     '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' +
@@ -228,7 +229,6 @@ export function editXmp(chain: EditChain): string {
     '<xmp:CreatorTool>VAR Studio</xmp:CreatorTool>' +
     `<dc:description><rdf:Alt><rdf:li xml:lang="x-default">${xmlEscape(describeChain(chain))}</rdf:li></rdf:Alt></dc:description>` +
     `<varstudio:editChain>${xmlEscape(editChainToJson(chain))}</varstudio:editChain>` +
-    (settingsJson ? `<varstudio:settings>${xmlEscape(settingsJson)}</varstudio:settings>` : '') +
     '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
   );
 }
@@ -241,7 +241,6 @@ export async function encodeDocumentExport(p: DocumentExportParams): Promise<{ b
   let bytes: Uint8Array;
   if (p.format === 'png') {
     const text: Record<string, string> = { [EDIT_CHAIN_KEY]: editChainToJson(p.chain), Software: 'VAR Studio', Description: describeChain(p.chain) };
-    if (p.chain.source.kind === 'generated') text[SETTINGS_KEY] = p.chain.source.settingsJson;
     bytes = withPngText(await pipeline.png({ compressionLevel: 9 }).toBuffer(), text);
   } else {
     const withMeta = pipeline.withXmp(editXmp(p.chain)).withExif({ IFD0: { Software: 'VAR Studio', ImageDescription: describeChain(p.chain).replace(/[^\x20-\x7e]/g, '?') } });

@@ -261,7 +261,8 @@ describe('opening files and export with the edit chain', () => {
 
   it('PNG, JPEG and WebP exports carry the edit chain; opening them restores it', async () => {
     const d = newDoc();
-    const chain = { ...d.chain(), steps: [step({ x: 8, y: 0, size: 56 }, d)] };
+    const settingsJson = JSON.stringify({ format: 'var-studio-settings', version: 1, model: { id: 'embedded', name: 'tiny', title: 'Tiny', resolution: 16 }, classIndex: 2, resolvedClassIndex: 2, className: 'class 2', seed: 9, cfg: 2, topK: 16, topP: 0.9, moreSmooth: false, createdAt: '2026-01-01T00:00:00.000Z' });
+    const chain = { ...d.chain(), source: { kind: 'generated' as const, settingsJson, width: 72, height: 56 }, steps: [step({ x: 8, y: 0, size: 56 }, d)] };
     for (const format of ['png', 'jpeg', 'webp'] as const) {
       const file = await encodeDocumentExport({ format, quality: 95, width: d.width, height: d.height, image: gzipSync(d.image), chain, fileName: 'edited' });
       expect(file.fileName).toBe(`edited.${format === 'jpeg' ? 'jpg' : format}`);
@@ -269,11 +270,15 @@ describe('opening files and export with the edit chain', () => {
       const opened = await openCanvasImage(file.bytes, file.fileName);
       expect([opened.image.width, opened.image.height]).toEqual([72, 56]);
       expect(opened.chain).toEqual(chain);
+      expect(opened.settingsJson).toBeNull(); // the source's settings live only inside the chain
       if (format === 'png') {
         expect(Array.from(opened.image.data)).toEqual(Array.from(d.image));
         expect(JSON.parse(readPngText(file.bytes)[EDIT_CHAIN_KEY]).steps[0].seed).toBe(11);
+        expect(readPngText(file.bytes)['var-studio']).toBeUndefined(); // no top-level generation settings: the file is not that generation
       }
     }
+    const damaged = { ...chain, source: { ...chain.source, settingsJson: '{"format":"nope"}' } };
+    await expect(encodeDocumentExport({ format: 'png', quality: 90, width: d.width, height: d.height, image: gzipSync(d.image), chain: damaged, fileName: 'x' })).rejects.toThrow(ContractError);
   });
 });
 
