@@ -61,6 +61,83 @@ export interface CoreContext {
   manifest: Manifest;
   sessions: BundleSessions;
   codebook: Float32Array;
+  /** Per-label results of the 1×1 scale; without it the first scale runs the transformer every time. */
+  scale0?: Scale0Cache;
+}
+
+/**
+ * The first (1×1) scale's transformer outputs depend only on the row's label (its input is the class token;
+ * token_input is ignored and the cache is empty), so they are computed once per label and reused: the logits
+ * row (V) and each layer's key/value for that row (H·c). Each row of the graph is computed independently of
+ * the other rows, so an assembled batch equals a computed one (tested on the fixtures). Bounded LRU.
+ */
+export class Scale0Cache {
+  private readonly entries = new Map<number, { logits: Float32Array; keys: Float32Array[]; values: Float32Array[] }>();
+
+  constructor(private readonly manifest: Manifest, private readonly capacity = 256) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private async fill(sessions: BundleSessions, labels: number[]): Promise<void> {
+    const { depth, numHeads: H, headDim: c } = this.manifest.transformer;
+    const Cv = this.manifest.cvae;
+    const V = this.manifest.vocabSize;
+    const n = labels.length;
+    const empty = new ort.Tensor('float32', new Float32Array(0), [n, H, 0, c]);
+    const feeds: Record<string, ort.Tensor> = {
+      labels: new ort.Tensor('int64', BigInt64Array.from(labels, BigInt), [n]),
+      token_input: new ort.Tensor('float32', new Float32Array(n * Cv), [n, 1, Cv]),
+      begin: new ort.Tensor('int64', BigInt64Array.of(0n), [1]),
+    };
+    for (let i = 0; i < depth; i++) {
+      feeds[`past_key_${i}`] = empty;
+      feeds[`past_value_${i}`] = empty;
+    }
+    const out = await sessions.transformer.run(feeds);
+    const logits = (out.logits as ort.Tensor).data as Float32Array;
+    const hc = H * c;
+    labels.forEach((label, r) => {
+      const keys: Float32Array[] = [];
+      const values: Float32Array[] = [];
+      for (let i = 0; i < depth; i++) {
+        keys.push(((out[`present_key_${i}`] as ort.Tensor).data as Float32Array).slice(r * hc, (r + 1) * hc));
+        values.push(((out[`present_value_${i}`] as ort.Tensor).data as Float32Array).slice(r * hc, (r + 1) * hc));
+      }
+      this.entries.set(label, { logits: logits.slice(r * V, (r + 1) * V), keys, values });
+    });
+    while (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value!);
+  }
+
+  /** Logits (N, 1, V) and the cache after the 1×1 scale, for rows with these labels. */
+  async rows(sessions: BundleSessions, labels: number[]): Promise<{ logits: Float32Array; past: Record<string, ort.Tensor> }> {
+    const missing = [...new Set(labels)].filter((l) => !this.entries.has(l));
+    if (missing.length) await this.fill(sessions, missing);
+    const { depth, numHeads: H, headDim: c } = this.manifest.transformer;
+    const V = this.manifest.vocabSize;
+    const N = labels.length;
+    const hc = H * c;
+    const logits = new Float32Array(N * V);
+    const keys = Array.from({ length: depth }, () => new Float32Array(N * hc));
+    const values = Array.from({ length: depth }, () => new Float32Array(N * hc));
+    labels.forEach((label, r) => {
+      const e = this.entries.get(label)!;
+      this.entries.delete(label); // LRU: re-insert as most recent
+      this.entries.set(label, e);
+      logits.set(e.logits, r * V);
+      for (let i = 0; i < depth; i++) {
+        keys[i].set(e.keys[i], r * hc);
+        values[i].set(e.values[i], r * hc);
+      }
+    });
+    const past: Record<string, ort.Tensor> = {};
+    for (let i = 0; i < depth; i++) {
+      past[`past_key_${i}`] = new ort.Tensor('float32', keys[i], [N, H, 1, c]);
+      past[`past_value_${i}`] = new ort.Tensor('float32', values[i], [N, H, 1, c]);
+    }
+    return { logits, past };
+  }
 }
 
 const areaCache = new WeakMap<Manifest, ort.Tensor[]>();
@@ -123,20 +200,28 @@ export async function* runScales(ctx: CoreContext, req: CoreRequest, signal?: Ab
     const tScale = performance.now();
     const p = m.patchNums[k];
     const l = p * p;
-    const out = await sessions.transformer.run({
-      labels: labelsT,
-      token_input: tokenInput,
-      begin: new ort.Tensor('int64', BigInt64Array.of(BigInt(begins[k])), [1]),
-      ...past,
-    });
-    // KV cache: present_* become the next past_* as they are (no copy on the JS side).
-    const nextPast: Record<string, ort.Tensor> = {};
-    for (let i = 0; i < depth; i++) {
-      nextPast[`past_key_${i}`] = out[`present_key_${i}`] as ort.Tensor;
-      nextPast[`past_value_${i}`] = out[`present_value_${i}`] as ort.Tensor;
+    let logits: Float32Array; // (N, l, V)
+    if (k === 0 && ctx.scale0) {
+      // The 1×1 scale depends on nothing but the label: rows come from the per-label cache.
+      const first = await ctx.scale0.rows(sessions, Array.from(labels, Number));
+      past = first.past;
+      logits = first.logits;
+    } else {
+      const out = await sessions.transformer.run({
+        labels: labelsT,
+        token_input: tokenInput,
+        begin: new ort.Tensor('int64', BigInt64Array.of(BigInt(begins[k])), [1]),
+        ...past,
+      });
+      // KV cache: present_* become the next past_* as they are (no copy on the JS side).
+      const nextPast: Record<string, ort.Tensor> = {};
+      for (let i = 0; i < depth; i++) {
+        nextPast[`past_key_${i}`] = out[`present_key_${i}`] as ort.Tensor;
+        nextPast[`past_value_${i}`] = out[`present_value_${i}`] as ort.Tensor;
+      }
+      past = nextPast;
+      logits = (out.logits as ort.Tensor).data as Float32Array;
     }
-    past = nextPast;
-    const logits = (out.logits as ort.Tensor).data as Float32Array; // (N, l, V)
 
     const t = guidanceAt(cfg, k, K);
     const ratio = scaleRatio(k, K);

@@ -5,7 +5,7 @@
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { loadBundle } from './bundle';
-import { type CoreContext, type CoreDoneEvent, type CoreScaleEvent, type ForcedScale, checkAborted, runScales } from './core';
+import { type CoreContext, type CoreDoneEvent, type CoreScaleEvent, type ForcedScale, Scale0Cache, checkAborted, runScales } from './core';
 import { type EditMask, type EditRegion, checkEditInputs, pasteBack, planEdit } from './edit';
 import { EngineError } from './errors';
 import { BundleSessions } from './graphs';
@@ -72,7 +72,11 @@ export class VarEngine {
     readonly manifest: Manifest,
     readonly codebook: Float32Array,
     private readonly sessions: BundleSessions,
-  ) {}
+  ) {
+    this.scale0 = new Scale0Cache(manifest);
+  }
+
+  private readonly scale0: Scale0Cache;
 
   get provider(): ProviderReport {
     return this.sessions.provider;
@@ -94,7 +98,7 @@ export class VarEngine {
   /** Internal (tests, benchmark): the manifest, sessions and codebook the next-scale loop runs on. */
   coreContext(): CoreContext {
     this.ensureOpen();
-    return { manifest: this.manifest, sessions: this.sessions, codebook: this.codebook };
+    return { manifest: this.manifest, sessions: this.sessions, codebook: this.codebook, scale0: this.scale0 };
   }
 
   private ensureOpen(): void {
@@ -148,7 +152,7 @@ export class VarEngine {
     const perScaleMs: number[] = [];
     let previewMs = 0;
     const core = runScales(
-      { manifest: m, sessions: this.sessions, codebook: this.codebook },
+      { manifest: m, sessions: this.sessions, codebook: this.codebook, scale0: this.scale0 },
       { labels, rngs, settings: { cfg: settings.cfg, topK: settings.topK, topP: settings.topP, moreSmooth: settings.moreSmooth }, forced, previews, keepFloat: extras.keepFloat },
       signal,
     );

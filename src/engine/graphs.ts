@@ -80,6 +80,14 @@ function checkIo(dir: string, file: string, kind: 'input' | 'output', expected: 
   }
 }
 
+/**
+ * fhat_step and preview are tiny graphs run once per scale: one intra-op thread saves waking a pool thread
+ * per call, which is most of their cost (measured, bench/RESULTS.md); the others use the caller's tuning.
+ */
+export function graphTuning(g: GraphName, tuning: SessionTuning): SessionTuning {
+  return g === 'fhatStep' || g === 'preview' ? { ...tuning, intraOpNumThreads: 1 } : tuning;
+}
+
 export class BundleSessions {
   private constructor(
     readonly sessions: Record<GraphName, ort.InferenceSession>,
@@ -105,7 +113,7 @@ export class BundleSessions {
         for (const g of GRAPH_NAMES) {
           const file = manifest.graphs[g].model;
           try {
-            opened[g] = await ort.InferenceSession.create(join(dir, file), sessionOptions(provider, tuning));
+            opened[g] = await ort.InferenceSession.create(join(dir, file), sessionOptions(provider, graphTuning(g, tuning)));
           } catch (e) {
             if (provider === 'cpu') {
               throw new BundleError('bad-onnx', `${dir}: ${file}: expected a loadable ONNX graph (with its weights file ${manifest.graphs[g].weights}), found an error: ${firstLine(e)}`, dir, file);

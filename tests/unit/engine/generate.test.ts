@@ -166,3 +166,27 @@ describe('engine lifetime', () => {
     await expect(collect(e.generate(base))).rejects.toMatchObject({ code: 'disposed' });
   });
 });
+
+describe('first-scale cache', () => {
+  it('assembled 1×1-scale rows (cached per label, filled by another batch) give bytes identical to computing them', async () => {
+    const { runScales, Scale0Cache } = await import('../../../src/engine/core');
+    const { Xoshiro128 } = await import('../../../src/engine/rng');
+    const ctx = engine.coreContext();
+    const run = async (scale0: InstanceType<typeof Scale0Cache> | undefined, labels: number[]) => {
+      let done: any;
+      const rngs = labels.map((_, b) => new Xoshiro128(500 + b));
+      for await (const e of runScales({ ...ctx, scale0 }, { labels, rngs, settings: { cfg: 3, topK: 0, topP: 0.9, moreSmooth: true }, previews: false, keepFloat: true })) {
+        if (e.type === 'done') done = e;
+      }
+      return done;
+    };
+    const cache = new Scale0Cache(engine.manifest);
+    await cache.rows(ctx.sessions, [7, 10, 3, 5]); // filled in another batch composition
+    expect(cache.size).toBe(4);
+    const labels = [3, 7, 3];
+    const computed = await run(undefined, labels);
+    const cached = await run(cache, labels);
+    expect(cached.tokens).toEqual(computed.tokens);
+    expect(Buffer.from(cached.imageFloat.buffer).equals(Buffer.from(computed.imageFloat.buffer))).toBe(true);
+  });
+});
