@@ -26,7 +26,8 @@ export function checkEditParams(p: EditStartParams, model: LoadedModel): void {
   const { masked, outside } = countRegenerated(p);
   if (p.operation === 'outpaint' && outside === 0)
     throw new StudioError('nothing-to-outpaint', 'The region box lies inside the image, so there is nothing to outpaint.', 'Drag the region box past the image edge, or use "Extend canvas" to place it there in one step.');
-  if (masked === 0 && outside === 0 && p.fromScale === undefined)
+  // Also for a scale-locked edit: only masked pixels are pasted back, so an empty mask would change nothing.
+  if (masked === 0 && outside === 0)
     throw new StudioError('empty-mask', 'The mask is empty inside the region box: nothing would change.', 'Paint over what should change with the brush (B), move the region box onto the painted area, or use "Fill" to regenerate the whole region.');
 }
 

@@ -151,6 +151,7 @@ describe('edit jobs on a real image', () => {
       return 'none';
     };
     expect(code(() => checkEditParams(params(d, { x: 0, y: 0, size: 56 }), model))).toBe('empty-mask');
+    expect(code(() => checkEditParams(params(d, { x: 0, y: 0, size: 56 }, { fromScale: 2 }), model))).toBe('empty-mask');
     expect(code(() => checkEditParams(params(d, { x: 0, y: 0, size: 56 }, { operation: 'outpaint' }), model))).toBe('nothing-to-outpaint');
     d.mask[100] = 255;
     expect(code(() => checkEditParams(params(d, { x: 0, y: 0, size: 56 }, { operation: 'class-edit', classIndex: 10 }), model))).toBe('bad-class');

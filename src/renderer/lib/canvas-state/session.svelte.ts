@@ -261,7 +261,7 @@ export class CanvasSession {
       throw e;
     }
     const fromScale = this.scaleLocked ? Math.min(Math.max(Math.round(this.fromScale), 1), model.patchNums.length - 1) : undefined;
-    if (payload.masked === 0 && payload.outside === 0 && fromScale === undefined)
+    if (payload.masked === 0 && payload.outside === 0)
       return this.fail('The mask is empty inside the region box: nothing would change.', 'Paint over what should change (B), move the region box onto the painted area, or press Fill.');
     if (!s.seedLocked) s.seed = randomSeed();
     jobCounter += 1;
