@@ -418,6 +418,7 @@ test('Cancel (Esc) stops an edit mid-run: the preview goes, no candidates, docum
   await page.getByTestId('edit-run').click();
   await expect(page.getByTestId('edit-cancel')).toBeVisible();
   await expect.poll(async () => ((await snapshot(page)).view as unknown as { modules: { type: string; visible?: boolean }[] }).modules.find((m) => m.type === 'progress-image')!.visible).toBe(true);
+  await page.screenshot({ path: path.join(repoRoot, 'docs', 'screenshot-edit-progress.png') });
   await page.keyboard.press('Escape');
   await expect(page.getByTestId('edit-run')).toBeVisible();
   expect(sent.some((m) => m.includes('"kind":"edit.cancel"'))).toBe(true);
