@@ -11,9 +11,11 @@ import {
   EDIT_CHAIN_KEY, EDIT_LIMITS, documentMetaSchema, editChainFromJson, editChainToJson,
   type CanvasOpenResult, type DocumentExportParams, type DocumentMeta, type DocumentRestoreResult, type DocumentSaveParams, type EditChain,
 } from '../../shared/edit';
-import { settingsFromJson, settingsToJson } from '../../shared/settings';
+import { SETTINGS_KEY, describeSettings, settingsFromJson, settingsToJson } from '../../shared/settings';
+import type { ImageSettings } from '../../shared/contract';
+import { decodeImage, type RgbImage } from '../../engine/index';
 import { StudioError } from '../../shared/errors';
-import { EXTENSION, MIME, inspectImage, readPngText, withPngText } from './image-io';
+import { EXTENSION, MIME, readPngText, settingsFromXmp, withPngText } from './image-io';
 
 /** Browser mode's data folder (Electron passes its userData folder). VAR_STUDIO_DATA_DIR overrides it (tests). */
 export function defaultDataDir(): string {
@@ -187,28 +189,35 @@ export async function openCanvasImage(bytes: Uint8Array, fileName: string): Prom
     throw new StudioError('unsupported-image', `"${fileName}" is a ${format ?? 'unknown'} file; the canvas opens PNG, JPEG and WebP. The canvas was left as it was.`, 'Convert the file to PNG, JPEG or WebP first.');
   if (!size.width || !size.height || size.width > EDIT_LIMITS.maxSide || size.height > EDIT_LIMITS.maxSide)
     throw new StudioError('image-too-large', `"${fileName}" is ${size.width}×${size.height} pixels; the canvas opens images up to ${EDIT_LIMITS.maxSide}×${EDIT_LIMITS.maxSide}. The canvas was left as it was.`, `Scale the image down (at most ${EDIT_LIMITS.maxSide} pixels per side) and open it again.`);
-  let inspected;
+  let image: RgbImage;
   try {
-    inspected = await inspectImage(bytes);
+    // The engine's decoder: EXIF orientation applied (phone photos stand upright), alpha over white, sRGB.
+    image = await decodeImage(bytes);
   } catch (e) {
-    if (e instanceof StudioError) throw new StudioError(e.code, `${e.message} The canvas was left as it was.`, e.hint);
     throw new StudioError('unreadable-image', `"${fileName}" could not be decoded (${(e as Error).message.split('\n')[0]}). The canvas was left as it was.`, 'The file may be truncated or damaged; open another copy.');
   }
+  let settings: ImageSettings | null = null;
   let chain: EditChain | null = null;
-  let note = inspected.note;
+  const notes: string[] = [];
   try {
-    if (format === 'png') {
-      const text = readPngText(bytes)[EDIT_CHAIN_KEY];
-      if (text) chain = editChainFromJson(text);
-    } else if (xmp) {
-      chain = editChainFromXmp(xmp.toString('utf8'));
-    }
-    if (chain) note = `This image was edited in VAR Studio: ${chain.steps.length} edit${chain.steps.length === 1 ? '' : 's'} in its edit chain.`;
+    const text = format === 'png' ? readPngText(bytes) : {};
+    const xmpText = format !== 'png' && xmp ? xmp.toString('utf8') : '';
+    settings = text[SETTINGS_KEY] ? settingsFromJson(text[SETTINGS_KEY]) : xmpText ? settingsFromXmp(xmpText) : null;
+    if (settings) notes.push(`Generated in VAR Studio: ${describeSettings(settings)}.`);
   } catch (e) {
-    note = `The edit chain in this file is damaged (${(e as Error).message.slice(0, 300)}); only the picture was opened.`;
+    notes.push(`The generation settings in this file are damaged (${(e as Error).message.slice(0, 200)}).`);
   }
-  const settingsJson = inspected.settings ? settingsToJson(inspected.settings) : null;
-  return { image: inspected.image, format, chain, settingsJson, note: note.slice(0, 1000) };
+  try {
+    const text = format === 'png' ? readPngText(bytes)[EDIT_CHAIN_KEY] : undefined;
+    chain = text ? editChainFromJson(text) : format !== 'png' && xmp ? editChainFromXmp(xmp.toString('utf8')) : null;
+    if (chain) notes.push(`Edited in VAR Studio: ${chain.steps.length} edit${chain.steps.length === 1 ? '' : 's'} in its edit chain, which continues here.`);
+  } catch (e) {
+    notes.push(`The edit chain in this file is damaged (${(e as Error).message.slice(0, 200)}); only the picture was opened.`);
+  }
+  const note = notes.join(' ') || `Opened ${fileName} (${image.width}×${image.height}).`;
+  // A compact copy (not a view into a pooled Buffer), so exactly these bytes travel.
+  const data = new Uint8Array(image.data);
+  return { image: { width: image.width, height: image.height, data }, format, chain, settingsJson: settings ? settingsToJson(settings) : null, note: note.slice(0, 1000) };
 }
 
 // ---------- export ----------

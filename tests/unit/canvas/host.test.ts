@@ -260,6 +260,16 @@ describe('opening files and export with the edit chain', () => {
     expect(e.message).toMatch(/20000×20000/);
   });
 
+  it('a phone photo stands upright (EXIF orientation) and transparency is flattened over white', async () => {
+    const rotated = await sharp({ create: { width: 6, height: 2, channels: 3, background: '#204060' } }).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const r = await openCanvasImage(rotated, 'phone.jpg');
+    expect([r.image.width, r.image.height]).toEqual([2, 6]);
+    const clear = await sharp({ create: { width: 3, height: 3, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } }).png().toBuffer();
+    const t = await openCanvasImage(clear, 'clear.png');
+    expect(Array.from(t.image.data.subarray(0, 3))).toEqual([255, 255, 255]);
+    expect(t.note).toMatch(/Opened clear\.png \(3×3\)/);
+  });
+
   it('PNG, JPEG and WebP exports carry the edit chain; opening them restores it', async () => {
     const d = newDoc();
     const settingsJson = JSON.stringify({ format: 'var-studio-settings', version: 1, model: { id: 'embedded', name: 'tiny', title: 'Tiny', resolution: 16 }, classIndex: 2, resolvedClassIndex: 2, className: 'class 2', seed: 9, cfg: 2, topK: 16, topP: 0.9, moreSmooth: false, createdAt: '2026-01-01T00:00:00.000Z' });

@@ -16,7 +16,7 @@ export class ImageLayerModule implements CanvasModule {
 
   initialize(): void {
     this.frame = new Konva.Rect({ x: 0, y: 0, width: 1, height: 1, stroke: '#3a404c', strokeWidth: 1, strokeScaleEnabled: false, listening: false });
-    this.node = new Konva.Image({ x: 0, y: 0, image: undefined, listening: false, imageSmoothingEnabled: false });
+    this.node = new Konva.Image({ x: 0, y: 0, image: undefined, listening: false });
     this.layer.add(this.frame, this.node);
   }
 

@@ -19,7 +19,7 @@ export class MaskLayerModule implements CanvasModule {
   constructor(private readonly layer: Konva.Layer, private readonly getDoc: () => CanvasDocument | null) {}
 
   initialize(): void {
-    this.node = new Konva.Image({ x: 0, y: 0, image: undefined, listening: false, opacity: this.opacity, imageSmoothingEnabled: false });
+    this.node = new Konva.Image({ x: 0, y: 0, image: undefined, listening: false, opacity: this.opacity });
     this.layer.add(this.node);
   }
 

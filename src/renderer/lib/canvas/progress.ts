@@ -27,7 +27,7 @@ export class ProgressImageModule implements CanvasModule {
   constructor(private readonly layer: Konva.Layer) {}
 
   initialize(): void {
-    this.node = new Konva.Image({ image: undefined, listening: false, visible: false, imageSmoothingEnabled: false });
+    this.node = new Konva.Image({ image: undefined, listening: false, visible: false });
     this.layer.add(this.node);
   }
 

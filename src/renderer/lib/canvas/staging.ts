@@ -16,7 +16,7 @@ export class StagingModule implements CanvasModule {
   constructor(private readonly layer: Konva.Layer) {}
 
   initialize(): void {
-    this.node = new Konva.Image({ image: undefined, listening: false, visible: false, imageSmoothingEnabled: false });
+    this.node = new Konva.Image({ image: undefined, listening: false, visible: false });
     this.outline = new Konva.Rect({ stroke: '#6fd39a', strokeWidth: 2, strokeScaleEnabled: false, fillEnabled: false, listening: false, visible: false });
     this.layer.add(this.node, this.outline);
   }
