@@ -145,7 +145,10 @@ export class CanvasSession {
       const bytes = new Uint8Array(await file.arrayBuffer());
       const r = await this.app.studio.call('canvas.open', { fileName: name, bytes });
       const chain = r.chain;
-      this.setDocument(r.image, name, chain?.source ?? { kind: 'file', fileName: name, width: r.image.width, height: r.image.height }, chain?.steps ?? []);
+      // An edited file continues its chain; a generated export keeps its generation settings as the source.
+      const size = { width: r.image.width, height: r.image.height };
+      const source: DocSource = chain?.source ?? (r.settingsJson ? { kind: 'generated', settingsJson: r.settingsJson, ...size } : { kind: 'file', fileName: name, ...size });
+      this.setDocument(r.image, name, source, chain?.steps ?? []);
       this.notice = r.note;
       return true;
     } catch (e) {
