@@ -15,7 +15,6 @@ never drift from the module code that later loads the weights.
 """
 from __future__ import annotations
 
-import io
 import math
 import os
 import pickle
@@ -32,7 +31,6 @@ from torch.overrides import TorchFunctionMode
 from var_ref.config import PATCH_NUMS_256, PATCH_NUMS_512, VARConfig, VQVAEConfig
 
 StateDict = Dict[str, torch.Tensor]
-Layout = "OrderedDict[str, Tuple[Tuple[int, ...], torch.dtype]]"
 
 # Containers in which the official trainer stores the two state dicts (train.py saves
 # {'epoch', 'iter', 'trainer': trainer.state_dict(), 'args'}; trainer.state_dict() has these keys).
@@ -397,7 +395,6 @@ def check_layout(sd: StateDict, expected, label: str, what: str) -> None:
 
 def check_var_buffers(sd: StateDict, cfg: VARConfig, label: str) -> None:
     """The deterministic buffers must equal what the configuration implies (var-reference.md §2.1)."""
-    from var_ref.var import VAR  # noqa: F401  (documentation: these are VAR's buffers)
     lv = torch.cat([torch.full((p * p,), i, dtype=torch.int64) for i, p in enumerate(cfg.patch_nums)]).view(1, -1)
     if not torch.equal(sd['lvl_1L'].to(torch.int64), lv):
         raise CheckpointError(f"key 'lvl_1L': its levels describe patch sizes "
