@@ -20,7 +20,7 @@ usage:
   var-studio generate --class <index|name> [--seed N] [--cfg X] [--top-k K] [--top-p P] [--more-smooth]
                       [--batch B] --out FILE.png [--tokens-out FILE.json]
   var-studio edit --image IN --mask MASK --out FILE.png [--class C] [--from-scale k] [--region x,y,size]
-                  [--feather PX] [--seed N] [--cfg X] [--top-k K] [--top-p P] [--more-smooth] [--batch B]
+                  [--feather PX (default 4)] [--seed N] [--cfg X] [--top-k K] [--top-p P] [--more-smooth] [--batch B]
   var-studio info
   var-studio bench [--runs N] [--quick] [--skip-d16] [--skip-pytorch] [--thread-sweep] [--out bench/RESULTS.json]
 
