@@ -10,7 +10,7 @@ Model:
   --bundle-config d16       official d16 + official VQVAE shapes (256 px), random weights (the official init)
   --bundle DIR              any bundle: configuration from manifest.json, weights read back from the bundle's
                             .weights files through its weightMap (checkpoint keys), codebook from codebook.f32
-  --var-ckpt/--vae-ckpt     load these official-layout checkpoints instead (validated like convert_official)
+  --var-ckpt F --vae-ckpt G  official-layout checkpoints (validated like convert_official), instead of the above
 
 What is timed: one image (B = 1) with classifier-free guidance, i.e. batch 2 in the transformer, scale by scale
 with the KV cache, the official torch sampler (top-k, top-p, torch.multinomial; `var_ref.sampler.generate`
@@ -27,7 +27,7 @@ library actually mapped into the process is reported, and --require-openblas mak
 JSON (--json OUT; also printed on stdout with --print-json), schema "var-studio-bench-reference/1":
 {
   "schema": "var-studio-bench-reference/1",
-  "config": "tiny" | "embedded" | "d16" | "bundle",
+  "config": "tiny" | "embedded" | "d16" | "bundle" | "checkpoints",
   "weights": "bundle:<dir>" | "checkpoints" | "random",
   "model": {"resolution", "patchNums", "depth", "embedDim", "numHeads", "vocabSize", "cvae",
             "varParams", "vaeParams"},
@@ -73,7 +73,7 @@ PRESET_BUNDLES = {'tiny': os.path.join(REPO, 'tests', 'fixtures', 'tiny', 'bundl
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog='bench_reference.py', description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    src = ap.add_mutually_exclusive_group(required=True)
+    src = ap.add_mutually_exclusive_group()
     src.add_argument('--bundle-config', choices=['tiny', 'embedded', 'd16'])
     src.add_argument('--bundle', help='bundle folder (manifest.json + .weights)')
     ap.add_argument('--random-weights', action='store_true', help='with a preset: ignore its bundle, use random weights')
@@ -353,7 +353,7 @@ def run(a) -> dict:
     vc = vae.cfg
     return {
         'schema': SCHEMA,
-        'config': a.bundle_config or 'bundle',
+        'config': 'checkpoints' if a.var_ckpt else (a.bundle_config or 'bundle'),
         'weights': weights,
         'model': {'resolution': vc.resolution, 'patchNums': list(vc.patch_nums), 'depth': var.depth,
                   'embedDim': var.C, 'numHeads': var.cfg.num_heads, 'vocabSize': var.V, 'cvae': var.Cvae,
@@ -398,7 +398,12 @@ def table(r: dict) -> str:
 
 
 def main(argv=None) -> int:
-    a = build_parser().parse_args(argv)
+    ap = build_parser()
+    a = ap.parse_args(argv)
+    if not (a.bundle_config or a.bundle or a.var_ckpt):
+        ap.error('one of --bundle-config, --bundle or --var-ckpt/--vae-ckpt is required')
+    if a.var_ckpt and (a.bundle_config or a.bundle):
+        ap.error('--var-ckpt/--vae-ckpt replace --bundle-config/--bundle; give one of them')
     if a.threads < 1 or (a.openblas_threads is not None and a.openblas_threads < 1):
         print('bench_reference: error: thread counts must be ≥ 1', file=sys.stderr)
         return 2

@@ -114,3 +114,24 @@ def test_cli_random_weights_and_openblas_threads(tmp_path):
 def test_cli_bad_bundle(tmp_path):
     r = _cli(['--bundle', str(tmp_path)])
     assert r.returncode == 2 and 'no manifest.json' in r.stderr
+
+
+def test_checkpoints_in_official_layout(tmp_path, capsys):
+    """--var-ckpt/--vae-ckpt: validated like the converter, then timed (in-process: no torch start-up)."""
+    from official_checkpoints import write_official_pair
+    from var_ref.config import VARConfig, VQVAEConfig
+    pns = (1, 2, 3)
+    f = write_official_pair(str(tmp_path), VARConfig.official(1, pns, num_classes=5, vocab_size=32, z_channels=4),
+                            VQVAEConfig(ch=32, ch_mult=(1, 2), vocab_size=32, z_channels=4, patch_nums=pns))
+    out = tmp_path / 'r.json'
+    assert br.main(['--var-ckpt', f.var_path, '--vae-ckpt', f.vae_path, '--runs', '1', '--warmup', '0',
+                    '--threads', '1', '--json', str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res['config'] == 'checkpoints' and res['weights'] == 'checkpoints'
+    assert res['model']['patchNums'] == [1, 2, 3] and res['model']['depth'] == 1
+    assert res['settings']['topK'] == 32  # the demo's 900 capped at V
+    capsys.readouterr()
+    bad = tmp_path / 'bad.pth'
+    bad.write_text('no')
+    assert br.main(['--var-ckpt', str(bad), '--vae-ckpt', f.vae_path]) == 2
+    assert 'bad.pth' in capsys.readouterr().err
