@@ -59,6 +59,9 @@ export function defaultModelDir(): string {
   return fileURLToPath(new URL('../../models/var-fashion-32', import.meta.url));
 }
 
+/** Bundles with at most this many classes (null class included) precompute the 1×1 scale at load. */
+export const PRECOMPUTE_SCALE0_MAX_CLASSES = 64;
+
 /** Internal extras used by tests and the benchmark (float outputs, per-scale timings). */
 export interface RunExtras { keepFloat?: boolean; onCore?: (e: CoreScaleEvent | CoreDoneEvent) => void }
 
@@ -92,7 +95,12 @@ export class VarEngine {
       spinning: opts.spinning,
     };
     const sessions = await BundleSessions.create(bundle.dir, bundle.manifest, opts.provider ?? 'auto', tuning);
-    return new VarEngine(bundle.dir, bundle.manifest, bundle.codebook, sessions);
+    const engine = new VarEngine(bundle.dir, bundle.manifest, bundle.codebook, sessions);
+    // Models with few classes get the 1×1 scale of every class (and the null class) computed now, in one
+    // transformer call of numClasses + 1 rows, so that every generation's first preview is immediate.
+    const n = bundle.manifest.transformer.numClasses;
+    if (n + 1 <= PRECOMPUTE_SCALE0_MAX_CLASSES) await engine.scale0.rows(sessions, Array.from({ length: n + 1 }, (_, i) => i));
+    return engine;
   }
 
   /** Internal (tests, benchmark): the manifest, sessions and codebook the next-scale loop runs on. */
