@@ -47,7 +47,7 @@ describe('engine boundary (design.md: no Electron, no DOM in src/engine and src/
     expect(offenders).toEqual([]);
   });
 
-  it('src/engine type-checks with lib ES2023 and Node types only (no DOM globals)', () => {
+  it('src/engine, src/cli and bench type-check with lib ES2023 and Node types only (no DOM globals)', () => {
     // tsconfig.engine.json has "lib": ["ES2023"], so any use of window/document/HTMLCanvasElement fails here.
     const tsc = join(REPO, 'node_modules/typescript/bin/tsc');
     let output = '';
