@@ -36,7 +36,8 @@ generate: sampling settings default to the model's manifest; --seed defaults to 
   Image b of a batch uses seed + b, so any image can be regenerated alone; FILE.png becomes FILE-b.png.
   The PNG carries the settings as JSON in a tEXt chunk "var-studio" right after IHDR.
 edit: the mask is an image of the same size as IN, white = regenerate. The region (a square in image
-  pixels, default: the whole image if square) is resized to the model's resolution; it may reach past the
+  pixels, default: the whole image if square; write --region=-8,0,64 when x starts with a minus) is resized
+  to the model's resolution; it may reach past the
   edge to outpaint. No --class = inpainting (null class). --from-scale k keeps the region's own tokens for
   scales 1..k (scale-locked edit).
 bench: engine beside the PyTorch reference (tools/bench_reference.py) on the embedded model (or a random

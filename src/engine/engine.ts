@@ -48,7 +48,8 @@ export type EngineEvent =
 
 export interface EngineOptions extends SessionTuning {
   provider?: ProviderName | 'auto';
-  /** intraOpNumThreads of every session (0/undefined = onnxruntime's default). */
+  /** intraOpNumThreads of the transformer, encoder and decoder sessions (undefined = onnxruntime's default,
+   * one per physical core); fhat_step and preview always use 1 (graphs.ts graphTuning). */
   threads?: number;
   /** Skip the sha256 check of the bundle files (sizes are still checked). Default false. */
   skipHashes?: boolean;

@@ -53,7 +53,7 @@ describe('var-studio CLI (spawned)', () => {
     expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
   });
 
-  it('edit: inpaints with a white-is-regenerate mask and keeps the image size', async () => {
+  it('edit: class edit with --region reaching past the left edge (outpaint) grows the image; far pixels unchanged', async () => {
     const w = 24, h = 24;
     const img = new Uint8Array(w * h * 3).map((_, i) => (i * 37) % 256);
     const mask = new Uint8Array(w * h * 3);
@@ -61,12 +61,16 @@ describe('var-studio CLI (spawned)', () => {
     writeFileSync(join(tmp, 'in.png'), await encodePng({ width: w, height: h, data: img }));
     writeFileSync(join(tmp, 'mask.png'), await encodePng({ width: w, height: h, data: mask }));
     const out = join(tmp, 'edit.png');
-    const r = cli('edit', ...tiny, '--image', join(tmp, 'in.png'), '--mask', join(tmp, 'mask.png'), '--class', '3', '--from-scale', '1', '--feather', '2', '--seed', '9', '--out', out, '--json');
+    const r = cli('edit', ...tiny, '--image', join(tmp, 'in.png'), '--mask', join(tmp, 'mask.png'), '--class', '3', '--from-scale', '1', '--feather', '2', '--region=-4,0,28', '--seed', '9', '--out', out, '--json');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).size).toEqual([24, 24]);
+    // the union of the 24×24 image and the 28×28 region at (−4, 0): 4 new columns left, 4 new rows below
+    expect(JSON.parse(r.stdout).size).toEqual([28, 28]);
     const res = await decodeImage(readFileSync(out));
-    expect(res.data[0]).toBe(img[0]); // a corner far outside the feathered mask is unchanged
-    expect(JSON.parse(readPngText(readFileSync(out))['var-studio'])).toMatchObject({ operation: 'class-edit', classIndex: 3, fromScale: 1 });
+    // the source's top-right pixel (far from the mask and the new strips) is unchanged, shifted by 4 columns
+    const src = (w - 1) * 3;
+    const dst = (w - 1 + 4) * 3;
+    expect(Array.from(res.data.subarray(dst, dst + 3))).toEqual(Array.from(img.subarray(src, src + 3)));
+    expect(JSON.parse(readPngText(readFileSync(out))['var-studio'])).toMatchObject({ operation: 'class-edit', classIndex: 3, fromScale: 1, region: { x: -4, y: 0, size: 28 } });
   });
 
   it('bad input: class out of range', () => {
