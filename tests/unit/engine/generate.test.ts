@@ -96,6 +96,20 @@ describe('generation (var-reference.md §6, docs/sampling.md)', () => {
     expect(changed).toBeGreaterThan(0);
   });
 
+  it('resume with another class keeps scales 1..k and reports the new class', async () => {
+    const full = done(await collect(engine.generate({ ...base, batch: 1 })));
+    const r = done(await collect(engine.generate({ ...base, batch: 1, classIndex: 8, prefix: [{ tokens: full.tokens[0].slice(0, 2) }] })));
+    expect(r.classIndices).toEqual([8]);
+    expect(r.tokens[0].slice(0, 2)).toEqual(full.tokens[0].slice(0, 2));
+  });
+
+  it('encode: an image of any size → one token map per scale, in the vocabulary', async () => {
+    const img = { width: 40, height: 24, data: new Uint8Array(40 * 24 * 3).map((_, i) => (i * 13) % 256) };
+    const maps = await engine.encode(img);
+    expect(maps.map((t) => t.length)).toEqual(engine.manifest.patchNums.map((p) => p * p));
+    maps.forEach((t) => t.forEach((v) => expect(v >= 0 && v < engine.manifest.vocabSize).toBe(true)));
+  });
+
   it('AbortSignal stops between scales with an "aborted" EngineError and no done event', async () => {
     const ac = new AbortController();
     const seen: string[] = [];
