@@ -4,7 +4,7 @@
     /usr/bin/python3 tools/convert_official.py --var var_d16.pth --vae vae_ch160v4096z32.pth --out DIR
         [--name var-d16] [--title ...] [--description ...] [--license MIT]
         [--resolution 256|512 | --patch-nums 1,2,3,...] [--depth N]
-        [--cfg 4 --top-k 900 --top-p 0.95 --more-smooth] [--preview-samples 8] [--trust-pickle] [--overwrite]
+        [--cfg 4 --top-k 900 --top-p 0.95 --more-smooth] [--preview-samples 4] [--trust-pickle] [--overwrite]
 
 What it does (docs/model-bundle.md, var-reference.md §1–§2):
 1. Loads both `.pth` files on the CPU (`torch.load(weights_only=True)`): a plain state dict, as the released
@@ -99,9 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument('--top-k', type=int, default=OFFICIAL_DEMO_SAMPLING['topK'])
     ap.add_argument('--top-p', type=float, default=OFFICIAL_DEMO_SAMPLING['topP'])
     ap.add_argument('--more-smooth', action='store_true', default=OFFICIAL_DEMO_SAMPLING['moreSmooth'])
-    ap.add_argument('--preview-samples', type=int, default=8,
-                    help='random token pyramids the preview map is fitted on (each costs K = 10 full decodes: '
-                         'about 40-80 s per pyramid for the 256-px VQVAE on 2 cores)')
+    # The preview fit decodes every scale of each pyramid with the full VQVAE decoder (197 GMAC per 256-px
+    # image): d16 with 8 pyramids took 16 min on a busy 2-core machine. 4 pyramids = 10,240 fitted latent cells
+    # for the 801 unknowns per output of the 5x5 preview conv (ridge-regularised), at half that cost.
+    ap.add_argument('--preview-samples', type=int, default=4,
+                    help='random token pyramids the preview map is fitted on (default 4; each costs K = 10 full '
+                         'decodes, about 1-2 min per pyramid for the 256-px VQVAE on 2 busy cores)')
     ap.add_argument('--trust-pickle', action='store_true',
                     help='allow arbitrary pickled objects in the checkpoints (only for files you trust)')
     ap.add_argument('--overwrite', action='store_true', help='write into --out even if it already holds a bundle')
