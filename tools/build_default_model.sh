@@ -15,10 +15,12 @@ $PY train_vqvae.py --out runs/vqvae
 $PY train_var.py --out runs/var ${VAR_STEPS:+--steps $VAR_STEPS} $STOP
 $PY eval_classifier.py train --out runs/classifier
 $PY eval_samples.py realref
-$PY eval_samples.py sweep --settings 1,0,0 2,0,0 3,0,0 4,0,0 3,100,0 3,0,0.9 --name sweep
+$PY eval_samples.py sweep --settings 1,0,0 2,0,0 3,0,0 4,0,0 3,100,0 3,0,0.9 2,100,0.9 --name sweep
+$PY eval_samples.py sweep --settings 5,0,0 4,0,0.9 --name sweep --append
 $PY eval_samples.py choose --name sweep            # writes runs/eval/defaults.json (rule in eval_samples.py)
 $PY eval_samples.py grid --from-defaults --png ../models/var-fashion-32/samples_default.png
 $PY eval_samples.py realgrid --png ../models/var-fashion-32/real_test.png
 $PY eval_samples.py inpaint --from-defaults --png ../models/var-fashion-32/inpainting.png
+$PY eval_model_card.py --notes configs/model_card_notes.md
 $PY export_default_model.py
 echo "build_default_model: done in $(( $(date +%s) - start )) s"

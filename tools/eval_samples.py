@@ -103,6 +103,9 @@ def cmd_sweep(a, vae, var, clf):
         results.append(r)
     os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, a.name + '.json')
+    if a.append and os.path.exists(path):
+        with open(path) as f:
+            results = json.load(f) + results
     with open(path, 'w') as f:
         json.dump(results, f, indent=1)
     print(f'wrote {path}')
@@ -243,6 +246,7 @@ def main(argv=None) -> int:
     ap.add_argument('--top-p', type=float, default=0.0)
     ap.add_argument('--more-smooth', action='store_true')
     ap.add_argument('--from-defaults', action='store_true', help='cfg/top-k/top-p from <out>/defaults.json')
+    ap.add_argument('--append', action='store_true', help='sweep: add the results to an existing <name>.json')
     ap.add_argument('--n', type=int, default=1000)
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--box', type=float, nargs=4, default=[0.25, 0.25, 0.75, 0.75], help='y0 x0 y1 x1 in [0,1]')
