@@ -118,6 +118,15 @@ def build_card(notes: str = '') -> str:
       '`/usr/bin/python3 tools/eval_samples.py sweep --settings ' + ' '.join(f'{r["cfg"]:g},{r["top_k"]},{r["top_p"]:g}' for r in sweep[:7])
       + '`, `/usr/bin/python3 tools/eval_samples.py sweep --append --settings ' + ' '.join(f'{r["cfg"]:g},{r["top_k"]},{r["top_p"]:g}' for r in sweep[7:])
       + '`, `/usr/bin/python3 tools/eval_samples.py choose`\n')
+    eng_path = os.path.join(RUNS, 'eval', 'engine_check.json')
+    if os.path.exists(eng_path):
+        eng = _load('eval', 'engine_check.json')
+        w(f'**Through the app\'s engine.** The shipped bundle run by the engine (onnxruntime, the studio sampler of '
+          f'docs/sampling.md, manifest defaults), {eng["n"]} images ({eng["n"] // 10} per class, seeds 1000…): '
+          f'class-correct **{pct(eng["class_correct"])}** (per class: '
+          + ', '.join(f'{k} {pct(v)}' for k, v in eng['per_class'].items()) + ').\n')
+        w('Commands: `for c in 0 1 2 3 4 5 6 7 8 9; do node bin/var-studio.mjs generate --class $c --seed 1000 --batch 20 '
+          '--out /tmp/engchk/c$c.png --quiet; done; /usr/bin/python3 tools/eval_engine_samples.py /tmp/engchk`\n')
     w('### Zero-shot in-painting (var-reference.md §7)\n')
     b = inp['box_yxyx']
     w(f'{inp["n"]} test images; the centre box y∈[{b[0]}, {b[2]}), x∈[{b[1]}, {b[3]}) of the image is generated, everything '
