@@ -21,6 +21,12 @@ $PY eval_samples.py choose --name sweep            # writes runs/eval/defaults.j
 $PY eval_samples.py grid --from-defaults --png ../models/var-fashion-32/samples_default.png
 $PY eval_samples.py realgrid --png ../models/var-fashion-32/real_test.png
 $PY eval_samples.py inpaint --from-defaults --png ../models/var-fashion-32/inpainting.png
+$PY export_default_model.py                        # bundle first, so the engine can be checked on it
+rm -rf runs/engine_check && mkdir -p runs/engine_check
+for c in 0 1 2 3 4 5 6 7 8 9; do
+  node ../bin/var-studio.mjs generate --class $c --seed 1000 --batch 20 --out runs/engine_check/c$c.png --quiet
+done
+$PY eval_engine_samples.py runs/engine_check
 $PY eval_model_card.py --notes configs/model_card_notes.md
-$PY export_default_model.py
+$PY export_default_model.py                        # again, with the final MODEL_CARD.md inside the bundle
 echo "build_default_model: done in $(( $(date +%s) - start )) s"
