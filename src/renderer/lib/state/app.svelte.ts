@@ -251,7 +251,8 @@ export class StudioApp {
       };
       const entry: HistoryEntry = {
         id: `${e.jobId}-${b}`, jobId: e.jobId, indexInBatch: b, origin: 'generated', image,
-        scalePreviews: run.previews.map((p) => p[b]), tokens: e.tokens[b], patchNums: run.patchNums, settings, totalMs: e.timings.totalMs,
+        // The last scale shows the decoded final image rather than its cheap preview.
+        scalePreviews: run.previews.map((p, k) => (k === run.previews.length - 1 ? image : p[b])), tokens: e.tokens[b], patchNums: run.patchNums, settings, totalMs: e.timings.totalMs,
       };
       const opened = this.opened;
       if (opened && e.images.length === 1 && sameSettings(settings, opened.settings)) {
