@@ -12,7 +12,7 @@ import { BundleSessions } from './graphs';
 import { type RgbImage, checkRgbImage, resizeFloat } from './image';
 import { type Manifest, tokenOffsets } from './manifest';
 import type { ProviderName, ProviderReport, SessionTuning } from './providers';
-import { checkBatch, checkClass, checkPrefix, checkSeed, checkSettings } from './requests';
+import { checkPrefix, checkRunRequest } from './requests';
 import { keepMasksPerScale } from './resample';
 import { Xoshiro128, imageSeed } from './rng';
 import type { SamplingSettings } from './sampler';
@@ -130,10 +130,7 @@ export class VarEngine {
   async *generate(req: GenerateRequest, signal?: AbortSignal, extras: RunExtras = {}): AsyncGenerator<EngineEvent> {
     this.ensureOpen();
     const m = this.manifest;
-    checkSettings(req, m);
-    checkSeed(req.seed);
-    checkBatch(req.batch);
-    checkClass(req.classIndex, m);
+    checkRunRequest(req, m);
     let forced: (ForcedScale | undefined)[][] | undefined;
     if (req.prefix !== undefined) {
       if (!Array.isArray(req.prefix) || (req.prefix.length !== 1 && req.prefix.length !== req.batch)) {
@@ -235,10 +232,7 @@ export class VarEngine {
   async *edit(req: EditRequest, signal?: AbortSignal, extras: RunExtras = {}): AsyncGenerator<EngineEvent> {
     this.ensureOpen();
     const m = this.manifest;
-    checkSettings(req, m);
-    checkSeed(req.seed);
-    checkBatch(req.batch);
-    checkClass(req.classIndex, m);
+    checkRunRequest(req, m);
     checkEditInputs(req.image, req.mask, req.region, req.feather);
     const K = m.patchNums.length;
     if (req.fromScale !== undefined && (!Number.isInteger(req.fromScale) || req.fromScale < 0 || req.fromScale > K)) {

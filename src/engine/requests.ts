@@ -38,6 +38,17 @@ export function checkClass(classIndex: number | null, m: Manifest): void {
   }
 }
 
+/** The checks every run (generate or edit) shares: sampling settings, seed, batch and class. */
+export function checkRunRequest(
+  req: SamplingSettings & { seed: number; batch: number; classIndex: number | null },
+  m: Manifest,
+): void {
+  checkSettings(req, m);
+  checkSeed(req.seed);
+  checkBatch(req.batch);
+  checkClass(req.classIndex, m);
+}
+
 /** Resolve a class given as an index or a name (case-insensitive, exact name) to an index. */
 export function resolveClass(spec: string, m: Manifest): number {
   const trimmed = spec.trim();

@@ -5,7 +5,6 @@
 // the image; a corrupt or oversized file leaves the document as it was; a reload restores the autosave.
 // This file starts its own server with a private data folder (VAR_STUDIO_DATA_DIR) for the autosave.
 import { test as base, expect, type Page } from '@playwright/test';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +13,7 @@ import extractChunks from 'png-chunks-extract';
 import encodeChunks from 'png-chunks-encode';
 import * as pngText from 'png-chunk-text';
 import { featherWeights } from '../../src/engine/image';
-import { modelDir, repoRoot } from './fixtures';
+import { repoRoot, startServe } from './fixtures';
 
 const PHOTO = path.join(repoRoot, 'tests', 'fixtures', 'engine', 'fashion-72x56.png');
 
@@ -26,25 +25,8 @@ const test = base.extend<{ consoleProblems: string[] }, { canvasServe: Serve }>(
       const dataDir = mkdtempSync(path.join(os.tmpdir(), 'var-studio-canvas-e2e-'));
       const modelsDir = path.join(dataDir, 'models');
       mkdirSync(modelsDir);
-      const log: string[] = [];
-      const proc: ChildProcess = spawn('npm', ['run', 'serve', '--', '--port', '0', '--model', modelDir, '--models-dir', modelsDir, '--threads', '1'], {
-        cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPENBLAS_NUM_THREADS: '1', VAR_STUDIO_DATA_DIR: dataDir },
-      });
-      const url = await new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`npm run serve printed no URL within 240 s:\n${log.join('')}`)), 240_000);
-        const onData = (d: Buffer) => {
-          log.push(String(d));
-          const m = /VAR Studio is running at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(log.join(''));
-          if (m) {
-            clearTimeout(timer);
-            resolve(m[1]);
-          }
-        };
-        proc.stdout?.on('data', onData);
-        proc.stderr?.on('data', (d: Buffer) => log.push(String(d)));
-        proc.once('exit', (code) => reject(new Error(`npm run serve exited with ${code}:\n${log.join('')}`)));
-      });
-      await use({ url, dataDir, log });
+      const { info, proc } = await startServe({ modelsDir, dataDir });
+      await use({ url: info.url, dataDir, log: info.log });
       if (proc.pid) process.kill(-proc.pid, 'SIGTERM');
       rmSync(dataDir, { recursive: true, force: true });
     },

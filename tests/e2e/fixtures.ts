@@ -12,11 +12,18 @@ export const modelDir = existsSync(path.join(embedded, 'manifest.json')) ? embed
 
 export interface ServeInfo { url: string; modelDir: string; modelsDir: string; log: string[] }
 
-async function startServe(): Promise<{ info: ServeInfo; proc: ChildProcess }> {
-  const modelsDir = mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-models-'));
+/**
+ * Start `npm run serve` on a free loopback port and wait for its URL. `modelsDir` defaults to a new empty
+ * folder; `dataDir` (the app data folder, where the canvas autosaves) to the server's own default.
+ * Stop it with `process.kill(-proc.pid)`: npm runs it in its own process group.
+ */
+export async function startServe(opts: { modelsDir?: string; dataDir?: string } = {}): Promise<{ info: ServeInfo; proc: ChildProcess }> {
+  const modelsDir = opts.modelsDir ?? mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-models-'));
   const log: string[] = [];
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
+  if (opts.dataDir) env.VAR_STUDIO_DATA_DIR = opts.dataDir;
   const proc = spawn('npm', ['run', 'serve', '--', '--port', '0', '--model', modelDir, '--models-dir', modelsDir, '--threads', '1'], {
-    cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
+    cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env,
   });
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`npm run serve printed no URL within 240 s:\n${log.join('')}`)), 240_000);
