@@ -54,7 +54,7 @@ interface Snapshot {
 }
 
 async function snapshot(page: Page): Promise<Snapshot> {
-  return page.evaluate(() => (window as unknown as { __varStudioCanvas: { snapshot(): Snapshot } }).__varStudioCanvas.snapshot());
+  return page.evaluate(() => (window as unknown as { __varStudioCanvasTestHook: { snapshot(): Snapshot } }).__varStudioCanvasTestHook.snapshot());
 }
 
 const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, 'base64'));
@@ -255,7 +255,7 @@ test('Extend canvas + Outpaint grows the image, undo shrinks it back; a class ed
   await expect(page.getByTestId('candidates')).toBeVisible();
   await page.getByTestId('candidate-accept').click();
   await expect(page.getByTestId('edit-chain')).toContainText('class-edit');
-  const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvas: { chain(): { steps: { op: string; classIndex: number; resolvedClassIndex: number }[] } } }).__varStudioCanvas.chain());
+  const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvasTestHook: { chain(): { steps: { op: string; classIndex: number; resolvedClassIndex: number }[] } } }).__varStudioCanvasTestHook.chain());
   expect(chain.steps.at(-1)).toMatchObject({ op: 'class-edit', classIndex: 3, resolvedClassIndex: 3 });
   await page.keyboard.press('Control+z');
   await page.getByTestId('mask-clear').click();
@@ -360,7 +360,7 @@ test('drop, paste, and a generated image from the history open into the canvas',
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'done');
   await page.getByRole('button', { name: 'Canvas', exact: true }).click();
   await page.getByTestId('canvas-from-history').first().click();
-  const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvas: { chain(): { source: { kind: string; settingsJson: string } } } }).__varStudioCanvas.chain());
+  const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvasTestHook: { chain(): { source: { kind: string; settingsJson: string } } } }).__varStudioCanvasTestHook.chain());
   expect(chain.source.kind).toBe('generated');
   expect(JSON.parse(chain.source.settingsJson).format).toBe('var-studio-settings');
 });
@@ -523,7 +523,7 @@ test('view and tools: Ctrl+wheel zoom about the pointer, Space+drag pan, fit; B/
   await page.getByTestId('edit-run').click();
   await expect(page.getByTestId('candidates')).toBeVisible();
   await page.getByTestId('candidate-accept').click();
-  const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvas: { chain(): { steps: { op: string; fromScale?: number; classIndex: number }[] } } }).__varStudioCanvas.chain());
+  const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvasTestHook: { chain(): { steps: { op: string; fromScale?: number; classIndex: number }[] } } }).__varStudioCanvasTestHook.chain());
   expect(chain.steps.at(-1)).toMatchObject({ op: 'class-edit', fromScale: 2, classIndex: 2 });
 });
 

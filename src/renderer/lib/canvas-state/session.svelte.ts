@@ -1,6 +1,6 @@
-// The canvas editor's state and actions (issue 6): the open document with its undo history, the tools,
-// the edit job in flight with its live preview, staged candidates, autosave/restore and export. The Konva
-// view (lib/canvas) is attached by the workspace and told to redraw; it never owns document state.
+// The canvas editor's state and actions: the open document with its undo history, the tools, the edit job
+// in flight with its live preview, staged candidates, autosave/restore and export. It knows no view: the
+// Konva view (lib/canvas) follows the runes below (see CanvasWorkspace.svelte) and never owns document state.
 import type { RgbImageMsg, StudioEvent } from '../../../shared/contract';
 import type { Candidate, DocSource, EditChain, EditOperation, EditStep, Region } from '../../../shared/edit';
 import { EDIT_LIMITS } from '../../../shared/edit';
@@ -9,7 +9,6 @@ import { toBase64 } from '../../../shared/wire';
 import type { StudioApp } from '../state/app.svelte';
 import type { HistoryEntry as GeneratedEntry } from '../state/history.svelte';
 import { downloadBytes, randomSeed } from '../image';
-import type { CanvasView } from '../canvas/view';
 import { CanvasDocument, acceptChange, newDocId, wholeMaskChange, type Change } from './document';
 import { EditHistory } from './history';
 import { buildEditPayload, EditInputError } from './edit-request';
@@ -63,9 +62,15 @@ export class CanvasSession {
   jobId = $state<string | null>(null);
   scalesDone = $state(0);
   scales = $state(0);
+  /** The running edit's latest scale, shown stretched over the region box. */
+  preview = $state.raw<{ region: Region; image: RgbImageMsg; scale: number } | null>(null);
   /** Candidates waiting for accept/discard. */
   staged = $state.raw<Staged | null>(null);
   candidateIndex = $state(0);
+  /** Counts document changes the view redraws in full (open, undo/redo, accept, mask operations); strokes and region drags are drawn by the view as they happen. */
+  redraws = $state(0);
+  /** Counts requests to fit the document and its region box in the view (open, restore, extend). */
+  fits = $state(0);
   /** The last problem, shown in the panel until the next action. */
   problem = $state<{ message: string; hint: string } | null>(null);
   notice = $state<string | null>(null);
@@ -74,7 +79,6 @@ export class CanvasSession {
   /** False until the autosave has been looked for (and restored) at start. */
   ready = $state(false);
 
-  view: CanvasView | null = null;
   private runRegion: Region | null = null;
   private runParams: Omit<Staged, 'jobId' | 'candidates'> | null = null;
   private saveTimer: ReturnType<typeof setTimeout> | null = null;
@@ -82,19 +86,6 @@ export class CanvasSession {
   private saving: Promise<void> | null = null;
   constructor(readonly app: StudioApp) {
     app.studio.onEvent((e) => this.onEvent(e));
-  }
-
-  /** Shows the session in a (new) view: the workspace is re-created when the user switches tabs. */
-  attach(view: CanvasView): void {
-    this.view = view;
-    view.refresh({ fit: true });
-    view.mask.setOpacity(this.maskOpacity);
-    this.showCandidate();
-    if (this.running) view.region.setLocked(true);
-  }
-
-  detach(): void {
-    this.view = null;
   }
 
   brush(): BrushSettings {
@@ -109,9 +100,26 @@ export class CanvasSession {
     return !!this.doc && !this.running && !this.staged;
   }
 
+  /** The region box cannot move while an edit runs on it. */
+  get regionLocked(): boolean {
+    return this.running;
+  }
+
+  /** The mask overlay hides while candidates are staged (the result is judged without it). */
+  get maskVisible(): boolean {
+    return !this.staged;
+  }
+
+  /** The candidate on show, or null when nothing is staged. */
+  get shownCandidate(): { region: Region; image: RgbImageMsg; index: number; count: number } | null {
+    const st = this.staged;
+    return st ? { region: st.region, image: st.candidates[this.candidateIndex].image, index: this.candidateIndex, count: st.candidates.length } : null;
+  }
+
   private changed(opts: { fit?: boolean; redraw?: boolean } = {}): void {
     this.rev += 1;
-    if (opts.redraw !== false) this.view?.refresh({ fit: opts.fit });
+    if (opts.redraw !== false) this.redraws += 1;
+    if (opts.fit) this.fits += 1;
     this.scheduleSave();
   }
 
@@ -125,7 +133,6 @@ export class CanvasSession {
   private setDocument(image: RgbImageMsg, name: string, source: DocSource, steps: EditStep[] = []): void {
     this.cancel();
     this.staged = null;
-    this.view?.staging.clear();
     this.history.clear();
     this.doc = new CanvasDocument(newDocId(), name, source, { width: image.width, height: image.height, image: image.data.slice(), region: defaultRegion(image.width, image.height), steps });
     this.problem = null;
@@ -194,8 +201,7 @@ export class CanvasSession {
     this.operation = 'outpaint';
     const g = grownCanvas(region, doc.width, doc.height);
     this.notice = `Region set ${n} px past the ${dir === 'up' ? 'top' : dir === 'down' ? 'bottom' : dir} edge; Outpaint will make the image ${g.width}×${g.height}.`;
-    this.changed();
-    this.view?.fit();
+    this.changed({ fit: true });
   }
 
   // ---------- mask operations ----------
@@ -276,7 +282,7 @@ export class CanvasSession {
     this.scales = model.patchNums.length;
     this.runRegion = region;
     this.runParams = { region, op, classIndex, fromScale, feather: this.feather, maskedPixels: payload.masked, settings: { cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth } };
-    this.view?.region.setLocked(true);
+    this.preview = null;
     try {
       await this.app.studio.call('edit.start', {
         jobId, modelId: model.id, operation: op, classIndex, ...(fromScale !== undefined ? { fromScale } : {}),
@@ -287,7 +293,6 @@ export class CanvasSession {
     } catch (e) {
       if (this.jobId !== jobId) return;
       this.status = 'error';
-      this.view?.region.setLocked(false);
       const info = (e as { info?: { message: string; hint: string } }).info;
       this.fail(info?.message ?? String(e), info?.hint ?? 'Check the settings and try again.');
     }
@@ -298,8 +303,7 @@ export class CanvasSession {
     const jobId = this.jobId;
     if (!jobId || !this.running) return;
     this.status = 'cancelled';
-    this.view?.progress.clear();
-    this.view?.region.setLocked(false);
+    this.preview = null;
     this.notice = 'Cancelled.';
     this.app.studio.call('edit.cancel', { jobId }).catch((e) => this.app.toasts.error('Cancel failed', e));
   }
@@ -309,8 +313,7 @@ export class CanvasSession {
     if (e.type === 'job.error') {
       if (this.status !== 'cancelled') {
         this.status = 'error';
-        this.view?.progress.clear();
-        this.view?.region.setLocked(false);
+        this.preview = null;
         this.fail(e.error.message, e.error.hint);
       }
       return;
@@ -323,43 +326,28 @@ export class CanvasSession {
         break;
       case 'job.scale':
         this.scalesDone = Math.max(this.scalesDone, e.index + 1);
-        if (this.runRegion) this.view?.progress.show(this.runRegion, e.previews[0], e.index);
+        if (this.runRegion) this.preview = { region: this.runRegion, image: e.previews[0], scale: e.index };
         break;
       case 'edit.done': {
         const p = this.runParams!;
         this.status = 'idle';
-        this.view?.progress.clear();
-        this.view?.region.setLocked(false);
+        this.preview = null;
         this.staged = { jobId: e.jobId, candidates: e.candidates, ...p };
         this.candidateIndex = 0;
-        this.showCandidate();
         this.notice = `${e.candidates.length} candidate${e.candidates.length > 1 ? 's' : ''} in ${(e.timings.totalMs / 1000).toFixed(1)} s: cycle with ← →, accept with Enter, discard with Esc.`;
         break;
       }
       case 'job.cancelled':
         this.status = 'cancelled';
-        this.view?.progress.clear();
-        this.view?.region.setLocked(false);
+        this.preview = null;
         break;
     }
-  }
-
-  private showCandidate(): void {
-    const st = this.staged;
-    if (!st) {
-      this.view?.staging.clear();
-      this.view?.mask.setVisible(true);
-      return;
-    }
-    this.view?.mask.setVisible(false);
-    this.view?.staging.show(st.region, st.candidates[this.candidateIndex].image, this.candidateIndex, st.candidates.length);
   }
 
   cycle(delta: number): void {
     const st = this.staged;
     if (!st) return;
     this.candidateIndex = (this.candidateIndex + delta + st.candidates.length) % st.candidates.length;
-    this.showCandidate();
   }
 
   accept(): void {
@@ -378,7 +366,6 @@ export class CanvasSession {
     const label = g.width !== doc.width || g.height !== doc.height ? `outpaint to ${g.width}×${g.height}` : `accept ${st.op}`;
     this.history.apply(doc, label, acceptChange(doc, st.region, c.image.data, step));
     this.staged = null;
-    this.showCandidate();
     this.notice = `Accepted candidate ${this.candidateIndex + 1}. Ctrl+Z undoes it.`;
     this.changed();
   }
@@ -386,7 +373,6 @@ export class CanvasSession {
   discard(): void {
     if (!this.staged) return;
     this.staged = null;
-    this.showCandidate();
     this.notice = 'Candidates discarded.';
   }
 
@@ -444,7 +430,8 @@ export class CanvasSession {
       this.autosave = { state: 'saved', at: meta.savedAt, message: '' };
       this.notice = `Restored "${meta.name}" (autosaved ${new Date(meta.savedAt).toLocaleString()}).`;
       this.rev += 1;
-      this.view?.refresh({ fit: true });
+      this.redraws += 1;
+      this.fits += 1;
       return true;
     } catch (e) {
       this.fail(`The autosaved canvas could not be restored (${e instanceof Error ? e.message : String(e)}).`, 'Open the image again.');
@@ -458,9 +445,8 @@ export class CanvasSession {
     this.doc = null;
     this.staged = null;
     this.history.clear();
-    this.view?.staging.clear();
     this.rev += 1;
-    this.view?.refresh();
+    this.redraws += 1;
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.saveTimer = null;
     this.autosave = { state: 'idle', at: null, message: '' };
@@ -472,7 +458,8 @@ export class CanvasSession {
   async exportImage(format: 'png' | 'jpeg' | 'webp', quality = 92): Promise<void> {
     const doc = this.doc;
     if (!doc) return this.fail('There is no image to export.', 'Open an image first.');
-    const flat = this.view?.compositor.flatten() ?? { width: doc.width, height: doc.height, data: doc.image };
+    // The document image is already flat: accepted results are pasted into it; staged ones are not part of it.
+    const flat = { width: doc.width, height: doc.height, data: doc.image };
     const base = `var-edit-${doc.name}`.replace(/\.(png|jpe?g|webp)$/i, '').replace(/[^A-Za-z0-9._ -]+/g, '_').slice(0, 110) || 'var-edit';
     try {
       const image = checkPacked(await pack(flat.data), 'image', 'export');
@@ -507,7 +494,6 @@ export class CanvasSession {
       status: this.status, scalesDone: this.scalesDone, scales: this.scales,
       staged: this.staged ? { count: this.staged.candidates.length, index: this.candidateIndex, region: this.staged.region } : null,
       autosave: this.autosave, feather: this.feather, operation: this.operation,
-      view: this.view?.repr() ?? null,
     };
   }
 }

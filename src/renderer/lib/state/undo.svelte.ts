@@ -10,10 +10,6 @@ export class UndoStack {
     this.entries = [...this.entries.slice(-(LIMIT - 1)), entry];
   }
 
-  get nextLabel(): string | null {
-    return this.entries.at(-1)?.label ?? null;
-  }
-
   undo(): string | null {
     const entry = this.entries.at(-1);
     if (!entry) return null;

@@ -2,7 +2,7 @@
 // is built outside the component tree). Set on mount, cleared on destroy.
 import type { CanvasSession } from '../../lib/canvas-state/session.svelte';
 
-let current: { session: CanvasSession; openDialog(): void } | null = null;
+let current: { session: CanvasSession; openDialog(): void; fit(): void } | null = null;
 
 export function setActiveCanvas(value: typeof current): void {
   current = value;
