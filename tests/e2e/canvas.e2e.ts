@@ -333,7 +333,7 @@ test('a reload restores the autosaved document (image, mask, region, edit chain)
   await expect(page.getByTestId('edit-chain')).toContainText('outpaint');
 });
 
-test('drop, paste, and a generated image from the history open into the canvas', async ({ page, canvasServe }) => {
+test('drop, paste, and a generated image from the gallery open into the canvas', async ({ page, canvasServe }) => {
   await openCanvas(page, canvasServe.url);
   const png = readFileSync(PHOTO).toString('base64');
   // Drag-and-drop of a file onto the canvas.
@@ -354,12 +354,12 @@ test('drop, paste, and a generated image from the history open into the canvas',
     window.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
   }, small);
   await expect(page.getByTestId('doc-size')).toHaveText('36×28 px');
-  // A generated image: generate one, then pick it in "Start from history".
+  // A generated image: generate one, then pick it in "Start from the gallery".
   await page.getByRole('button', { name: 'Generate', exact: true }).click();
   await page.getByTestId('generate').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'done');
   await page.getByRole('button', { name: 'Canvas', exact: true }).click();
-  await page.getByTestId('canvas-from-history').first().click();
+  await page.getByTestId('canvas-from-gallery').first().click();
   const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvasTestHook: { chain(): { source: { kind: string; settingsJson: string } } } }).__varStudioCanvasTestHook.chain());
   expect(chain.source.kind).toBe('generated');
   expect(JSON.parse(chain.source.settingsJson).format).toBe('var-studio-settings');

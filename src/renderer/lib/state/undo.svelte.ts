@@ -1,4 +1,4 @@
-// Undo (Ctrl+Z) over settings changes and history deletions. Each entry knows how to put things back.
+// Undo (Ctrl+Z) over settings changes and gallery deletions. Each entry knows how to put things back.
 export interface UndoEntry { label: string; undo(): void }
 
 const LIMIT = 200;
