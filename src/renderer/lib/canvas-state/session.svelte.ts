@@ -1,7 +1,7 @@
 // The canvas editor's state and actions (issue 6): the open document with its undo history, the tools,
 // the edit job in flight with its live preview, staged candidates, autosave/restore and export. The Konva
 // view (lib/canvas) is attached by the workspace and told to redraw; it never owns document state.
-import type { RgbImageMsg, StudioEvent } from '../../../shared/contract';
+import type { RgbImageMsg, Sampling, StudioEvent } from '../../../shared/contract';
 import type { Candidate, DocSource, EditChain, EditOperation, EditStep, Region } from '../../../shared/edit';
 import { EDIT_LIMITS } from '../../../shared/edit';
 import { settingsToJson } from '../../../shared/settings';
@@ -20,7 +20,7 @@ import type { BrushSettings } from './stroke';
 
 export type RunStatus = 'idle' | 'starting' | 'running' | 'cancelled' | 'error';
 
-interface Staged { jobId: string; region: Region; candidates: Candidate[]; op: EditOperation; classIndex: number | null; fromScale: number | undefined; feather: number; maskedPixels: number; settings: { cfg: number; topK: number; topP: number; moreSmooth: boolean } }
+interface Staged { jobId: string; region: Region; candidates: Candidate[]; op: EditOperation; classIndex: number | null; fromScale: number | undefined; feather: number; maskedPixels: number; sampling: Sampling }
 
 const AUTOSAVE_DELAY_MS = 800;
 
@@ -275,12 +275,12 @@ export class CanvasSession {
     this.scalesDone = 0;
     this.scales = model.patchNums.length;
     this.runRegion = region;
-    this.runParams = { region, op, classIndex, fromScale, feather: this.feather, maskedPixels: payload.masked, settings: { cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth } };
+    this.runParams = { region, op, classIndex, fromScale, feather: this.feather, maskedPixels: payload.masked, sampling: s.sampling };
     this.view?.region.setLocked(true);
     try {
       await this.app.studio.call('edit.start', {
         jobId, modelId: model.id, operation: op, classIndex, ...(fromScale !== undefined ? { fromScale } : {}),
-        seed: s.seed, batch, cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth, feather: this.feather,
+        seed: s.seed, batch, sampling: s.sampling, feather: this.feather,
         image: payload.image, mask: payload.mask, region: payload.region,
       });
       if (this.jobId === jobId && this.status === 'starting') this.status = 'running';
@@ -372,7 +372,7 @@ export class CanvasSession {
     const step: EditStep = {
       op: st.op, model: { id: model.id, name: model.name, resolution: model.resolution },
       classIndex: st.classIndex, resolvedClassIndex: c.classIndex, className: c.classIndex < 0 ? 'null class (inpainting)' : this.app.className(c.classIndex),
-      seed: c.seed, ...st.settings, ...(st.fromScale !== undefined ? { fromScale: st.fromScale } : {}), feather: st.feather,
+      seed: c.seed, sampling: st.sampling, ...(st.fromScale !== undefined ? { fromScale: st.fromScale } : {}), feather: st.feather,
       region: st.region, maskedPixels: st.maskedPixels, canvas: g, at: new Date().toISOString(),
     };
     const label = g.width !== doc.width || g.height !== doc.height ? `outpaint to ${g.width}×${g.height}` : `accept ${st.op}`;

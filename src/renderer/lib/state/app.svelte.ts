@@ -3,6 +3,7 @@
 import type {
   AppInfo, EventOf, ExportFormat, GenerateSettings, ImageSettings, LoadedModel, ModelSummary, StudioEvent,
 } from '../../../shared/contract';
+import { sameSampling } from '../../../shared/contract';
 import { describeSettings } from '../../../shared/settings';
 import type { Studio } from '../studio/studio';
 import { downloadBytes, randomSeed, sameImage } from '../image';
@@ -25,8 +26,8 @@ function newJobId(): string {
 function sameSettings(a: ImageSettings, b: ImageSettings): boolean {
   const tokensEqual = (x?: { fromScale: number; tokens: Int32Array[] }, y?: { fromScale: number; tokens: Int32Array[] }) =>
     (!x && !y) || (!!x && !!y && x.fromScale === y.fromScale && x.tokens.every((t, i) => t.length === y.tokens[i]?.length && t.every((v, j) => v === y.tokens[i][j])));
-  return a.model.id === b.model.id && a.classIndex === b.classIndex && a.seed === b.seed && a.cfg === b.cfg && a.topK === b.topK &&
-    a.topP === b.topP && a.moreSmooth === b.moreSmooth && tokensEqual(a.prefix, b.prefix);
+  return a.model.id === b.model.id && a.classIndex === b.classIndex && a.seed === b.seed && sameSampling(a.sampling, b.sampling) &&
+    tokensEqual(a.prefix, b.prefix);
 }
 
 export class StudioApp {
@@ -86,7 +87,7 @@ export class StudioApp {
       const changed = this.model?.id !== model.id;
       this.model = model;
       if (opts.applyDefaults && changed) {
-        this.settings.applyDefaults(model.sampling);
+        this.settings.applySampling(model.sampling);
         if (this.settings.classIndex !== null && this.settings.classIndex >= model.classes.length) this.settings.classIndex = null;
         this.settings.prefix = null;
       }
@@ -115,7 +116,7 @@ export class StudioApp {
 
   resetToModelDefaults(): void {
     const model = this.model;
-    if (model) this.changeSettings('reset sampling to defaults', (s) => s.applyDefaults(model.sampling));
+    if (model) this.changeSettings('reset sampling to defaults', (s) => s.applySampling(model.sampling));
   }
 
   undo(): void {
@@ -135,8 +136,8 @@ export class StudioApp {
     if (!this.settings.seedLocked) this.settings.seed = randomSeed();
     const s = this.settings;
     await this.startJob({
-      modelId: this.model.id, classIndex: s.classIndex, seed: s.seed, batch: s.batch, cfg: s.cfg, topK: s.topK, topP: s.topP,
-      moreSmooth: s.moreSmooth, ...(s.prefix ? { prefix: s.prefix } : {}),
+      modelId: this.model.id, classIndex: s.classIndex, seed: s.seed, batch: s.batch, sampling: s.sampling,
+      ...(s.prefix ? { prefix: s.prefix } : {}),
     }, null);
   }
 
@@ -153,7 +154,7 @@ export class StudioApp {
     const seed = s.seedLocked ? s.seed : randomSeed();
     const classIndex = this.varyWithPickedClass && s.classIndex !== null ? s.classIndex : entry.settings.resolvedClassIndex;
     await this.startJob({
-      modelId: model.id, classIndex, seed, batch: s.batch, cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth,
+      modelId: model.id, classIndex, seed, batch: s.batch, sampling: s.sampling,
       prefix: { fromScale, tokens: entry.tokens.slice(0, fromScale) },
     }, { entryId: entry.id, fromScale });
   }
@@ -243,10 +244,10 @@ export class StudioApp {
     const createdAt = new Date().toISOString();
     const entries: HistoryEntry[] = e.images.map((image, b) => {
       const settings: ImageSettings = {
-        format: 'var-studio-settings', version: 1,
+        format: 'var-studio-settings', version: 2,
         model: { id: model.id, name: model.name, title: model.title, resolution: model.resolution },
         classIndex: used.classIndex, resolvedClassIndex: e.classIndices[b], className: this.className(e.classIndices[b]),
-        seed: e.seeds[b], cfg: used.cfg, topK: used.topK, topP: used.topP, moreSmooth: used.moreSmooth,
+        seed: e.seeds[b], sampling: used.sampling,
         ...(used.prefix ? { prefix: used.prefix } : {}), createdAt,
       };
       const entry: HistoryEntry = {
@@ -296,10 +297,7 @@ export class StudioApp {
       x.seed = s.seed;
       x.seedLocked = true;
       x.batch = 1;
-      x.cfg = s.cfg;
-      x.topK = s.topK;
-      x.topP = s.topP;
-      x.moreSmooth = s.moreSmooth;
+      x.applySampling(s.sampling);
       x.prefix = s.prefix ?? null;
     });
   }
