@@ -9,8 +9,9 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   BundleError, EngineError, type EngineEvent, type ProviderName, VarEngine, decodeImage, decodeMask, defaultModelDir,
-  encodePng, isProviderName, resolveClass,
+  type SamplingSettings, encodePng, resolveClass,
 } from '../engine/index';
+import { LIMITS, PROVIDER_NAMES } from '../shared/contract';
 import { UsageError, batchPath, parseFloatArg, parseIntArg, parseRegion } from './args';
 import { Progress } from './progress';
 
@@ -48,7 +49,7 @@ interface Common { model: string; provider: ProviderName | 'auto'; threads?: num
 
 function commonOptions(v: Record<string, string | boolean | undefined>): Common {
   const provider = (v.provider as string | undefined) ?? 'auto';
-  if (provider !== 'auto' && !isProviderName(provider)) throw new UsageError(`--provider must be auto, cuda, dml, coreml, webgpu or cpu, got "${provider}"`);
+  if (provider !== 'auto' && !(PROVIDER_NAMES as readonly string[]).includes(provider)) throw new UsageError(`--provider must be auto, ${PROVIDER_NAMES.join(', ')}, got "${provider}"`);
   return {
     model: resolve((v.model as string | undefined) ?? defaultModelDir()),
     provider: provider as ProviderName | 'auto',
@@ -75,26 +76,33 @@ const commonSpec = {
   json: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
-function samplingFrom(v: Record<string, string | boolean | undefined>, engine: VarEngine) {
+function samplingFrom(v: Record<string, string | boolean | undefined>, engine: VarEngine, maxBatch: number) {
   const d = engine.manifest.sampling;
-  return {
+  const sampling: SamplingSettings = {
     cfg: parseFloatArg('cfg', v.cfg as string | undefined) ?? d.cfg,
     topK: parseIntArg('top-k', v['top-k'] as string | undefined, 0, engine.manifest.vocabSize) ?? d.topK,
     topP: parseFloatArg('top-p', v['top-p'] as string | undefined) ?? d.topP,
     moreSmooth: v['more-smooth'] === true ? true : d.moreSmooth,
+  };
+  if (sampling.cfg > LIMITS.maxCfg) throw new UsageError(`--cfg must be at most ${LIMITS.maxCfg}, got ${sampling.cfg}`);
+  return {
+    sampling,
     seed: parseIntArg('seed', v.seed as string | undefined, 0, 0xffffffff) ?? Math.floor(Math.random() * 0x100000000),
-    batch: parseIntArg('batch', v.batch as string | undefined, 1, 64) ?? 1,
+    batch: parseIntArg('batch', v.batch as string | undefined, 1, maxBatch) ?? 1,
   };
 }
 
+/** Runs a job to its end; the seeds are the engine's own (from its 'start' event). */
 async function drive(events: AsyncGenerator<EngineEvent>, progress: Progress, patchNums: number[]) {
   let done: Extract<EngineEvent, { type: 'done' }> | undefined;
+  let seeds: number[] = [];
   for await (const e of events) {
+    if (e.type === 'start') seeds = e.seeds;
     if (e.type === 'scale') progress.update(e.index + 1, patchNums.length, `scale ${e.index + 1}/${patchNums.length} (${e.patch}×${e.patch}) ${(e.elapsedMs / 1000).toFixed(2)} s`);
     if (e.type === 'done') done = e;
   }
   progress.end();
-  return done!;
+  return { ...done!, seeds };
 }
 
 async function writeOut(path: string, bytes: Uint8Array | string): Promise<void> {
@@ -111,7 +119,7 @@ async function cmdGenerate(argv: string[]): Promise<unknown> {
   const engine = await openEngine(c, v.model === undefined);
   try {
     const classIndex = v.class.trim().toLowerCase() === 'random' ? null : resolveClass(v.class, engine.manifest);
-    const s = samplingFrom(v, engine);
+    const s = samplingFrom(v, engine, LIMITS.maxBatch);
     const progress = new Progress(!c.quiet);
     const done = await drive(engine.generate({ classIndex, ...s }), progress, engine.manifest.patchNums);
     const files: string[] = [];
@@ -119,7 +127,7 @@ async function cmdGenerate(argv: string[]): Promise<unknown> {
       const path = batchPath(v.out, b, s.batch);
       const meta = {
         tool: 'var-studio', operation: 'generate', model: engine.manifest.name, classIndex: done.classIndices[b],
-        className: engine.manifest.classes[done.classIndices[b]], seed: (s.seed + b) >>> 0, cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth,
+        className: engine.manifest.classes[done.classIndices[b]], seed: done.seeds[b], ...s.sampling,
       };
       await writeOut(path, await encodePng(done.images[b], { 'var-studio': JSON.stringify(meta) }));
       files.push(path);
@@ -127,13 +135,13 @@ async function cmdGenerate(argv: string[]): Promise<unknown> {
     if (v['tokens-out']) {
       const tokens = {
         model: engine.manifest.name, patchNums: engine.manifest.patchNums,
-        images: done.tokens.map((t, b) => ({ seed: (s.seed + b) >>> 0, classIndex: done.classIndices[b], tokens: t.map((x) => Array.from(x)) })),
+        images: done.tokens.map((t, b) => ({ seed: done.seeds[b], classIndex: done.classIndices[b], tokens: t.map((x) => Array.from(x)) })),
       };
       await writeOut(v['tokens-out'], JSON.stringify(tokens));
     }
     return {
       ok: true, command: 'generate', files, tokensFile: v['tokens-out'] ?? null, seed: s.seed, classIndices: done.classIndices,
-      settings: { cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth, batch: s.batch },
+      settings: { ...s.sampling, batch: s.batch },
       provider: engine.provider, timings: done.timings,
     };
   } finally {
@@ -171,7 +179,7 @@ async function cmdEdit(argv: string[]): Promise<unknown> {
   try {
     const classIndex = v.class === undefined ? null : resolveClass(v.class, engine.manifest);
     const fromScale = parseIntArg('from-scale', v['from-scale'], 0, engine.manifest.patchNums.length);
-    const s = samplingFrom(v, engine);
+    const s = samplingFrom(v, engine, LIMITS.maxEditBatch);
     const progress = new Progress(!c.quiet);
     const done = await drive(engine.edit({ image, mask, region, classIndex, fromScale, feather, ...s }), progress, engine.manifest.patchNums);
     const files: string[] = [];
@@ -179,7 +187,7 @@ async function cmdEdit(argv: string[]): Promise<unknown> {
       const path = batchPath(v.out, b, s.batch);
       const meta = {
         tool: 'var-studio', operation: classIndex === null ? 'inpaint' : 'class-edit', model: engine.manifest.name, classIndex,
-        seed: (s.seed + b) >>> 0, cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth, region: region ?? null, fromScale: fromScale ?? 0, feather,
+        seed: done.seeds[b], ...s.sampling, region: region ?? null, fromScale: fromScale ?? 0, feather,
       };
       await writeOut(path, await encodePng(done.images[b], { 'var-studio': JSON.stringify(meta) }));
       files.push(path);

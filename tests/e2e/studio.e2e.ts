@@ -144,7 +144,7 @@ test('export PNG and JPEG carry the settings; reopening restores them and re-gen
   await expect(fresh.getByTestId('seed')).toHaveValue('12345');
   await expect(fresh.getByTestId('seed-lock')).toHaveAttribute('aria-pressed', 'true');
   await expect(fresh.getByTestId('class-chosen')).toContainText('3 ·');
-  await expect(fresh.getByTestId('topk')).toHaveValue(String(settings.topK));
+  await expect(fresh.getByTestId('topk')).toHaveValue(String(settings.sampling.topK));
   await expect(fresh.getByTestId('gallery-item')).toHaveCount(1);
   await generateAndWait(fresh);
   await expect(fresh.getByTestId('identical')).toBeVisible();
@@ -179,7 +179,7 @@ test('a malformed message is rejected with an error shown in the UI, and the app
     const next = () => new Promise<string>((r) => (ws.onmessage = (e) => r(String(e.data))));
     ws.send('not json');
     got.push(await next());
-    ws.send(JSON.stringify({ t: 'req', id: 1, kind: 'generate.start', params: { jobId: 'j', settings: { modelId: 'embedded', classIndex: 0, seed: 1, batch: 1, cfg: 1, topK: 0, topP: 3, moreSmooth: false } } }));
+    ws.send(JSON.stringify({ t: 'req', id: 1, kind: 'generate.start', params: { jobId: 'j', settings: { modelId: 'embedded', classIndex: 0, seed: 1, batch: 1, sampling: { cfg: 1, topK: 0, topP: 3, moreSmooth: false } } } }));
     got.push(await next());
     ws.send(JSON.stringify({ t: 'req', id: 2, kind: 'app.info', params: {} }));
     got.push(await next());
@@ -188,7 +188,7 @@ test('a malformed message is rejected with an error shown in the UI, and the app
   }, serve.url);
   expect(replies[0]).toMatchObject({ t: 'err', error: { code: 'bad-message' } });
   expect(replies[1]).toMatchObject({ t: 'res', id: 1, ok: false, error: { code: 'bad-message' } });
-  expect(replies[1].error.message).toContain('params.settings.topP');
+  expect(replies[1].error.message).toContain('params.settings.sampling.topP');
   expect(replies[2]).toMatchObject({ t: 'res', id: 2, ok: true, result: { host: 'browser' } });
 });
 

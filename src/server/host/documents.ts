@@ -8,7 +8,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import {
-  EDIT_CHAIN_KEY, EDIT_LIMITS, documentMetaSchema, editChainFromJson, editChainToJson,
+  EDIT_CHAIN_KEY, EDIT_LIMITS, documentMetaSchema, editChainFromJson, editChainToJson, upgradeDocumentMeta,
   type CanvasOpenResult, type DocumentExportParams, type DocumentMeta, type DocumentRestoreResult, type DocumentSaveParams, type EditChain,
 } from '../../shared/edit';
 import { SETTINGS_KEY, describeSettings, settingsFromJson, settingsToJson } from '../../shared/settings';
@@ -55,7 +55,7 @@ export class DocumentStore {
       return null;
     }
     const raw = JSON.parse(text) as { meta?: unknown; imageFile?: unknown; maskFile?: unknown };
-    const meta = documentMetaSchema.parse(raw.meta, 'document.json meta');
+    const meta = documentMetaSchema.parse(upgradeDocumentMeta(raw.meta), 'document.json meta');
     const fileName = /^[a-z]+-[A-Za-z0-9_-]+\.gz$/;
     if (typeof raw.imageFile !== 'string' || !fileName.test(raw.imageFile) || typeof raw.maskFile !== 'string' || !fileName.test(raw.maskFile))
       throw new Error('document.json names no valid data files');

@@ -43,8 +43,7 @@ export function toEngineRequest(p: EditStartParams): EditRequest {
     region: { x: p.region.x, y: p.region.y, size: p.region.size },
     classIndex: p.classIndex,
     ...(p.fromScale !== undefined ? { fromScale: p.fromScale } : {}),
-    seed: p.seed, batch: p.batch, feather: p.feather,
-    cfg: p.cfg, topK: p.topK, topP: p.topP, moreSmooth: p.moreSmooth,
+    seed: p.seed, batch: p.batch, feather: p.feather, sampling: p.sampling,
   };
 }
 

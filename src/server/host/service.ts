@@ -137,7 +137,7 @@ export class StudioHost {
       patchNums: [...m.patchNums],
       vocabSize: m.vocabSize,
       classes: [...m.classes],
-      sampling: { cfg: m.sampling.cfg, topK: m.sampling.topK, topP: m.sampling.topP, moreSmooth: m.sampling.moreSmooth },
+      sampling: { ...m.sampling },
       previewMethod: `${m.preview.method}: ${m.preview.description ?? ''}`.slice(0, 1000),
       provider: { inUse: engine.provider.inUse, requested: engine.provider.requested, skipped: engine.provider.skipped.map((s) => ({ provider: s.provider, reason: s.reason.slice(0, 2000) })) },
     };
@@ -191,8 +191,7 @@ export class StudioHost {
 
   private async run(job: RunningJob, engine: VarEngine, s: GenerateSettings, emit: (e: StudioEvent) => void): Promise<void> {
     const req: GenerateRequest = {
-      cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth,
-      classIndex: s.classIndex, seed: s.seed, batch: s.batch,
+      classIndex: s.classIndex, seed: s.seed, batch: s.batch, sampling: s.sampling,
       ...(s.prefix ? { prefix: [{ tokens: s.prefix.tokens }] } : {}),
     };
     const seeds = Array.from({ length: s.batch }, (_, b) => (s.seed + b) >>> 0);

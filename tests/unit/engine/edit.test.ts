@@ -28,7 +28,7 @@ async function run(req: EditRequest): Promise<Extract<EngineEvent, { type: 'done
   if (last?.type !== 'done') throw new Error('no done event');
   return last;
 }
-const settings = { cfg: 2, topK: 16, topP: 0.9, moreSmooth: false, seed: 5, batch: 2 };
+const settings = { sampling: { cfg: 2, topK: 16, topP: 0.9, moreSmooth: false }, seed: 5, batch: 2 };
 
 /** Pixels of `img` at which the paste weight is 0 (outside the feathered mask). */
 function untouched(size: { w: number; h: number }, region: { x: number; y: number; size: number }, regen: Uint8Array, feather: number): (x: number, y: number) => boolean {

@@ -230,7 +230,7 @@ describe('seeded full generations (generation_seeded.json): token-identical, ten
     const g = byName('two classes, top-k 16 top-p 0.9');
     for (let b = 0; b < 2; b++) {
       let tokens: Int32Array[] | undefined;
-      for await (const e of engine.generate({ classIndex: g.labels[b], seed: imageSeed(g.seed, b), batch: 1, cfg: g.cfg, topK: g.topK, topP: g.topP, moreSmooth: false })) {
+      for await (const e of engine.generate({ classIndex: g.labels[b], seed: imageSeed(g.seed, b), batch: 1, sampling: { cfg: g.cfg, topK: g.topK, topP: g.topP, moreSmooth: false } })) {
         if (e.type === 'done') tokens = e.tokens[0];
       }
       tokens!.forEach((t, k) => expect(Array.from(t)).toEqual(g.tokens[k][b]));

@@ -14,6 +14,7 @@ import { encodeExport, inspectImage, readPngText } from '../../../src/server/hos
 import type { ImageSettings, StudioEvent } from '../../../src/shared/contract';
 import { parseEvent } from '../../../src/shared/contract';
 import { decodeWire, encodeWire } from '../../../src/shared/wire';
+import { encodePng } from '../../../src/engine/index';
 
 const tinyBundle = path.resolve(import.meta.dirname, '..', '..', 'fixtures', 'tiny', 'bundle');
 
@@ -38,7 +39,7 @@ function collector(): StudioSession & { events: StudioEvent[]; until(type: strin
   };
 }
 
-const baseSettings = { modelId: 'embedded', classIndex: 1, seed: 7, batch: 2, cfg: 2, topK: 16, topP: 0.9, moreSmooth: false };
+const baseSettings = { modelId: 'embedded', classIndex: 1, seed: 7, batch: 2, sampling: { cfg: 2, topK: 16, topP: 0.9, moreSmooth: false } };
 
 describe('StudioHost on the real engine (tiny fixture bundle)', () => {
   let host: StudioHost;
@@ -116,8 +117,8 @@ describe('StudioHost on the real engine (tiny fixture bundle)', () => {
 describe('export and inspect', () => {
   const image = { width: 4, height: 4, data: Uint8Array.from({ length: 48 }, (_, i) => (i * 37) & 255) };
   const settings: ImageSettings = {
-    format: 'var-studio-settings', version: 1, model: { id: 'embedded', name: 'tiny', title: 'Tiny ü', resolution: 4 },
-    classIndex: 2, resolvedClassIndex: 2, className: 'Ankle boot — 靴', seed: 99, cfg: 1.5, topK: 0, topP: 1, moreSmooth: false,
+    format: 'var-studio-settings', version: 2, model: { id: 'embedded', name: 'tiny', title: 'Tiny ü', resolution: 4 },
+    classIndex: 2, resolvedClassIndex: 2, className: 'Ankle boot — 靴', seed: 99, sampling: { cfg: 1.5, topK: 0, topP: 1, moreSmooth: false },
     prefix: { fromScale: 1, tokens: [Int32Array.of(3)] }, createdAt: '2026-01-01T00:00:00.000Z',
   };
   const base = { image, settings, fileName: 'shot', quality: 90, kernel: 'nearest' as const };
@@ -133,6 +134,14 @@ describe('export and inspect', () => {
     const back = await inspectImage(out.bytes);
     expect(back.settings).toEqual(settings);
     expect(back.image.data).toEqual(image.data);
+  });
+
+  it('an exported PNG of the old form (version 1, sampling flat) opens with its settings', async () => {
+    const { sampling, ...rest } = settings;
+    const v1 = JSON.stringify({ ...rest, className: 'Ankle boot', version: 1, ...sampling, prefix: { fromScale: 1, tokens: [[3]] } });
+    const png = await encodePng(image, { 'var-studio': v1 });
+    const back = await inspectImage(png);
+    expect(back.settings).toEqual({ ...settings, className: 'Ankle boot' });
   });
 
   it('JPEG and WebP: XMP carries the settings; upscale ×8 nearest repeats pixels', async () => {

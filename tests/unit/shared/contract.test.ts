@@ -5,7 +5,8 @@ import { decodeWire, encodeWire, fromBase64, parseWireMessage, parseWireRequest,
 import { settingsFromJson, settingsToJson } from '../../../src/shared/settings';
 import type { ImageSettings } from '../../../src/shared/contract';
 
-const settings = { modelId: 'embedded', classIndex: 3, seed: 42, batch: 2, cfg: 1.5, topK: 100, topP: 0.95, moreSmooth: false };
+const sampling = { cfg: 1.5, topK: 100, topP: 0.95, moreSmooth: false };
+const settings = { modelId: 'embedded', classIndex: 3, seed: 42, batch: 2, sampling };
 
 function problem(fn: () => unknown): string {
   try {
@@ -23,11 +24,13 @@ describe('request params', () => {
     expect(p.settings.seed).toBe(42);
   });
   it.each([
-    [{ ...settings, topP: 3 }, 'params.settings.topP'],
+    [{ ...settings, sampling: { ...sampling, topP: 3 } }, 'params.settings.sampling.topP'],
     [{ ...settings, seed: -1 }, 'params.settings.seed'],
     [{ ...settings, seed: 2 ** 32 }, 'params.settings.seed'],
     [{ ...settings, batch: 0 }, 'params.settings.batch'],
-    [{ ...settings, cfg: Number.NaN }, 'params.settings.cfg'],
+    [{ ...settings, sampling: { ...sampling, cfg: Number.NaN } }, 'params.settings.sampling.cfg'],
+    [{ ...settings, sampling: { ...sampling, cfg: 51 } }, 'params.settings.sampling.cfg'],
+    [{ ...settings, batch: 17 }, 'params.settings.batch'],
     [{ ...settings, classIndex: 1.5 }, 'params.settings.classIndex'],
     [{ ...settings, extra: 1 }, 'params.settings.extra'],
     [{ ...settings, modelId: '../../etc' }, 'params.settings.modelId'],
@@ -38,8 +41,8 @@ describe('request params', () => {
     expect(problem(() => parseParams('generate.start', { jobId: 'job-1', settings: bad }))).toContain(path);
   });
   it('rejects a missing field, a wrong type and an RGB buffer of the wrong size', () => {
-    const { topK: _omit, ...missing } = settings;
-    expect(problem(() => parseParams('generate.start', { jobId: 'j', settings: missing }))).toContain('params.settings.topK');
+    const { topK: _omit, ...missing } = sampling;
+    expect(problem(() => parseParams('generate.start', { jobId: 'j', settings: { ...settings, sampling: missing } }))).toContain('params.settings.sampling.topK');
     expect(problem(() => parseParams('models.load', { modelId: 5 }))).toContain('params.modelId');
     const image = { width: 2, height: 2, data: new Uint8Array(11) };
     expect(problem(() => parseParams('image.inspect', { fileName: 'a.png', bytes: [1, 2] }))).toContain('params.bytes');
@@ -47,7 +50,7 @@ describe('request params', () => {
   });
   it('only allows the upscale factors the UI offers', () => {
     const image = { width: 1, height: 1, data: new Uint8Array(3) };
-    const s: ImageSettings = { format: 'var-studio-settings', version: 1, model: { id: 'embedded', name: 'm', title: 'M', resolution: 1 }, classIndex: null, resolvedClassIndex: 0, className: 'a', seed: 1, cfg: 1, topK: 0, topP: 1, moreSmooth: false, createdAt: 'now' };
+    const s: ImageSettings = { format: 'var-studio-settings', version: 2, model: { id: 'embedded', name: 'm', title: 'M', resolution: 1 }, classIndex: null, resolvedClassIndex: 0, className: 'a', seed: 1, sampling: { cfg: 1, topK: 0, topP: 1, moreSmooth: false }, createdAt: 'now' };
     const base = { format: 'png', kernel: 'nearest', quality: 90, image, settings: s, fileName: 'x' };
     expect(parseParams('image.export', { ...base, upscale: 4 }).upscale).toBe(4);
     expect(problem(() => parseParams('image.export', { ...base, upscale: 3 }))).toContain('params.upscale');
@@ -97,8 +100,8 @@ describe('wire codec', () => {
 describe('embedded settings JSON', () => {
   it('round-trips, including the kept tokens of a vary', () => {
     const s: ImageSettings = {
-      format: 'var-studio-settings', version: 1, model: { id: 'embedded', name: 'fashion', title: 'Fashion', resolution: 32 },
-      classIndex: null, resolvedClassIndex: 4, className: 'Coat', seed: 4294967295, cfg: 2.5, topK: 600, topP: 0.96, moreSmooth: true,
+      format: 'var-studio-settings', version: 2, model: { id: 'embedded', name: 'fashion', title: 'Fashion', resolution: 32 },
+      classIndex: null, resolvedClassIndex: 4, className: 'Coat', seed: 4294967295, sampling: { cfg: 2.5, topK: 600, topP: 0.96, moreSmooth: true },
       prefix: { fromScale: 2, tokens: [Int32Array.of(5), Int32Array.of(1, 2, 3, 4)] }, createdAt: '2026-01-01T00:00:00.000Z',
     };
     const text = settingsToJson(s);
@@ -106,5 +109,17 @@ describe('embedded settings JSON', () => {
     const back = settingsFromJson(text);
     expect(back).toEqual(s);
     expect(() => settingsFromJson(text.replace('"seed":4294967295', '"seed":-4'))).toThrow(/settings\.seed/);
+  });
+  it('reads a version 1 record (sampling flat at the top level, as written before it was nested)', () => {
+    const v1 = '{"format":"var-studio-settings","version":1,"model":{"id":"embedded","name":"fashion","title":"Fashion","resolution":32},' +
+      '"classIndex":3,"resolvedClassIndex":3,"className":"Dress","seed":7,"cfg":2,"topK":16,"topP":0.9,"moreSmooth":true,' +
+      '"prefix":{"fromScale":1,"tokens":[[9]]},"createdAt":"2026-01-01T00:00:00.000Z"}';
+    const s = settingsFromJson(v1);
+    expect(s.version).toBe(2);
+    expect(s.sampling).toEqual({ cfg: 2, topK: 16, topP: 0.9, moreSmooth: true });
+    expect(s.prefix?.tokens).toEqual([Int32Array.of(9)]);
+    expect(settingsFromJson(settingsToJson(s))).toEqual(s);
+    expect(() => settingsFromJson(v1.replace('"topP":0.9', '"topP":9'))).toThrow(/settings\.sampling\.topP/);
+    expect(() => settingsFromJson(v1.replace('"version":1', '"version":3'))).toThrow(ContractError); // only version 1 is upgraded
   });
 });

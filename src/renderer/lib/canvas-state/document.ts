@@ -61,7 +61,7 @@ export class CanvasDocument {
   }
 
   chain(): EditChain {
-    return { format: 'var-studio-edit-chain', version: 1, source: this.source, steps: [...this.steps] };
+    return { format: 'var-studio-edit-chain', version: 2, source: this.source, steps: [...this.steps] };
   }
 
   /** Applies a change and returns the change that undoes it. */

@@ -1,6 +1,6 @@
 // The canvas's edit job: started through the shared job runner (it waits for the host's job slot like a
 // generation does), its progress and live preview, then the candidates staged for accept/discard.
-import type { RgbImageMsg, StudioEvent } from '../../../shared/contract';
+import type { RgbImageMsg, Sampling, StudioEvent } from '../../../shared/contract';
 import type { Candidate, EditOperation, EditStartParams, Region } from '../../../shared/edit';
 import { asCallError, isActive, type Job, type JobRunner, type RunStatus } from '../studio/jobs';
 
@@ -12,7 +12,7 @@ export interface EditRunParams {
   fromScale: number | undefined;
   feather: number;
   maskedPixels: number;
-  settings: { cfg: number; topK: number; topP: number; moreSmooth: boolean };
+  sampling: Sampling;
 }
 
 export interface Staged extends EditRunParams { jobId: string; candidates: Candidate[] }

@@ -252,12 +252,12 @@ export class CanvasSession {
       return this.fail('The mask is empty inside the region box: nothing would change.', 'Paint over what should change (B), move the region box onto the painted area, or press Fill.');
     if (!s.seedLocked) s.seed = randomSeed();
     const batch = Math.min(s.batch, EDIT_LIMITS.maxBatch);
-    const settings = { cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth };
+    const sampling = s.sampling;
     await this.job.start({
       modelId: model.id, operation: op, classIndex, ...(fromScale !== undefined ? { fromScale } : {}),
-      seed: s.seed, batch, ...settings, feather: this.feather,
+      seed: s.seed, batch, sampling, feather: this.feather,
       image: payload.image, mask: payload.mask, region: payload.region,
-    }, { region, op, classIndex, fromScale, feather: this.feather, maskedPixels: payload.masked, settings }, model.patchNums.length);
+    }, { region, op, classIndex, fromScale, feather: this.feather, maskedPixels: payload.masked, sampling }, model.patchNums.length);
   }
 
   /** Stops at once: the preview goes away now; the host stops before its next scale. */
@@ -280,7 +280,7 @@ export class CanvasSession {
     const step: EditStep = {
       op: st.op, model: { id: model.id, name: model.name, resolution: model.resolution },
       classIndex: st.classIndex, resolvedClassIndex: c.classIndex, className: c.classIndex < 0 ? 'null class (inpainting)' : this.app.className(c.classIndex),
-      seed: c.seed, ...st.settings, ...(st.fromScale !== undefined ? { fromScale: st.fromScale } : {}), feather: st.feather,
+      seed: c.seed, sampling: st.sampling, ...(st.fromScale !== undefined ? { fromScale: st.fromScale } : {}), feather: st.feather,
       region: st.region, maskedPixels: st.maskedPixels, canvas: g, at: new Date().toISOString(),
     };
     const label = g.width !== doc.width || g.height !== doc.height ? `outpaint to ${g.width}×${g.height}` : `accept ${st.op}`;

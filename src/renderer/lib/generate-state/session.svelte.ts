@@ -1,6 +1,7 @@
 // The Generate workspace's state and actions: the run in flight (through the shared job runner), the
 // gallery of results, what the main view shows, export and opening image files.
 import type { EventOf, ExportFormat, GenerateSettings, ImageSettings, StudioEvent } from '../../../shared/contract';
+import { sameSampling } from '../../../shared/contract';
 import { describeSettings } from '../../../shared/settings';
 import type { StudioApp } from '../state/app.svelte';
 import { downloadBytes, randomSeed, sameImage } from '../image';
@@ -18,8 +19,8 @@ let openedCounter = 0;
 function sameSettings(a: ImageSettings, b: ImageSettings): boolean {
   const tokensEqual = (x?: { fromScale: number; tokens: Int32Array[] }, y?: { fromScale: number; tokens: Int32Array[] }) =>
     (!x && !y) || (!!x && !!y && x.fromScale === y.fromScale && x.tokens.every((t, i) => t.length === y.tokens[i]?.length && t.every((v, j) => v === y.tokens[i][j])));
-  return a.model.id === b.model.id && a.classIndex === b.classIndex && a.seed === b.seed && a.cfg === b.cfg && a.topK === b.topK &&
-    a.topP === b.topP && a.moreSmooth === b.moreSmooth && tokensEqual(a.prefix, b.prefix);
+  return a.model.id === b.model.id && a.classIndex === b.classIndex && a.seed === b.seed && sameSampling(a.sampling, b.sampling) &&
+    tokensEqual(a.prefix, b.prefix);
 }
 
 export class GenerateSession {
@@ -49,8 +50,8 @@ export class GenerateSession {
     if (!app.settings.seedLocked) app.settings.seed = randomSeed();
     const s = app.settings;
     await this.startJob({
-      modelId: app.model.id, classIndex: s.classIndex, seed: s.seed, batch: s.batch, cfg: s.cfg, topK: s.topK, topP: s.topP,
-      moreSmooth: s.moreSmooth, ...(s.prefix ? { prefix: s.prefix } : {}),
+      modelId: app.model.id, classIndex: s.classIndex, seed: s.seed, batch: s.batch, sampling: s.sampling,
+      ...(s.prefix ? { prefix: s.prefix } : {}),
     }, null);
   }
 
@@ -68,7 +69,7 @@ export class GenerateSession {
     const seed = s.seedLocked ? s.seed : randomSeed();
     const classIndex = this.varyWithPickedClass && s.classIndex !== null ? s.classIndex : entry.settings.resolvedClassIndex;
     await this.startJob({
-      modelId: model.id, classIndex, seed, batch: s.batch, cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth,
+      modelId: model.id, classIndex, seed, batch: s.batch, sampling: s.sampling,
       prefix: { fromScale, tokens: entry.tokens.slice(0, fromScale) },
     }, { entryId: entry.id, fromScale });
   }
@@ -148,10 +149,10 @@ export class GenerateSession {
     const createdAt = new Date().toISOString();
     const entries: GalleryEntry[] = e.images.map((image, b) => {
       const settings: ImageSettings = {
-        format: 'var-studio-settings', version: 1,
+        format: 'var-studio-settings', version: 2,
         model: { id: model.id, name: model.name, title: model.title, resolution: model.resolution },
         classIndex: used.classIndex, resolvedClassIndex: e.classIndices[b], className: this.app.className(e.classIndices[b]),
-        seed: e.seeds[b], cfg: used.cfg, topK: used.topK, topP: used.topP, moreSmooth: used.moreSmooth,
+        seed: e.seeds[b], sampling: used.sampling,
         ...(used.prefix ? { prefix: used.prefix } : {}), createdAt,
       };
       const entry: GalleryEntry = {
@@ -201,10 +202,7 @@ export class GenerateSession {
       x.seed = s.seed;
       x.seedLocked = true;
       x.batch = 1;
-      x.cfg = s.cfg;
-      x.topK = s.topK;
-      x.topP = s.topP;
-      x.moreSmooth = s.moreSmooth;
+      x.applySampling(s.sampling);
       x.prefix = s.prefix ?? null;
     });
   }

@@ -63,7 +63,7 @@ export class StudioApp {
       const changed = this.model?.id !== model.id;
       this.model = model;
       if (opts.applyDefaults && changed) {
-        this.settings.applyDefaults(model.sampling);
+        this.settings.applySampling(model.sampling);
         if (this.settings.classIndex !== null && this.settings.classIndex >= model.classes.length) this.settings.classIndex = null;
         this.settings.prefix = null;
       }
@@ -92,7 +92,7 @@ export class StudioApp {
 
   resetToModelDefaults(): void {
     const model = this.model;
-    if (model) this.changeSettings('reset sampling to defaults', (s) => s.applyDefaults(model.sampling));
+    if (model) this.changeSettings('reset sampling to defaults', (s) => s.applySampling(model.sampling));
   }
 
   undo(): void {
