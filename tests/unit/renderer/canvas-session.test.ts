@@ -139,7 +139,8 @@ describe('CanvasSession', () => {
     expect([info.width, info.height, info.channels]).toEqual([72, 56, 3]);
     expect(Buffer.from(data).equals(Buffer.from(canvas.doc!.image))).toBe(true);
     await canvas.saveNow();
-    expect(canvas.autosave.status.state).toBe('saved');
+    // A save scheduled by the last change may still be pending; it lands a moment later.
+    await until('the autosave', () => canvas.autosave.status.state === 'saved');
     const again = new CanvasSession(app);
     expect(await again.restore()).toBe(true);
     expect(again.doc!.docId).toBe(canvas.doc!.docId);
