@@ -1,5 +1,5 @@
-// The canvas editor's state and actions: the open document with its undo history and the tools, composed
-// with the edit job (run, preview, staged candidates), the autosave and export. It knows no view: the Konva
+// The canvas editor's state and actions: the tools and the actions over three parts — the document with
+// its undo history (DocumentModel), the edit job (run, preview, staged candidates) and the autosave. It knows no view: the Konva
 // view (lib/canvas) follows the runes below (see CanvasWorkspace.svelte) and never owns document state.
 import type { RgbImageMsg } from '../../../shared/contract';
 import type { DocSource, EditChain, EditOperation, EditStep, Region } from '../../../shared/edit';
@@ -10,10 +10,11 @@ import type { StudioApp } from '../state/app.svelte';
 import type { GalleryEntry } from '../generate-state/gallery.svelte';
 import { asCallError } from '../studio/jobs';
 import { downloadBytes, randomSeed } from '../image';
-import { CanvasDocument, acceptChange, newDocId, wholeMaskChange, type Change } from './document';
-import { EditHistory } from './history';
+import { acceptChange, wholeMaskChange, type CanvasDocument, type Change } from './document';
+import type { EditHistory } from './history';
+import { DocumentModel } from './document-model.svelte';
 import { buildEditPayload, EditInputError } from './edit-request';
-import { defaultRegion, extendRegion, grownCanvas, reachesPastEdge, regionCrop, regionProblem, type Direction } from './geometry';
+import { extendRegion, grownCanvas, reachesPastEdge, regionCrop, regionProblem, type Direction } from './geometry';
 import { countAtLeast } from './raster';
 import { checkPacked, pack } from './packing';
 import type { BrushSettings } from './stroke';
@@ -28,10 +29,7 @@ function problemOf(e: unknown, fallbackHint: string): { message: string; hint: s
 }
 
 export class CanvasSession {
-  /** The open document (mutated in place; `rev` changes whenever it does). */
-  doc: CanvasDocument | null = null;
-  rev = $state(0);
-  readonly history = new EditHistory();
+  readonly document: DocumentModel;
 
   // tools
   mode = $state<'brush' | 'eraser'>('brush');
@@ -44,10 +42,6 @@ export class CanvasSession {
   scaleLocked = $state(false);
   fromScale = $state(2);
   extendBy = $state(64);
-  /** Counts document changes the view redraws in full (open, undo/redo, accept, mask operations); strokes and region drags are drawn by the view as they happen. */
-  redraws = $state(0);
-  /** Counts requests to fit the document and its region box in the view (open, restore, extend). */
-  fits = $state(0);
   /** The last problem, shown in the panel until the next action. */
   problem = $state<{ message: string; hint: string } | null>(null);
   notice = $state<string | null>(null);
@@ -60,8 +54,26 @@ export class CanvasSession {
   readonly autosave: Autosave;
 
   constructor(readonly app: StudioApp) {
+    this.document = new DocumentModel(() => this.autosave.schedule());
     this.job = new EditJob(app.jobs, { problem: (m, h) => this.fail(m, h), notice: (t) => (this.notice = t) });
-    this.autosave = new Autosave(app.studio, () => this.doc);
+    this.autosave = new Autosave(app.studio, () => this.document.doc);
+  }
+
+  /** The open document (mutated in place; `rev` changes whenever it does). */
+  get doc(): CanvasDocument | null {
+    return this.document.doc;
+  }
+  get rev(): number {
+    return this.document.rev;
+  }
+  get redraws(): number {
+    return this.document.redraws;
+  }
+  get fits(): number {
+    return this.document.fits;
+  }
+  get history(): EditHistory {
+    return this.document.history;
   }
 
   dispose(): void {
@@ -94,13 +106,6 @@ export class CanvasSession {
     return !this.staged;
   }
 
-  private changed(opts: { fit?: boolean; redraw?: boolean } = {}): void {
-    this.rev += 1;
-    if (opts.redraw !== false) this.redraws += 1;
-    if (opts.fit) this.fits += 1;
-    this.autosave.schedule();
-  }
-
   private fail(message: string, hint: string): void {
     this.problem = { message, hint };
     this.app.toasts.problem({ code: 'canvas', message, hint });
@@ -111,11 +116,9 @@ export class CanvasSession {
   private setDocument(image: RgbImageMsg, name: string, source: DocSource, steps: EditStep[] = []): void {
     this.cancel();
     this.job.unstage();
-    this.history.clear();
-    this.doc = new CanvasDocument(newDocId(), name, source, { width: image.width, height: image.height, image: image.data.slice(), region: defaultRegion(image.width, image.height), steps });
     this.problem = null;
     this.autosave.forgetSavedImage();
-    this.changed({ fit: true });
+    this.document.open(image, name, source, steps);
   }
 
   /** Opens a PNG/JPEG/WebP file (dialog, drop or paste); a bad file leaves the document as it was. */
@@ -155,10 +158,7 @@ export class CanvasSession {
   // ---------- region ----------
 
   setRegion(region: Region): void {
-    if (!this.doc) return;
-    this.doc.region = { ...region };
-    this.rev += 1;
-    this.autosave.schedule();
+    this.document.setRegion(region);
   }
 
   extend(dir: Direction): void {
@@ -179,21 +179,19 @@ export class CanvasSession {
     this.operation = 'outpaint';
     const g = grownCanvas(region, doc.width, doc.height);
     this.notice = `Region set ${n} px past the ${dir === 'up' ? 'top' : dir === 'down' ? 'bottom' : dir} edge; Outpaint will make the image ${g.width}×${g.height}.`;
-    this.changed({ fit: true });
+    this.document.changed({ fit: true });
   }
 
   // ---------- mask operations ----------
 
   recordStroke(label: string, forward: Change, inverse: Change): void {
-    this.history.record(label, forward, inverse);
-    this.changed({ redraw: false });
+    this.document.record(label, forward, inverse);
   }
 
   private maskOp(label: string, f: (v: number) => number): void {
     const doc = this.doc;
     if (!doc || !this.canPaint) return;
-    this.history.apply(doc, label, wholeMaskChange(doc, f));
-    this.changed();
+    this.document.apply(label, wholeMaskChange(doc, f));
   }
   invertMask(): void {
     this.maskOp('invert mask', (v) => 255 - v);
@@ -210,16 +208,14 @@ export class CanvasSession {
       if (this.staged) this.notice = 'Accept or discard the candidates first.';
       return;
     }
-    const label = this.history.undo(this.doc);
+    const label = this.document.undo();
     this.notice = label ? `Undone: ${label}` : 'Nothing to undo.';
-    if (label) this.changed();
   }
 
   redo(): void {
     if (!this.doc || this.running || this.staged) return;
-    const label = this.history.redo(this.doc);
+    const label = this.document.redo();
     this.notice = label ? `Redone: ${label}` : 'Nothing to redo.';
-    if (label) this.changed();
   }
 
   // ---------- edit jobs ----------
@@ -284,10 +280,9 @@ export class CanvasSession {
       region: st.region, maskedPixels: st.maskedPixels, canvas: g, at: new Date().toISOString(),
     };
     const label = g.width !== doc.width || g.height !== doc.height ? `outpaint to ${g.width}×${g.height}` : `accept ${st.op}`;
-    this.history.apply(doc, label, acceptChange(doc, st.region, c.image.data, step));
     this.job.unstage();
+    this.document.apply(label, acceptChange(doc, st.region, c.image.data, step));
     this.notice = `Accepted candidate ${index + 1}. Ctrl+Z undoes it.`;
-    this.changed();
   }
 
   discard(): void {
@@ -310,13 +305,9 @@ export class CanvasSession {
       // Nothing saved, or the user opened an image while the autosave was being read: keep what is open.
       if (!r.document || this.doc) return false;
       const { doc, savedAt } = r.document;
-      this.doc = doc;
-      this.history.clear();
+      this.document.adopt(doc);
       this.autosave.adopt(doc, savedAt);
       this.notice = `Restored "${doc.name}" (autosaved ${new Date(savedAt).toLocaleString()}).`;
-      this.rev += 1;
-      this.redraws += 1;
-      this.fits += 1;
       return true;
     } catch (e) {
       this.fail(`The autosaved canvas could not be restored (${e instanceof Error ? e.message : String(e)}).`, 'Open the image again.');
@@ -327,11 +318,8 @@ export class CanvasSession {
   /** Closes the document and deletes its autosave. */
   async close(): Promise<void> {
     if (this.running) this.cancel();
-    this.doc = null;
     this.job.unstage();
-    this.history.clear();
-    this.rev += 1;
-    this.redraws += 1;
+    this.document.close();
     await this.autosave.discard().catch((e) => this.app.toasts.error('Could not delete the autosave', e));
   }
 
