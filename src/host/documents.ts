@@ -10,11 +10,11 @@ import sharp from 'sharp';
 import {
   EDIT_CHAIN_KEY, EDIT_LIMITS, documentMetaSchema, editChainFromJson, editChainToJson, upgradeDocumentMeta,
   type CanvasOpenResult, type DocumentExportParams, type DocumentMeta, type DocumentRestoreResult, type DocumentSaveParams, type EditChain,
-} from '../../shared/edit';
-import { SETTINGS_KEY, describeSettings, settingsFromJson, settingsToJson } from '../../shared/settings';
-import type { ImageSettings } from '../../shared/contract';
-import { decodeImage, type RgbImage } from '../../engine/index';
-import { StudioError } from '../../shared/errors';
+} from '../shared/edit';
+import { SETTINGS_KEY, describeSettings, settingsFromJson, settingsToJson } from '../shared/settings';
+import type { ImageSettings } from '../shared/contract';
+import { decodeImage, type RgbImage } from '../engine/index';
+import { StudioError } from '../shared/errors';
 import { EXTENSION, MIME, readPngText, settingsFromXmp, withPngText } from './image-io';
 
 /** Browser mode's data folder (Electron passes its userData folder). VAR_STUDIO_DATA_DIR overrides it (tests). */

@@ -3,8 +3,10 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import type { ModelSummary } from '../../shared/contract';
-import { StudioError } from '../../shared/errors';
+import type { ModelSummary } from '../shared/contract';
+import { StudioError } from '../shared/errors';
+
+export { defaultModelDir } from '../engine/index';
 
 export const EMBEDDED_ID = 'embedded';
 

@@ -4,10 +4,10 @@ import sharp, { type Metadata } from 'sharp';
 import extractChunks from 'png-chunks-extract';
 import encodeChunks from 'png-chunks-encode';
 import * as pngText from 'png-chunk-text';
-import type { ExportParams, ImageSettings, InspectResult, RgbImageMsg } from '../../shared/contract';
-import { LIMITS } from '../../shared/contract';
-import { SETTINGS_KEY, describeSettings, settingsFromJson, settingsToJson } from '../../shared/settings';
-import { StudioError } from '../../shared/errors';
+import type { ExportParams, ImageSettings, InspectResult, RgbImageMsg } from '../shared/contract';
+import { LIMITS } from '../shared/contract';
+import { SETTINGS_KEY, describeSettings, settingsFromJson, settingsToJson } from '../shared/settings';
+import { StudioError } from '../shared/errors';
 
 export const MIME: Record<ExportParams['format'], string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' };
 export const EXTENSION: Record<ExportParams['format'], string> = { png: 'png', jpeg: 'jpg', webp: 'webp' };
