@@ -1,21 +1,15 @@
-// The canvas document on the host (issue 6): autosave to the app's data folder and restore after a
-// reload, crash or restart; opening an image into the canvas; export of the edited image with its edit
-// chain. Images travel gzip-packed (raw RGB / one byte per mask pixel): exact and small on the wire.
+// The canvas document on the host: autosave to the app's data folder and restore after a reload, crash
+// or restart (opening files and export are image-io.ts'). Images travel gzip-packed (raw RGB / one byte
+// per mask pixel): exact and small on the wire.
 // Writes are crash-safe: data files get fresh names, document.json is replaced last by a rename.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import sharp from 'sharp';
 import {
-  EDIT_CHAIN_KEY, EDIT_LIMITS, documentMetaSchema, editChainFromJson, editChainToJson, upgradeDocumentMeta,
-  type CanvasOpenResult, type DocumentExportParams, type DocumentMeta, type DocumentRestoreResult, type DocumentSaveParams, type EditChain,
+  documentMetaSchema, upgradeDocumentMeta, type DocumentMeta, type DocumentRestoreResult, type DocumentSaveParams,
 } from '../shared/edit';
-import { SETTINGS_KEY, describeSettings, settingsFromJson, settingsToJson } from '../shared/settings';
-import type { ImageSettings } from '../shared/contract';
-import { decodeImage, type RgbImage } from '../engine/index';
 import { StudioError } from '../shared/errors';
-import { EXTENSION, MIME, readPngText, settingsFromXmp, withPngText } from './image-io';
 
 /** Browser mode's data folder (Electron passes its userData folder). VAR_STUDIO_DATA_DIR overrides it (tests). */
 export function defaultDataDir(): string {
@@ -153,111 +147,4 @@ export class DocumentStore {
     await fs.rm(this.dir, { recursive: true, force: true });
     return existed;
   }
-}
-
-// ---------- opening ----------
-
-const OPENABLE = new Set(['png', 'jpeg', 'webp']);
-
-function xmlEscape(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
-function xmlUnescape(text: string): string {
-  return text.replace(/&quot;/g, '"').replace(/&gt;/g, '>').replace(/&lt;/g, '<').replace(/&amp;/g, '&');
-}
-
-export function editChainFromXmp(xmp: string): EditChain | null {
-  const m = /<varstudio:editChain>([\s\S]*?)<\/varstudio:editChain>/.exec(xmp);
-  return m ? editChainFromJson(xmlUnescape(m[1])) : null;
-}
-
-/** Decodes an image for the canvas (PNG, JPEG or WebP via sharp) with its edit chain / settings if it has them. */
-export async function openCanvasImage(bytes: Uint8Array, fileName: string): Promise<CanvasOpenResult> {
-  let format: string | undefined;
-  let xmp: Buffer | undefined;
-  let size: { width?: number; height?: number } = {};
-  try {
-    // Only the header is read here (no pixel limit), so an oversized image is named as such, not as unreadable.
-    const meta = await sharp(bytes, { limitInputPixels: false }).metadata();
-    format = meta.format;
-    xmp = meta.xmp;
-    size = { width: meta.width, height: meta.height };
-  } catch (e) {
-    throw new StudioError('unreadable-image', `"${fileName}" is not an image that can be read (${(e as Error).message.split('\n')[0]}). The canvas was left as it was.`, 'Open a PNG, JPEG or WebP file.');
-  }
-  if (!format || !OPENABLE.has(format))
-    throw new StudioError('unsupported-image', `"${fileName}" is a ${format ?? 'unknown'} file; the canvas opens PNG, JPEG and WebP. The canvas was left as it was.`, 'Convert the file to PNG, JPEG or WebP first.');
-  if (!size.width || !size.height || size.width > EDIT_LIMITS.maxSide || size.height > EDIT_LIMITS.maxSide)
-    throw new StudioError('image-too-large', `"${fileName}" is ${size.width}×${size.height} pixels; the canvas opens images up to ${EDIT_LIMITS.maxSide}×${EDIT_LIMITS.maxSide}. The canvas was left as it was.`, `Scale the image down (at most ${EDIT_LIMITS.maxSide} pixels per side) and open it again.`);
-  let image: RgbImage;
-  try {
-    // The engine's decoder: EXIF orientation applied (phone photos stand upright), alpha over white, sRGB.
-    image = await decodeImage(bytes);
-  } catch (e) {
-    throw new StudioError('unreadable-image', `"${fileName}" could not be decoded (${(e as Error).message.split('\n')[0]}). The canvas was left as it was.`, 'The file may be truncated or damaged; open another copy.');
-  }
-  let settings: ImageSettings | null = null;
-  let chain: EditChain | null = null;
-  const notes: string[] = [];
-  try {
-    const text = format === 'png' ? readPngText(bytes) : {};
-    const xmpText = format !== 'png' && xmp ? xmp.toString('utf8') : '';
-    settings = text[SETTINGS_KEY] ? settingsFromJson(text[SETTINGS_KEY]) : xmpText ? settingsFromXmp(xmpText) : null;
-    if (settings) notes.push(`Generated in VAR Studio: ${describeSettings(settings)}.`);
-  } catch (e) {
-    notes.push(`The generation settings in this file are damaged (${(e as Error).message.slice(0, 200)}).`);
-  }
-  try {
-    const text = format === 'png' ? readPngText(bytes)[EDIT_CHAIN_KEY] : undefined;
-    chain = text ? editChainFromJson(text) : format !== 'png' && xmp ? editChainFromXmp(xmp.toString('utf8')) : null;
-    if (chain) notes.push(`Edited in VAR Studio: ${chain.steps.length} edit${chain.steps.length === 1 ? '' : 's'} in its edit chain, which continues here.`);
-  } catch (e) {
-    notes.push(`The edit chain in this file is damaged (${(e as Error).message.slice(0, 200)}); only the picture was opened.`);
-  }
-  const note = notes.join(' ') || `Opened ${fileName} (${image.width}×${image.height}).`;
-  // A compact copy (not a view into a pooled Buffer), so exactly these bytes travel.
-  const data = new Uint8Array(image.data);
-  return { image: { width: image.width, height: image.height, data }, format, chain, settingsJson: settings ? settingsToJson(settings) : null, note: note.slice(0, 1000) };
-}
-
-// ---------- export ----------
-
-export function describeChain(chain: EditChain): string {
-  const steps = chain.steps.map((s) => `${s.op}${s.op === 'class-edit' ? ` to ${s.className}` : ''} (seed ${s.seed})`);
-  const from = chain.source.kind === 'file' ? `opened from ${chain.source.fileName}` : 'generated in VAR Studio';
-  return `Edited in VAR Studio, ${from}; ${steps.length ? steps.join(', ') : 'no model edits'}`.slice(0, 2000);
-}
-
-export function editXmp(chain: EditChain): string {
-  // The source's generation settings stay inside the chain only: written as the top-level settings they would
-  // make "open → Generate" re-create the unedited source and call the edited file a mismatch.
-  return (
-    '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>' +
-    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' +
-    '<rdf:Description rdf:about="" xmlns:varstudio="https://var-studio.local/ns/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:xmp="http://ns.adobe.com/xap/1.0/">' +
-    '<xmp:CreatorTool>VAR Studio</xmp:CreatorTool>' +
-    `<dc:description><rdf:Alt><rdf:li xml:lang="x-default">${xmlEscape(describeChain(chain))}</rdf:li></rdf:Alt></dc:description>` +
-    `<varstudio:editChain>${xmlEscape(editChainToJson(chain))}</varstudio:editChain>` +
-    '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
-  );
-}
-
-/** Encodes the full-size edited image with its edit chain (PNG tEXt; XMP for JPEG/WebP), like image.export. */
-export async function encodeDocumentExport(p: DocumentExportParams): Promise<{ bytes: Uint8Array; mime: string; fileName: string }> {
-  const rgb = unpack(p.image, p.width * p.height * 3, 'exported image');
-  if (p.chain.source.kind === 'generated') settingsFromJson(p.chain.source.settingsJson); // refuse a damaged source record
-  const pipeline = sharp(Buffer.from(rgb.buffer, rgb.byteOffset, rgb.byteLength), { raw: { width: p.width, height: p.height, channels: 3 } });
-  let bytes: Uint8Array;
-  if (p.format === 'png') {
-    const text: Record<string, string> = { [EDIT_CHAIN_KEY]: editChainToJson(p.chain), Software: 'VAR Studio', Description: describeChain(p.chain) };
-    bytes = withPngText(await pipeline.png({ compressionLevel: 9 }).toBuffer(), text);
-  } else {
-    const withMeta = pipeline.withXmp(editXmp(p.chain)).withExif({ IFD0: { Software: 'VAR Studio', ImageDescription: describeChain(p.chain).replace(/[^\x20-\x7e]/g, '?') } });
-    bytes = p.format === 'jpeg'
-      ? await withMeta.jpeg({ quality: p.quality, chromaSubsampling: p.quality >= 90 ? '4:4:4' : '4:2:0' }).toBuffer()
-      : await withMeta.webp({ quality: p.quality }).toBuffer();
-  }
-  const base = p.fileName.replace(/\.(png|jpe?g|webp)$/i, '');
-  // A plain Uint8Array, not a Buffer: JSON.stringify would turn a Buffer into {type, data} before the wire codec sees it.
-  return { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), mime: MIME[p.format], fileName: `${base}.${EXTENSION[p.format]}` };
 }

@@ -8,10 +8,10 @@ import {
 } from '../shared/contract';
 import { StudioError, toErrorInfo } from '../shared/errors';
 import { ModelCatalog } from './models';
-import { encodeExport, inspectImage } from './image-io';
+import { encodeDocumentExport, encodeExport, inspectImage, openCanvasImage } from './image-io';
 import { checkEditParams, runEditJob } from './edit';
 import { checkGenerateSettings, runGenerateJob } from './generate';
-import { DocumentStore, defaultDataDir, encodeDocumentExport, openCanvasImage } from './documents';
+import { DocumentStore, defaultDataDir } from './documents';
 
 /** One connected window / browser tab. */
 export interface StudioSession {
@@ -75,7 +75,7 @@ export class StudioHost {
       }
       case 'image.inspect':
         return inspectImage((params as ParamsOf<'image.inspect'>).bytes);
-      // ---- the canvas editor (handlers in ./edit.ts and ./documents.ts) ----
+      // ---- the canvas editor (handlers in ./edit.ts, ./documents.ts and ./image-io.ts) ----
       case 'edit.start':
         return this.startEdit(params as ParamsOf<'edit.start'>, session);
       case 'edit.cancel':
