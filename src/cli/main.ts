@@ -5,13 +5,17 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  BundleError, EngineError, type EngineEvent, type ProviderName, VarEngine, decodeImage, decodeMask, defaultModelDir,
-  type SamplingSettings, encodePng, resolveClass,
+  BundleError, EngineError, type EngineEvent, type ProviderName, VarEngine, defaultModelDir, defaultRegion,
+  type SamplingSettings, resolveClass,
 } from '../engine/index';
-import { LIMITS, PROVIDER_NAMES } from '../shared/contract';
+import { chainRecord, decodeImage, decodeMask, encodeImage, settingsRecord } from '../host/image-io';
+import { modelIdForDir } from '../host/models';
+import { LIMITS, PROVIDER_NAMES, type ImageSettings } from '../shared/contract';
+import type { EditChain, EditOperation } from '../shared/edit';
+import { StudioError } from '../shared/errors';
 import { UsageError, batchPath, parseFloatArg, parseIntArg, parseRegion } from './args';
 import { Progress } from './progress';
 
@@ -35,7 +39,10 @@ common options:
 
 generate: sampling settings default to the model's manifest; --seed defaults to a random seed (printed).
   Image b of a batch uses seed + b, so any image can be regenerated alone; FILE.png becomes FILE-b.png.
-  The PNG carries the settings as JSON in a tEXt chunk "var-studio" right after IHDR.
+  With SOURCE_DATE_EPOCH set, the record's time is that one, so the same command writes the same bytes.
+  The PNG carries the studio's own settings record (tEXt chunk "var-studio" right after IHDR), so the
+  studio opens it with its settings and regenerates it exactly.
+  edit writes the studio's edit chain record (tEXt "var-studio-edit"), as the canvas editor's export does.
 edit: the mask is an image of the same size as IN, white = regenerate. The region (a square in image
   pixels, default: the whole image if square; write --region=-8,0,64 when x starts with a minus) is resized
   to the model's resolution; it may reach past the
@@ -122,14 +129,17 @@ async function cmdGenerate(argv: string[]): Promise<unknown> {
     const s = samplingFrom(v, engine, LIMITS.maxBatch);
     const progress = new Progress(!c.quiet);
     const done = await drive(engine.generate({ classIndex, ...s }), progress, engine.manifest.patchNums);
+    const m = engine.manifest;
+    const model = { id: modelIdForDir(c.model), name: m.name, title: m.title, resolution: m.resolution };
+    const createdAt = recordTime();
     const files: string[] = [];
     for (let b = 0; b < done.images.length; b++) {
       const path = batchPath(v.out, b, s.batch);
-      const meta = {
-        tool: 'var-studio', operation: 'generate', model: engine.manifest.name, classIndex: done.classIndices[b],
-        className: engine.manifest.classes[done.classIndices[b]], seed: done.seeds[b], ...s.sampling,
+      const settings: ImageSettings = {
+        format: 'var-studio-settings', version: 2, model, classIndex, resolvedClassIndex: done.classIndices[b],
+        className: m.classes[done.classIndices[b]], seed: done.seeds[b], sampling: s.sampling, createdAt,
       };
-      await writeOut(path, await encodePng(done.images[b], { 'var-studio': JSON.stringify(meta) }));
+      await writeOut(path, await encodeImage(done.images[b], { format: 'png', quality: 100 }, settingsRecord(settings)));
       files.push(path);
     }
     if (v['tokens-out']) {
@@ -182,20 +192,46 @@ async function cmdEdit(argv: string[]): Promise<unknown> {
     const s = samplingFrom(v, engine, LIMITS.maxEditBatch);
     const progress = new Progress(!c.quiet);
     const done = await drive(engine.edit({ image, mask, region, classIndex, fromScale, feather, ...s }), progress, engine.manifest.patchNums);
+    const m = engine.manifest;
+    const used = region ?? defaultRegion(image, mask);
+    const { width, height } = done.images[0];
+    const op: EditOperation = classIndex !== null ? 'class-edit' : width !== image.width || height !== image.height ? 'outpaint' : 'inpaint';
+    const at = recordTime();
     const files: string[] = [];
     for (let b = 0; b < done.images.length; b++) {
       const path = batchPath(v.out, b, s.batch);
-      const meta = {
-        tool: 'var-studio', operation: classIndex === null ? 'inpaint' : 'class-edit', model: engine.manifest.name, classIndex,
-        seed: done.seeds[b], ...s.sampling, region: region ?? null, fromScale: fromScale ?? 0, feather,
+      const resolved = done.classIndices[b];
+      const chain: EditChain = {
+        format: 'var-studio-edit-chain', version: 2,
+        source: { kind: 'file', fileName: basename(v.image).slice(0, 500), width: image.width, height: image.height },
+        steps: [{
+          op, model: { id: modelIdForDir(c.model), name: m.name, resolution: m.resolution }, classIndex, resolvedClassIndex: resolved,
+          className: resolved < 0 ? 'null class (inpainting)' : m.classes[resolved], seed: done.seeds[b], sampling: s.sampling,
+          ...(fromScale ? { fromScale } : {}), feather, region: used, maskedPixels: maskedInside(mask, used),
+          canvas: { width, height, shiftX: Math.max(0, -used.x), shiftY: Math.max(0, -used.y) }, at,
+        }],
       };
-      await writeOut(path, await encodePng(done.images[b], { 'var-studio': JSON.stringify(meta) }));
+      await writeOut(path, await encodeImage(done.images[b], { format: 'png', quality: 100 }, chainRecord(chain)));
       files.push(path);
     }
     return { ok: true, command: 'edit', files, seed: s.seed, classIndex, size: [done.images[0].width, done.images[0].height], provider: engine.provider, timings: done.timings };
   } finally {
     await engine.dispose();
   }
+}
+
+/** The time written into records: SOURCE_DATE_EPOCH (seconds) when set, so a rerun gives identical bytes. */
+function recordTime(): string {
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  return (epoch && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000) : new Date()).toISOString();
+}
+
+/** Mask pixels (≥ 0.5) inside both the image and the region: the step's "masked pixels". */
+function maskedInside(mask: { width: number; height: number; data: Float32Array }, r: { x: number; y: number; size: number }): number {
+  let n = 0;
+  for (let y = Math.max(r.y, 0); y < Math.min(r.y + r.size, mask.height); y++)
+    for (let x = Math.max(r.x, 0); x < Math.min(r.x + r.size, mask.width); x++) if (mask.data[y * mask.width + x] >= 0.5) n++;
+  return n;
 }
 
 async function cmdInfo(argv: string[]): Promise<unknown> {
@@ -264,7 +300,7 @@ export async function main(argv: string[]): Promise<number> {
     else process.stdout.write(`${wantsJson ? JSON.stringify(result) : human(result)}\n`);
     return 0;
   } catch (e) {
-    const known = e instanceof UsageError || e instanceof EngineError || e instanceof BundleError ||
+    const known = e instanceof UsageError || e instanceof EngineError || e instanceof BundleError || e instanceof StudioError ||
       (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'));
     const code = (e as { code?: string }).code ?? 'internal';
     const message = (e instanceof Error ? e.message : String(e)).split('\n')[0];

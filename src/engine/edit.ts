@@ -12,7 +12,8 @@
  *   0 outside the region; pixels of weight 0 are copied byte for byte from the source image.
  */
 import { EngineError } from './errors';
-import { type RgbImage, checkRgbImage, cropSquare, featherWeights, resizeFloat } from './image';
+import { cropSquare, featherWeights } from './edit-pixels';
+import { type RgbImage, checkRgbImage, resizeFloat } from './image';
 import type { Manifest } from './manifest';
 
 export interface EditRegion { x: number; y: number; size: number }

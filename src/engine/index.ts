@@ -4,9 +4,8 @@ export type { GenerateRequest, EditRequest, EngineEvent, EngineOptions } from '.
 export { BundleError, EngineError, isAbortError } from './errors';
 export type { Manifest } from './manifest';
 export type { ProviderName, ProviderReport } from './providers';
-export { PROVIDER_NAMES, providerChain, isProviderName } from './providers';
 export type { RgbImage } from './image';
-export { encodePng, decodeImage, decodeMask, readPngText } from './image';
 export type { SamplingSettings } from './sampler';
 export { resolveClass } from './requests';
+export { defaultRegion } from './edit';
 export { readManifest } from './bundle';

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { ContractError } from '../shared/schema';
 import { isRequestKind, type ExportResult, type StudioEvent } from '../shared/contract';
 import { toErrorInfo } from '../shared/errors';
-import type { StudioHost, StudioSession } from '../server/host/service';
+import type { StudioHost, StudioSession } from '../host/service';
 
 interface WindowSession extends StudioSession {
   port: MessagePortMain | null;

@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import extractChunks from 'png-chunks-extract';
 import encodeChunks from 'png-chunks-encode';
 import * as pngText from 'png-chunk-text';
-import { featherWeights } from '../../src/engine/image';
+import { featherWeights } from '../../src/engine/edit-pixels';
 import { repoRoot, startServe } from './fixtures';
 
 const PHOTO = path.join(repoRoot, 'tests', 'fixtures', 'engine', 'fashion-72x56.png');

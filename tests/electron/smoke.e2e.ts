@@ -6,7 +6,7 @@ import { test, expect, _electron as electron } from '@playwright/test';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readPngText } from '../../src/server/host/image-io';
+import { readPngText } from '../../src/host/image-io';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 const embedded = path.join(repoRoot, 'models', 'var-fashion-32');

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EditRequest, type EngineEvent, type RgbImage, VarEngine, decodeImage } from '../../../src/engine/index';
+import { type EditRequest, type EngineEvent, type RgbImage, VarEngine } from '../../../src/engine/index';
+import { decodeImage } from '../../../src/host/image-io';
 import { defaultRegion, planEdit } from '../../../src/engine/edit';
-import { featherWeights } from '../../../src/engine/image';
+import { featherWeights } from '../../../src/engine/edit-pixels';
 import { keepMasksPerScale } from '../../../src/engine/resample';
 import { REPO, TINY_BUNDLE } from './helpers';
 

@@ -9,12 +9,12 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import encodeChunks from 'png-chunks-encode';
-import { VarEngine, decodeImage, encodePng, type RgbImage } from '../../../src/engine/index';
-import { featherWeights } from '../../../src/engine/image';
+import { VarEngine, type RgbImage } from '../../../src/engine/index';
+import { featherWeights } from '../../../src/engine/edit-pixels';
 import { planEdit } from '../../../src/engine/edit';
-import { checkEditParams, runEditJob } from '../../../src/server/host/edit';
-import { DocumentStore, encodeDocumentExport, openCanvasImage } from '../../../src/server/host/documents';
-import { readPngText } from '../../../src/server/host/image-io';
+import { checkEditParams, runEditJob } from '../../../src/host/edit';
+import { DocumentStore } from '../../../src/host/documents';
+import { decodeImage, encodeDocumentExport, openCanvasImage, readPngText, withPngText } from '../../../src/host/image-io';
 import { CanvasDocument, acceptChange } from '../../../src/renderer/lib/canvas-state/document';
 import { EditHistory } from '../../../src/renderer/lib/canvas-state/history';
 import { buildEditPayload } from '../../../src/renderer/lib/canvas-state/edit-request';
@@ -296,9 +296,8 @@ describe('opening files and export with the edit chain', () => {
     }
     // A file exported before sampling was nested (chain version 1, flat steps) opens with its chain upgraded.
     const { sampling, ...flatStep } = chain.steps[0];
-    const oldPng = await encodePng({ width: d.width, height: d.height, data: d.image }, {
-      [EDIT_CHAIN_KEY]: JSON.stringify({ ...chain, version: 1, steps: [{ ...flatStep, ...sampling }] }),
-    });
+    const newPng = (await encodeDocumentExport({ format: 'png', quality: 90, width: d.width, height: d.height, image: gzipSync(d.image), chain, fileName: 'new' })).bytes;
+    const oldPng = withPngText(newPng, { [EDIT_CHAIN_KEY]: JSON.stringify({ ...chain, version: 1, steps: [{ ...flatStep, ...sampling }] }) });
     expect((await openCanvasImage(oldPng, 'old.png')).chain).toEqual(chain);
     const damaged = { ...chain, source: { ...chain.source, settingsJson: '{"format":"nope"}' } };
     await expect(encodeDocumentExport({ format: 'png', quality: 90, width: d.width, height: d.height, image: gzipSync(d.image), chain: damaged, fileName: 'x' })).rejects.toThrow(ContractError);
