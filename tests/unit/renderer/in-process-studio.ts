@@ -6,8 +6,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseEvent, parseResult, type ErrorInfo, type ParamsOf, type RequestKind, type ResultOf, type StudioEvent } from '../../../src/shared/contract';
 import { toErrorInfo } from '../../../src/shared/errors';
-import { StudioHost, type StudioSession } from '../../../src/server/host/service';
-import { ModelCatalog } from '../../../src/server/host/models';
+import { StudioHost, type StudioSession } from '../../../src/host/service';
+import { ModelCatalog } from '../../../src/host/models';
 import { Listeners, StudioCallError, type Studio } from '../../../src/renderer/lib/studio/studio';
 
 const REPO = resolve(__dirname, '../../..');
