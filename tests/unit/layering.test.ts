@@ -70,6 +70,18 @@ function violation(file: string, from: Part, imp: Import): string | null {
   return null;
 }
 
+/** Browser globals. The node config also holds the browser e2e tests (lib "dom" for their page code), so the
+ * type checker alone would not catch these in a Node part. */
+const DOM_GLOBALS = /\b((window|document|navigator|localStorage)\s*\.|HTML[A-Za-z]*Element\b|ImageData\b|OffscreenCanvas\b|requestAnimationFrame\b)/;
+
+/** The code without comments and string contents (so words in messages do not count). */
+function codeOnly(code: string): string {
+  return code
+    .replace(/'(?:[^'\\\n]|\\.)*'|"(?:[^"\\\n]|\\.)*"|`(?:[^`\\]|\\.)*`/g, "''")
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/\/\/.*$/gm, '');
+}
+
 describe('layering: one rule table over all of src/', () => {
   it('every folder of src/ has a rule', () => {
     const folders = readdirSync(src).filter((n) => statSync(path.join(src, n)).isDirectory()).sort();
@@ -109,5 +121,17 @@ describe('layering: one rule table over all of src/', () => {
       }
     }
     expect(bad).toEqual([]);
+  });
+
+  it('no Node part uses browser globals (only the renderer runs in a page)', () => {
+    const bad: string[] = [];
+    for (const file of sources(src)) {
+      if (partOf(file) === 'renderer') continue;
+      const m = DOM_GLOBALS.exec(codeOnly(readFileSync(file, 'utf8')));
+      if (m) bad.push(`${path.relative(root, file)}: ${m[0]}`);
+    }
+    expect(bad).toEqual([]);
+    expect(DOM_GLOBALS.test(codeOnly('const w = window.innerWidth;'))).toBe(true);
+    expect(DOM_GLOBALS.test(codeOnly("const f = 'document.json'; // window.x"))).toBe(false);
   });
 });
