@@ -1,5 +1,6 @@
 /**
- * `npm run bench` → `var-studio bench`: the engine beside the PyTorch reference, in one run on one machine,
+ * `npm run bench` (tsx bench/bench.ts [--runs N] [--quick] [--skip-d16] [--skip-pytorch] [--thread-sweep]
+ * [--model DIR] [--provider P] [--threads N] [--out FILE] [--json]): the engine beside the PyTorch reference, in one run on one machine,
  * on (a) the embedded model (the tiny fixture bundle while the embedded model is not built) and (b) a
  * d16-shaped bundle with random weights (built into a cache folder on first use, bench/make_shaped_bundle.py).
  *
@@ -12,6 +13,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { defaultModelDir } from '../src/engine/index';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -237,4 +239,37 @@ export async function runBench(o: BenchOptions): Promise<unknown> {
   writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);
   log(`wrote ${out}`);
   return result;
+}
+
+/** The bench's own entry: a dev tool, never part of the shipped CLI. */
+async function main(argv: string[]): Promise<number> {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' }, provider: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' },
+      quick: { type: 'boolean' }, 'skip-d16': { type: 'boolean' }, 'skip-pytorch': { type: 'boolean' }, out: { type: 'string' },
+      runs: { type: 'string' }, 'thread-sweep': { type: 'boolean' },
+    },
+    strict: true, allowPositionals: false,
+  });
+  const count = (name: string, s: string | undefined, max: number): number | undefined => {
+    if (s === undefined) return undefined;
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} must be an integer 1..${max}, got "${s}"`);
+    return n;
+  };
+  const result = await runBench({
+    model: v.model === undefined ? null : resolve(v.model), provider: v.provider ?? 'auto', threads: count('threads', v.threads, 256),
+    quick: Boolean(v.quick), skipD16: Boolean(v['skip-d16']), skipPytorch: Boolean(v['skip-pytorch']), out: v.out, json: Boolean(v.json),
+    runs: count('runs', v.runs, 100), threadSweep: Boolean(v['thread-sweep']),
+  }) as { table: string };
+  process.stdout.write(`${v.json ? JSON.stringify(result) : result.table}\n`);
+  return 0;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (e: unknown) => {
+    process.stderr.write(`bench: error: ${(e as Error).message}\n`);
+    process.exit(2);
+  });
 }

@@ -1,5 +1,5 @@
 /**
- * var-studio command line: generate, edit, info and bench on any bundle (default: the embedded model).
+ * var-studio command line: generate, edit and info on any bundle (default: the embedded model).
  * Results go to files; --json prints one JSON object on stdout; progress goes to stderr. Bad input exits
  * with status 2 and one line "var-studio: error: <reason>"; an internal failure exits with 1.
  */
@@ -27,7 +27,6 @@ usage:
   var-studio edit --image IN --mask MASK --out FILE.png [--class C] [--from-scale k] [--region x,y,size]
                   [--feather PX (default 4)] [--seed N] [--cfg X] [--top-k K] [--top-p P] [--more-smooth] [--batch B]
   var-studio info
-  var-studio bench [--runs N] [--quick] [--skip-d16] [--skip-pytorch] [--thread-sweep] [--out bench/RESULTS.json]
 
 common options:
   --model DIR        model bundle folder (default: the embedded model, models/var-fashion-32)
@@ -48,9 +47,7 @@ edit: the mask is an image of the same size as IN, white = regenerate. The regio
   to the model's resolution; it may reach past the
   edge to outpaint. No --class = inpainting (null class). --from-scale k keeps the region's own tokens for
   scales 1..k (scale-locked edit).
-bench: engine beside the PyTorch reference (tools/bench_reference.py) on the embedded model (or a random
-  bundle of its shape while it is not built) and a d16-shaped random bundle (built once into
-  ~/.cache/var-studio, ~1.6 GB, minutes); prints a table and writes JSON (bench/RESULTS.md explains it).`;
+The benchmark is a development tool of the repository: npm run bench (bench/RESULTS.md explains it).`;
 
 interface Common { model: string; provider: ProviderName | 'auto'; threads?: number; json: boolean; quiet: boolean }
 
@@ -251,22 +248,6 @@ async function cmdInfo(argv: string[]): Promise<unknown> {
   }
 }
 
-async function cmdBench(argv: string[]): Promise<unknown> {
-  const { values: v } = parseArgs({
-    args: argv,
-    options: { ...commonSpec, quick: { type: 'boolean' }, 'skip-d16': { type: 'boolean' }, 'skip-pytorch': { type: 'boolean' }, out: { type: 'string' }, runs: { type: 'string' }, 'thread-sweep': { type: 'boolean' } },
-    strict: true, allowPositionals: false,
-  });
-  if (v.help) return USAGE;
-  const c = commonOptions(v);
-  const { runBench } = await import('../../bench/bench');
-  return runBench({
-    model: v.model === undefined ? null : c.model, provider: c.provider, threads: c.threads, quick: Boolean(v.quick),
-    skipD16: Boolean(v['skip-d16']), skipPytorch: Boolean(v['skip-pytorch']), out: v.out, json: c.json,
-    runs: parseIntArg('runs', v.runs, 1, 100), threadSweep: Boolean(v['thread-sweep']),
-  });
-}
-
 function human(result: unknown): string {
   if (typeof result === 'string') return result;
   const r = result as Record<string, unknown>;
@@ -276,7 +257,6 @@ function human(result: unknown): string {
     const skipped = p.skipped.length ? ` (skipped ${p.skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ')})` : '';
     return `${(r.files as string[]).join('\n')}\nseed ${r.seed}, ${(t.totalMs / 1000).toFixed(2)} s on ${p.inUse}${skipped}`;
   }
-  if (r.command === 'bench') return String(r.table);
   return JSON.stringify(result, null, 2);
 }
 
@@ -289,12 +269,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'generate': result = await cmdGenerate(rest); break;
       case 'edit': result = await cmdEdit(rest); break;
       case 'info': result = await cmdInfo(rest); break;
-      case 'bench': result = await cmdBench(rest); break;
       case undefined: case '-h': case '--help': case 'help':
         process.stdout.write(`${USAGE}\n`);
         return cmd === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command "${cmd}" (expected generate, edit, info or bench; --help for usage)`);
+        throw new UsageError(`unknown command "${cmd}" (expected generate, edit or info; --help for usage)`);
     }
     if (typeof result === 'string') process.stdout.write(`${result}\n`);
     else process.stdout.write(`${wantsJson ? JSON.stringify(result) : human(result)}\n`);
