@@ -1,7 +1,7 @@
 /**
  * `npm run bench` → `var-studio bench`: the engine beside the PyTorch reference, in one run on one machine,
  * on (a) the embedded model (the tiny fixture bundle while the embedded model is not built) and (b) a
- * d16-shaped bundle with random weights (built into a cache folder on first use, bench/make_shaped_bundle.py).
+ * d16-shaped bundle with random weights (built into a cache folder on first use, tools/make_shaped_bundle.py).
  *
  * Each measurement runs in its own process (peak RSS per model). Numbers are medians over `runs` after one
  * warm-up. Targets (measured, never asserted in tests): engine ≤ 0.5× PyTorch on the embedded model, ≤ 0.7× on
@@ -110,7 +110,7 @@ function torchRun(bundle: string, warmup: number, runs: number, layouts: [number
   return { ...rest, cpuMs, tried: tried.map((x) => ({ threads: x.threads, totalMs: x.totalMs, minTotalMs: x.minTotalMs })) };
 }
 
-/** A random-weight bundle of a preset shape in the cache folder, built on first use (bench/make_shaped_bundle.py). */
+/** A random-weight bundle of a preset shape in the cache folder, built on first use (tools/make_shaped_bundle.py). */
 function ensureShaped(preset: 'd16' | 'fashion32'): { dir: string; builtSeconds: number | null } {
   const envDir = preset === 'd16' ? process.env.VAR_STUDIO_BENCH_D16 : undefined;
   const dir = envDir ?? join(homedir(), `.cache/var-studio/bench-${preset}`);
@@ -118,11 +118,11 @@ function ensureShaped(preset: 'd16' | 'fashion32'): { dir: string; builtSeconds:
   log(`building the ${preset}-shaped random bundle into ${dir}${preset === 'd16' ? ' (~1.6 GB; takes minutes)' : ''} ...`);
   mkdirSync(dirname(dir), { recursive: true });
   const t0 = Date.now();
-  const r = spawnSync(PYTHON, [join(REPO, 'bench/make_shaped_bundle.py'), '--preset', preset, '--out', dir], {
+  const r = spawnSync(PYTHON, [join(REPO, 'tools/make_shaped_bundle.py'), '--preset', preset, '--out', dir], {
     cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 7_200_000,
     env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
   });
-  if (r.status !== 0) throw new Error(`bench/make_shaped_bundle.py --preset ${preset} failed (exit ${r.status})`);
+  if (r.status !== 0) throw new Error(`tools/make_shaped_bundle.py --preset ${preset} failed (exit ${r.status})`);
   return { dir, builtSeconds: (Date.now() - t0) / 1000 };
 }
 

@@ -245,7 +245,6 @@ def build(a):
         weights = f'bundle:{os.path.relpath(bundle, REPO) if bundle.startswith(REPO) else bundle}'
     else:
         if a.bundle_config == 'tiny':
-            sys.path.insert(0, TOOLS)
             from export.tiny import TINY_VAE, TINY_VAR
             vae_cfg, var_cfg = TINY_VAE, TINY_VAR
         elif a.bundle_config == 'embedded':
@@ -409,7 +408,6 @@ def main(argv=None) -> int:
         return 2
     # Must be set before torch (and so libblas) is loaded.
     os.environ['OPENBLAS_NUM_THREADS'] = str(a.openblas_threads or a.threads)
-    sys.path.insert(0, TOOLS)
     try:
         r = run(a)
     except SystemExit as e:

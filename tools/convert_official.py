@@ -35,13 +35,11 @@ import sys
 import time
 from typing import List, Optional
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch
 
-import torch  # noqa: E402
-
-from checkpoints import (PATCH_SETS_BY_RESOLUTION, CheckpointError, build_models, load_state_dict_file,  # noqa: E402
+from checkpoints import (PATCH_SETS_BY_RESOLUTION, CheckpointError, build_models, load_state_dict_file,
                          validate_pair)
-from imagenet_classes import load_imagenet_classes  # noqa: E402
+from imagenet_classes import load_imagenet_classes
 
 # The official demo's settings (var-reference.md §6): the visual-quality choice.
 OFFICIAL_DEMO_SAMPLING = {'cfg': 4.0, 'topK': 900, 'topP': 0.95, 'moreSmooth': False}

@@ -24,7 +24,6 @@ import sys
 import time
 
 TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, TOOLS_DIR)
 RUNS = os.path.join(TOOLS_DIR, 'runs')
 
 
