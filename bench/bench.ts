@@ -75,7 +75,7 @@ function referenceOnce(bundle: string, warmup: number, runs: number, threads: [n
 
 /**
  * tools/bench_reference.py (the reference helper's timer) in two thread layouts — torch 1 + OpenBLAS 2 (the
- * best for matmul-heavy work in training-notes.md) and torch 2 + OpenBLAS 1 (better for convolutions) — and
+ * best for matmul-heavy work, docs/python-tools.md) and torch 2 + OpenBLAS 1 (better for convolutions) — and
  * the faster one is reported, so the comparison is not unfair to PyTorch. CPU time per image: the children's
  * CPU of a run with warmup + runs generations minus that of a run with one generation (same model build).
  */

@@ -5,7 +5,7 @@
 The VAR is built by the official rule (`VARConfig.official`: width 64·depth, depth heads, FFN 4C,
 attention L2-norm, cond_drop_rate 0.1 so the null class exists for CFG) and initialised with the
 official `init_weights()`. Each step is the official teacher-forced objective: cross-entropy over all
-L tokens of the pyramid, inputs `vae.quantize.idxBl_to_var_input` (var-reference.md §5), labels dropped
+L tokens of the pyramid, inputs `vae.quantize.idxBl_to_var_input` (docs/var-model.md), labels dropped
 to the null class with probability 0.1. AdamW(0.9, 0.95), weight decay on matrices only, warmup + cosine,
 gradient clipping, and an EMA copy of the weights; the copy with the lower held-out loss is exported.
 

@@ -3,7 +3,7 @@
     /usr/bin/python3 tools/train_vqvae.py --config tools/configs/vqvae_fashion32.json --out tools/runs/vqvae
 
 Loss: MSE + l1_weight·L1 on [-1,1] pixels + the quantizer's own loss (mean over scales of
-β·‖sg(f̂)−f‖² + ‖f̂−sg(f)‖², straight-through; var-reference.md §4). The official VQVAE was also trained
+β·‖sg(f̂)−f‖² + ‖f̂−sg(f)‖², straight-through; official models/quant.py). The official VQVAE was also trained
 with perceptual and GAN losses; at 32×32 on Fashion-MNIST pixel losses are enough.
 
 Codebook health: codes whose EMA hit count falls below `restart_min_ema_hits` are re-initialised from

@@ -1,6 +1,6 @@
 /**
  * Images on the host: PNG/JPEG/WebP in and PNG out (sharp, plus tEXt chunks), float⇄uint8 conversion,
- * the resize filter used for edit regions, and the feathered paste-back.
+ * the resize filter used for edit regions, and the paste-back's feather weights (edit.ts blends).
  *
  * Resize filter (edit regions, documented in src/engine/README.md): separable triangle ("bilinear") filter whose
  * support grows with the reduction factor (antialiased when shrinking, plain bilinear when enlarging), pixel

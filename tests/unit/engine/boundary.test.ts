@@ -23,7 +23,7 @@ function specifiers(code: string): string[] {
   return out;
 }
 
-describe('engine boundary (design.md: no Electron, no DOM in src/engine and src/shared)', () => {
+describe('engine boundary (no Electron, no DOM in src/engine and src/shared: they run in plain Node)', () => {
   const files = [...sourceFiles(join(REPO, 'src/engine')), ...sourceFiles(join(REPO, 'src/shared'))];
 
   it('finds the engine sources', () => {

@@ -1,4 +1,4 @@
-// Process boundaries, enforced (style.md): the renderer reaches its host only through the Studio
+// Process boundaries, enforced: the renderer reaches its host only through the Studio
 // interface, so it may import src/shared and itself — never Node, Electron, the engine or the server.
 // src/shared runs everywhere, so it imports only itself. The preload imports only 'electron'.
 import { describe, expect, it } from 'vitest';
