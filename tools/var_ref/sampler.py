@@ -183,7 +183,7 @@ def bilinear_taps(out_size: int, in_size: int):
 
 
 def bilinear_resize64(m_hw: np.ndarray, size: int) -> np.ndarray:
-    """(1−wy)·[(1−wx)·m00 + wx·m01] + wy·[(1−wx)·m10 + wx·m11] in float64 (the engine uses the same order)."""
+    """(1−wy)·[(1−wx)·m00 + wx·m01] + wy·[(1−wx)·m10 + wx·m11] in float64 (the engine: same order, float32)."""
     y0, y1, wy = bilinear_taps(size, m_hw.shape[0])
     x0, x1, wx = bilinear_taps(size, m_hw.shape[1])
     wy, wx = wy[:, None], wx[None, :]
@@ -197,9 +197,11 @@ def edit_keep_masks(mask: torch.Tensor, patch_nums: Sequence[int], batch: int) -
     """Per-scale keep masks (B, p²) bool (docs/sampling.md): bilinear resize (align_corners=False) of the keep
     mask to p×p, > 0.5; scales with p² ≤ 3 tokens are kept entirely. `mask`: (h, w) or (B, h, w), 1 = keep.
 
-    Computed in float64 with exact half-way weights, so a cell exactly half inside the box is *not* kept. The
-    official code does this in float32 with torch's interpolate, where such ties fall either way depending on
-    rounding (torch 1.13 CPU keeps them: 287 instead of 255 kept tokens at p = 24 for the demo box at 512 px).
+    Computed in float64 with exact half-way weights, so a cell exactly half inside the box is *not* kept: this is
+    the rule of docs/sampling.md. The engine evaluates it in float32 arithmetic, which gives the same masks on
+    every 0/1 mask of the official and shipped grids (tests/unit/engine/edit.test.ts). torch's own interpolate
+    is not what is matched: its ties fall either way with rounding (torch 1.13 CPU keeps some: 287 instead of
+    255 kept tokens at p = 24 for the demo box at 512 px).
     """
     m = torch.as_tensor(mask).double()
     if m.dim() == 2:
