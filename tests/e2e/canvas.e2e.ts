@@ -44,7 +44,7 @@ const test = base.extend<{ consoleProblems: string[] }, { canvasServe: Serve }>(
 });
 
 interface Snapshot {
-  document: { width: number; height: number; region: { x: number; y: number; size: number }; steps: number; maskedPixels: number; image: string; mask: string } | null;
+  document: { docId: string; width: number; height: number; region: { x: number; y: number; size: number }; steps: number; maskedPixels: number; image: string; mask: string } | null;
   history: { undo: number; redo: number };
   staged: { count: number; index: number; region: { x: number; y: number; size: number } } | null;
   autosave: { state: string };
@@ -74,7 +74,10 @@ async function openCanvas(page: Page, url: string): Promise<void> {
 }
 
 async function openPhoto(page: Page): Promise<void> {
+  // The autosave of an earlier test may be this photo's size already: wait for the new document itself.
+  const before = (await snapshot(page)).document?.docId ?? null;
   await page.getByTestId('canvas-file-input').setInputFiles(PHOTO);
+  await expect.poll(async () => (await snapshot(page)).document?.docId ?? null).not.toBe(before);
   await expect(page.getByTestId('doc-size')).toHaveText('72×56 px');
 }
 
