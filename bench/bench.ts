@@ -2,7 +2,7 @@
  * `npm run bench` (tsx bench/bench.ts [--runs N] [--quick] [--skip-d16] [--skip-pytorch] [--thread-sweep]
  * [--model DIR] [--provider P] [--threads N] [--out FILE] [--json]): the engine beside the PyTorch reference, in one run on one machine,
  * on (a) the embedded model (the tiny fixture bundle while the embedded model is not built) and (b) a
- * d16-shaped bundle with random weights (built into a cache folder on first use, bench/make_shaped_bundle.py).
+ * d16-shaped bundle with random weights (built into a cache folder on first use, tools/make_shaped_bundle.py).
  *
  * Each measurement runs in its own process (peak RSS per model). Numbers are medians over `runs` after one
  * warm-up. Targets (measured, never asserted in tests): engine ≤ 0.5× PyTorch on the embedded model, ≤ 0.7× on
@@ -77,7 +77,7 @@ function referenceOnce(bundle: string, warmup: number, runs: number, threads: [n
 
 /**
  * tools/bench_reference.py (the reference helper's timer) in two thread layouts — torch 1 + OpenBLAS 2 (the
- * best for matmul-heavy work in training-notes.md) and torch 2 + OpenBLAS 1 (better for convolutions) — and
+ * best for matmul-heavy work, docs/python-tools.md) and torch 2 + OpenBLAS 1 (better for convolutions) — and
  * the faster one is reported, so the comparison is not unfair to PyTorch. CPU time per image: the children's
  * CPU of a run with warmup + runs generations minus that of a run with one generation (same model build).
  */
@@ -112,7 +112,7 @@ function torchRun(bundle: string, warmup: number, runs: number, layouts: [number
   return { ...rest, cpuMs, tried: tried.map((x) => ({ threads: x.threads, totalMs: x.totalMs, minTotalMs: x.minTotalMs })) };
 }
 
-/** A random-weight bundle of a preset shape in the cache folder, built on first use (bench/make_shaped_bundle.py). */
+/** A random-weight bundle of a preset shape in the cache folder, built on first use (tools/make_shaped_bundle.py). */
 function ensureShaped(preset: 'd16' | 'fashion32'): { dir: string; builtSeconds: number | null } {
   const envDir = preset === 'd16' ? process.env.VAR_STUDIO_BENCH_D16 : undefined;
   const dir = envDir ?? join(homedir(), `.cache/var-studio/bench-${preset}`);
@@ -120,11 +120,11 @@ function ensureShaped(preset: 'd16' | 'fashion32'): { dir: string; builtSeconds:
   log(`building the ${preset}-shaped random bundle into ${dir}${preset === 'd16' ? ' (~1.6 GB; takes minutes)' : ''} ...`);
   mkdirSync(dirname(dir), { recursive: true });
   const t0 = Date.now();
-  const r = spawnSync(PYTHON, [join(REPO, 'bench/make_shaped_bundle.py'), '--preset', preset, '--out', dir], {
+  const r = spawnSync(PYTHON, [join(REPO, 'tools/make_shaped_bundle.py'), '--preset', preset, '--out', dir], {
     cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 7_200_000,
     env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
   });
-  if (r.status !== 0) throw new Error(`bench/make_shaped_bundle.py --preset ${preset} failed (exit ${r.status})`);
+  if (r.status !== 0) throw new Error(`tools/make_shaped_bundle.py --preset ${preset} failed (exit ${r.status})`);
   return { dir, builtSeconds: (Date.now() - t0) / 1000 };
 }
 

@@ -1,6 +1,6 @@
 /**
- * Zero-shot editing on the host side (var-reference.md §7): the region of a larger image sent to the model,
- * the token-level keep mask, and the feathered paste-back of the result.
+ * Zero-shot editing on the host side (docs/var-model.md#zero-shot-editing): the region of a larger image
+ * sent to the model, the token-level keep mask, and the feathered paste-back of the result.
  *
  * - Region: a square (x, y, size) in image pixels; it may reach past the image (outpainting): pixels
  *   outside the image are regenerated whatever the mask says.

@@ -1,6 +1,6 @@
 /**
  * VarEngine: a loaded bundle with its sessions, and the generate / edit / encode operations of the public
- * API (notes/engine-api.md). Generation events stream one per scale, then 'done'.
+ * API (./README.md). Generation events stream one per scale, then 'done'.
  */
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
@@ -251,7 +251,7 @@ export class VarEngine {
     const source = (await this.encodePlanar(plan.modelInput, 1))[0];
     const keeps = keepMasksPerScale(plan.keepFinest, m.patchNums);
     // Scales below fromScale keep the region's own tokens everywhere (scale-locked edit); later scales keep
-    // the source tokens outside the mask only (var-reference.md §7).
+    // the source tokens outside the mask only (docs/var-model.md#zero-shot-editing).
     const perImage: ForcedScale[] = m.patchNums.map((_, k) => ({ tokens: source[k], keep: k < fromScale ? null : keeps[k] }));
     const forced = Array.from({ length: req.batch }, () => perImage);
     const label = req.classIndex ?? m.transformer.numClasses; // null class = inpainting

@@ -1,4 +1,4 @@
-/** The engine's public API (notes/engine-api.md). UI, server and CLI import from here only. */
+/** The engine's public API (its table is in ./README.md). Code outside src/engine imports from here only. */
 export { VarEngine, defaultModelDir } from './engine';
 export type { GenerateRequest, EditRequest, EngineEvent, EngineOptions } from './engine';
 export { BundleError, EngineError, isAbortError } from './errors';

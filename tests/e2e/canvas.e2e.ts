@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-// The canvas editor (issue 6) in Debian's Chromium against `npm run serve` with the real engine (no
+// The canvas editor in Debian's Chromium against `npm run serve` with the real engine (no
 // mocks): open an image → paint a mask with mouse drags → inpaint → outside the feathered mask the pixels
 // are byte-identical, inside they changed → undo → redo → export with the edit chain; outpainting grows
 // the image; a corrupt or oversized file leaves the document as it was; a reload restores the autosave.
@@ -13,7 +13,7 @@ import extractChunks from 'png-chunks-extract';
 import encodeChunks from 'png-chunks-encode';
 import * as pngText from 'png-chunk-text';
 import { featherWeights } from '../../src/engine/edit-pixels';
-import { repoRoot, startServe } from './fixtures';
+import { docScreenshot, repoRoot, startServe } from './fixtures';
 
 const PHOTO = path.join(repoRoot, 'tests', 'fixtures', 'engine', 'fashion-72x56.png');
 
@@ -44,7 +44,7 @@ const test = base.extend<{ consoleProblems: string[] }, { canvasServe: Serve }>(
 });
 
 interface Snapshot {
-  document: { width: number; height: number; region: { x: number; y: number; size: number }; steps: number; maskedPixels: number; image: string; mask: string } | null;
+  document: { docId: string; width: number; height: number; region: { x: number; y: number; size: number }; steps: number; maskedPixels: number; image: string; mask: string } | null;
   history: { undo: number; redo: number };
   staged: { count: number; index: number; region: { x: number; y: number; size: number } } | null;
   autosave: { state: string };
@@ -74,7 +74,10 @@ async function openCanvas(page: Page, url: string): Promise<void> {
 }
 
 async function openPhoto(page: Page): Promise<void> {
+  // The autosave of an earlier test may be this photo's size already: wait for the new document itself.
+  const before = (await snapshot(page)).document?.docId ?? null;
   await page.getByTestId('canvas-file-input').setInputFiles(PHOTO);
+  await expect.poll(async () => (await snapshot(page)).document?.docId ?? null).not.toBe(before);
   await expect(page.getByTestId('doc-size')).toHaveText('72×56 px');
 }
 
@@ -159,7 +162,7 @@ test('open → paint by mouse → inpaint: outside the feathered mask byte-ident
     await expect(page.getByTestId('candidate-index')).toHaveText(`2 / ${count}`);
     await page.getByTestId('candidate-prev').click();
   }
-  await page.screenshot({ path: path.join(repoRoot, 'docs', 'screenshot-edit-candidates.png') });
+  await docScreenshot(page, 'screenshot-edit-candidates.png');
   await page.getByTestId('candidate-accept').click();
   await expect(page.getByTestId('candidates')).toHaveCount(0);
   s = await snapshot(page);
@@ -218,7 +221,7 @@ test('open → paint by mouse → inpaint: outside the feathered mask byte-ident
   const meta = await sharp(readFileSync(await webp.path())).metadata();
   expect(meta.format).toBe('webp');
   expect(meta.xmp!.toString('utf8')).toContain('varstudio:editChain');
-  await page.screenshot({ path: path.join(repoRoot, 'docs', 'screenshot-edit.png') });
+  await docScreenshot(page, 'screenshot-edit.png');
   expect(consoleProblems).toEqual([]);
 });
 
@@ -400,7 +403,7 @@ test('Cancel (Esc) stops an edit mid-run: the preview goes, no candidates, docum
   await page.getByTestId('edit-run').click();
   await expect(page.getByTestId('edit-cancel')).toBeVisible();
   await expect.poll(async () => ((await snapshot(page)).view as unknown as { modules: { type: string; visible?: boolean }[] }).modules.find((m) => m.type === 'progress-image')!.visible).toBe(true);
-  await page.screenshot({ path: path.join(repoRoot, 'docs', 'screenshot-edit-progress.png') });
+  await docScreenshot(page, 'screenshot-edit-progress.png');
   await page.keyboard.press('Escape');
   await expect(page.getByTestId('edit-run')).toBeVisible();
   expect(sent.some((m) => m.includes('"kind":"edit.cancel"'))).toBe(true);

@@ -51,7 +51,7 @@ test.describe('desktop app', () => {
       await win.getByTestId('class-option').nth(1).click();
       await win.getByTestId('generate').click();
       await expect(win.getByTestId('run-status')).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
-      await expect(win.getByTestId('history-item')).toHaveCount(1);
+      await expect(win.getByTestId('gallery-item')).toHaveCount(1);
 
       // Export goes through the save dialog: answer it with a temp path from the main process.
       const target = path.join(userData, 'export.png');

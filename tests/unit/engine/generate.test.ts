@@ -24,7 +24,7 @@ function done(events: EngineEvent[]) {
   return d;
 }
 
-describe('generation (var-reference.md §6, docs/sampling.md)', () => {
+describe('generation (docs/var-model.md#sampling, docs/sampling.md)', () => {
   it('streams start, one event per scale (tokens + model-resolution preview per image), then done', async () => {
     const ev = await collect(engine.generate(base));
     const m = engine.manifest;
