@@ -10,10 +10,9 @@ its weightMap offset; the preview map is fitted at import.
 Two kinds: `var` (transformer.onnx; one per VAR architecture and patch schedule) and `vae` (fhat_step,
 encoder, decoder and preview .onnx; one per VQVAE architecture and patch schedule).
 
-The graphs are traced from models whose weights are never written (`torch.empty`, initialisation skipped) and
-exported with `export_params=False`, so a d30 template needs neither the 8 GB of weights nor their
-serialisation; untouched pages of an empty tensor read as the kernel's zero page, which keeps resident
-memory near the activations. `structure_only` turns the weight inputs into external-data initializers; the
+The graphs are traced from models whose weights are zero-stride views (right shapes, no memory) and exported
+with `export_params=False`, so a d30 template needs neither the 8 GB of weights nor their serialisation.
+`structure_only` turns the weight inputs into external-data initializers; the
 result is byte-for-byte the `.onnx` that a normal export writes (tests/test_graph_templates.py).
 
     tools/graph_templates.py --official all --out resources/graph-templates
@@ -35,6 +34,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import onnx  # noqa: E402
 import torch  # noqa: E402
+from torch.overrides import TorchFunctionMode  # noqa: E402
 
 from checkpoints import _skip_init  # noqa: E402
 from export.onnx_io import export_onnx, save_and_check, structure_only  # noqa: E402
@@ -70,9 +70,46 @@ def template_name(kind: str, cfg) -> str:
 
 
 def _empty_model(build):
-    """A model whose weights are allocated but never written (values are irrelevant to the traced structure)."""
+    """A model whose floating-point weights are zero-stride views of one zero: the right shapes, no memory.
+
+    Their values are irrelevant to the traced structure (the byte-for-byte comparison with a real export in
+    tests/test_graph_templates.py shows it); integer buffers (`lvl_1L`) keep their real values.
+    """
     with _skip_init(), torch.no_grad():
-        return build().eval()
+        model = build().eval()
+        for t in list(model.parameters()) + list(model.buffers()):
+            if t.is_floating_point() and t.numel() > 1:
+                t.data = torch.zeros((), dtype=t.dtype).expand(t.shape)
+    return model
+
+
+class _ZeroStrideClones(TorchFunctionMode):
+    """The tracer clones every module state tensor (only to warn if an input changed); cloning a zero-stride
+    weight would materialise it, so its clone stays a zero-stride view. Nothing else is touched."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if func is torch.Tensor.clone and args and _is_zero_stride(args[0]):
+            t = args[0]
+            return torch.zeros((), dtype=t.dtype).expand(t.shape)
+        return func(*args, **(kwargs or {}))
+
+
+def _is_zero_stride(t) -> bool:
+    return isinstance(t, torch.Tensor) and t.dim() > 0 and t.numel() > 1 and all(s == 0 for s in t.stride())
+
+
+class _weights_unknown_to_exporter:
+    """torch 1.13's ONNX shape inference serialises the value of every weight it is told about (a full copy
+    of the model); told about none, it infers the same types from the traced graph's inputs."""
+
+    def __enter__(self):
+        self._saved = torch.onnx.utils._get_named_param_dict
+        torch.onnx.utils._get_named_param_dict = lambda graph, params: {}
+        return self
+
+    def __exit__(self, *exc):
+        torch.onnx.utils._get_named_param_dict = self._saved
+        return False
 
 
 def _sha256(path: str) -> str:
@@ -106,7 +143,8 @@ def write_template(kind: str, cfg, out_root: str, log=print) -> dict:
     graphs: Dict[str, dict] = {}
     with torch.no_grad():
         for spec in specs:
-            model = export_onnx(spec.module, spec.args, spec.inputs, spec.outputs, spec.axes, export_params=False)
+            with _ZeroStrideClones(), _weights_unknown_to_exporter():
+                model = export_onnx(spec.module, spec.args, spec.inputs, spec.outputs, spec.axes, export_params=False)
             base = GRAPH_FILES[spec.key]
             weight_map += structure_only(model, len(spec.inputs), spec.key, f'{base}.weights', sources, spec.derived)
             path = os.path.join(out, f'{base}.onnx')
