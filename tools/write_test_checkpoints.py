@@ -7,9 +7,11 @@
             state dicts): the 256-px schedule, and shared AdaLN with the 512-px schedule; float16/bfloat16 copies,
             an official-trainer checkpoint, safetensors copies (written by hand: the format is simple), a
             ZIP64 copy by Python's zipfile (force_zip64) and one whose ZIP64 end-of-central-directory is required.
---variants  broken and unusual files: a pickle naming os.system, views/shared storages, a transposed tensor,
+--payloads  pickles that would run `touch MARKER` if unpickled: torch.save's (posix.system) and a hand-made os.system.
+--variants  broken and unusual files: views/shared storages, a transposed tensor,
             missing / extra / mis-shaped keys (with tools/checkpoints.py's own message for each).
---tables    every float16 bit pattern widened by numpy.
+--tables    every float16 bit pattern widened by numpy, every bfloat16 one by torch.
+--layouts   the state-dict layout (key → shape) of every official configuration, from the reference models.
 --big       a d12-shaped VAR (~530 MB) for the memory measurement.
 
 Beside each checkpoint X it writes X.expected.bin: every tensor as torch widens it (float32, or int64), in key
@@ -34,9 +36,10 @@ sys.path.insert(0, os.path.join(TOOLS, 'tests'))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from checkpoints import CheckpointError, load_state_dict_file, validate_pair, var_layout  # noqa: E402
+from checkpoints import CheckpointError, load_state_dict_file, vae_layout, validate_pair, var_layout  # noqa: E402
 from official_checkpoints import write_official_pair  # noqa: E402
-from var_ref.config import PATCH_NUMS_256, PATCH_NUMS_512, VARConfig, VQVAEConfig, config_to_json  # noqa: E402
+from var_ref.config import (OFFICIAL_VAE, OFFICIAL_VAR, PATCH_NUMS_256, PATCH_NUMS_512, VARConfig, VQVAEConfig,  # noqa: E402
+                            config_to_json)
 
 SAFETENSORS_DTYPES = {torch.float32: ('F32', torch.int32), torch.float16: ('F16', torch.int16),
                       torch.bfloat16: ('BF16', torch.int16), torch.int64: ('I64', torch.int64)}
@@ -188,14 +191,17 @@ class _RunsCommand:
         return os.system, (self.command,)
 
 
-def write_variants(out: str, manifest: dict, marker: str) -> None:
+def write_payloads(out: str, marker: str) -> None:
     # A torch.save file with a payload: pickle names it 'posix system' on Linux (os.system's own module).
-    torch.save({'w': torch.ones(2), 'payload': _RunsCommand(f'touch {marker}')}, os.path.join(out, 'payload_posix.pth'))
+    torch.save({'payload': _RunsCommand(f'touch {marker}'), 'w': torch.ones(2)}, os.path.join(out, 'payload_posix.pth'))
     # Exactly `os system`, as a hand-written pickle inside a torch-style archive.
     evil = b'\x80\x02cos\nsystem\nq\x00X' + struct.pack('<I', len(f'touch {marker}')) + f'touch {marker}'.encode() + b'\x85R.'
     with zipfile.ZipFile(os.path.join(out, 'payload_os.pth'), 'w', zipfile.ZIP_STORED) as z:
         z.writestr('payload_os/data.pkl', evil)
         z.writestr('payload_os/version', '3\n')
+
+
+def write_variants(out: str, manifest: dict) -> None:
 
     base = torch.arange(24, dtype=torch.float32).reshape(4, 6) / 7
     views = OrderedDict([('whole', base), ('row2', base[2]), ('tail', base.view(-1)[5:17].reshape(3, 4)),
@@ -203,6 +209,8 @@ def write_variants(out: str, manifest: dict, marker: str) -> None:
     save(views, os.path.join(out, 'views.pth'), manifest)
     torch.save(OrderedDict([('t', base.t())]), os.path.join(out, 'transposed.pth'))
     torch.save([torch.ones(1)], os.path.join(out, 'list.pth'))
+    with zipfile.ZipFile(os.path.join(out, 'not_torch.zip'), 'w') as z:
+        z.writestr('readme.txt', 'a zip archive, but no torch.save file')
     torch.save(OrderedDict([('x', torch.ones(2, dtype=torch.float64))]), os.path.join(out, 'float64.pth'))
 
     var_path, vae_path = os.path.join(out, 'var_small_256.pth'), os.path.join(out, 'vae_small.pth')
@@ -211,6 +219,9 @@ def write_variants(out: str, manifest: dict, marker: str) -> None:
         'var_missing.pth': lambda sd: sd.pop('blocks.1.ffn.fc2.bias'),
         'var_extra.pth': lambda sd: sd.__setitem__('blocks.0.attn.extra_bias', torch.zeros(128)),
         'var_misshaped.pth': lambda sd: sd.__setitem__('blocks.1.attn.proj.weight', torch.zeros(128, 127)),
+        'var_key_bias.pth': lambda sd: sd.__setitem__('blocks.0.attn.zero_k_bias', torch.full((128,), 0.5)),
+        'var_levels.pth': lambda sd: sd.__setitem__('lvl_1L', torch.cat([torch.full((p * p,), i) for i, p in
+                                                                         enumerate((1, 2, 3, 4, 5, 6, 8, 10, 12, 16, 4))]).view(1, -1)),
     }
     for name, damage in broken.items():
         sd = OrderedDict(var_sd)
@@ -218,11 +229,31 @@ def write_variants(out: str, manifest: dict, marker: str) -> None:
         torch.save(sd, os.path.join(out, name))
         manifest['errors'][name] = python_error(os.path.join(out, name), vae_path)
     manifest['errors']['swapped'] = python_error(vae_path, var_path)
+    # A VQVAE of another codebook size than the VAR predicts.
+    other = VQVAEConfig(ch=32, ch_mult=(1, 2), num_res_blocks=1, vocab_size=32, z_channels=8)
+    write_official_pair(os.path.join(out, 'other'), VARConfig.official(1, vocab_size=32, z_channels=8), other, seed=5,
+                        vae_name='vae_v32.pth')
+    shutil.move(os.path.join(out, 'other', 'vae_v32.pth'), os.path.join(out, 'vae_v32.pth'))
+    shutil.rmtree(os.path.join(out, 'other'))
+    manifest['errors']['vae_v32.pth'] = python_error(var_path, os.path.join(out, 'vae_v32.pth'))
 
 
 def write_tables(out: str) -> None:
     bits = np.arange(65536, dtype=np.uint32).astype(np.uint16)
     bits.view(np.float16).astype(np.float32).view(np.uint32).astype('<u4').tofile(os.path.join(out, 'f16_to_f32.bin'))
+    bf16 = torch.from_numpy(bits.view(np.int16).copy()).view(torch.bfloat16).float()
+    bf16.view(torch.int32).numpy().astype('<i4').tofile(os.path.join(out, 'bf16_to_f32.bin'))
+
+
+def write_layouts(manifest: dict) -> None:
+    """Each official configuration (and its JSON) with its layout, from the constructors on the meta device."""
+    out = {}
+    for depth, cfg in {12: VARConfig.official(12), **OFFICIAL_VAR}.items():
+        vae = OFFICIAL_VAE.replace(patch_nums=cfg.patch_nums)
+        out[f'd{depth}'] = {'var': config_to_json(cfg), 'vae': config_to_json(vae),
+                            'var_layout': [[k, list(shape)] for k, (shape, _) in var_layout(cfg).items()],
+                            'vae_layout': [[k, list(shape)] for k, (shape, _) in vae_layout(vae).items()]}
+    manifest['layouts'] = out
 
 
 def write_big(out: str, manifest: dict) -> None:
@@ -243,7 +274,9 @@ def main(argv=None) -> int:
     ap.add_argument('--out', required=True)
     ap.add_argument('--pairs', action='store_true')
     ap.add_argument('--variants', action='store_true', help='needs --pairs (now or in an earlier run into --out)')
+    ap.add_argument('--payloads', action='store_true')
     ap.add_argument('--tables', action='store_true')
+    ap.add_argument('--layouts', action='store_true')
     ap.add_argument('--big', action='store_true')
     ap.add_argument('--marker', help='file the payload pickles would create if they were run (default OUT/PAYLOAD-RAN)')
     a = ap.parse_args(argv)
@@ -253,10 +286,14 @@ def main(argv=None) -> int:
     manifest = json.load(open(mpath)) if os.path.exists(mpath) else {'files': {}, 'configs': {}, 'errors': {}}
     if a.pairs:
         write_pairs(a.out, manifest)
+    if a.payloads:
+        write_payloads(a.out, a.marker or os.path.join(a.out, 'PAYLOAD-RAN'))
     if a.variants:
-        write_variants(a.out, manifest, a.marker or os.path.join(a.out, 'PAYLOAD-RAN'))
+        write_variants(a.out, manifest)
     if a.tables:
         write_tables(a.out)
+    if a.layouts:
+        write_layouts(manifest)
     if a.big:
         write_big(a.out, manifest)
     with open(mpath + '.tmp', 'w') as fh:
