@@ -12,6 +12,7 @@
             missing / extra / mis-shaped keys (with tools/checkpoints.py's own message for each).
 --tables    every float16 bit pattern widened by numpy, every bfloat16 one by torch.
 --layouts   the state-dict layout (key → shape) of every official configuration, from the reference models.
+--huge      a 4.3 GB ZIP64 checkpoint as a sparse file (tensors past byte 2³²; almost no disk).
 --big       a d12-shaped VAR (~530 MB) for the memory measurement.
 
 Beside each checkpoint X it writes X.expected.bin: every tensor as torch widens it (float32, or int64), in key
@@ -20,8 +21,10 @@ order; manifest.json says where each tensor lies in it and holds the Python conf
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
+import pickle
 import shutil
 import struct
 import sys
@@ -95,25 +98,90 @@ def rezip_zip64_required(src: str, dst: str) -> None:
     """The same archive with every size and offset only in ZIP64 fields: the classic end record holds 0xFFFF /
     0xFFFFFFFF, so a reader must follow the ZIP64 locator to the ZIP64 end-of-central-directory record."""
     with zipfile.ZipFile(src) as zin:
-        entries = [(i.filename.encode(), zin.read(i)) for i in zin.infolist()]
-    out, central = bytearray(), bytearray()
-    for name, data in entries:
-        crc, offset, n = zlib.crc32(data) & 0xFFFFFFFF, len(out), len(data)
-        local_extra = struct.pack('<HHQQ', 0x0001, 16, n, n)
-        out += struct.pack('<IHHHHHIIIHH', 0x04034B50, 45, 0, 0, 0, 0x21, crc, 0xFFFFFFFF, 0xFFFFFFFF, len(name), len(local_extra))
-        out += name + local_extra + data
-        cd_extra = struct.pack('<HHQQQ', 0x0001, 24, n, n, offset)
-        central += struct.pack('<IHHHHHHIIIHHHHHII', 0x02014B50, 45, 45, 0, 0, 0, 0x21, crc, 0xFFFFFFFF, 0xFFFFFFFF,
-                               len(name), len(cd_extra), 0, 0, 0, 0, 0xFFFFFFFF)
-        central += name + cd_extra
-    cd_offset, cd_size, count = len(out), len(central), len(entries)
-    out += central
-    eocd64_offset = len(out)
-    out += struct.pack('<IQHHIIQQQQ', 0x06064B50, 44, 45, 45, 0, 0, count, count, cd_size, cd_offset)
-    out += struct.pack('<IIQI', 0x07064B50, 0, eocd64_offset, 1)
-    out += struct.pack('<IHHHHIIH', 0x06054B50, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
-    with open(dst, 'wb') as fh:
-        fh.write(out)
+        write_zip64(dst, [(i.filename, zin.read(i)) for i in zin.infolist()])
+
+
+def write_zip64(dst: str, entries) -> None:
+    """A stored zip whose sizes and offsets live only in ZIP64 fields. An entry's data is bytes or a list of parts,
+    each bytes or an int n: n zero bytes left as a hole in the file (sparse: no disk used)."""
+    central = bytearray()
+    with open(dst + '.tmp', 'wb') as fh:
+        for name, data in entries:
+            name = name.encode()
+            parts = data if isinstance(data, list) else [data]
+            n = sum(p if isinstance(p, int) else len(p) for p in parts)
+            crc = 0
+            for p in parts:
+                crc = zero_crc32(p, crc) if isinstance(p, int) else zlib.crc32(p, crc)
+            offset = fh.tell()
+            local_extra = struct.pack('<HHQQ', 0x0001, 16, n, n)
+            fh.write(struct.pack('<IHHHHHIIIHH', 0x04034B50, 45, 0, 0, 0, 0x21, crc, 0xFFFFFFFF, 0xFFFFFFFF, len(name),
+                                 len(local_extra)) + name + local_extra)
+            for p in parts:
+                if isinstance(p, int):
+                    fh.seek(p, 1)
+                else:
+                    fh.write(p)
+            cd_extra = struct.pack('<HHQQQ', 0x0001, 24, n, n, offset)
+            central += struct.pack('<IHHHHHHIIIHHHHHII', 0x02014B50, 45, 45, 0, 0, 0, 0x21, crc, 0xFFFFFFFF, 0xFFFFFFFF,
+                                   len(name), len(cd_extra), 0, 0, 0, 0, 0xFFFFFFFF) + name + cd_extra
+        cd_offset, count = fh.tell(), len(entries)
+        fh.write(central)
+        eocd64_offset = fh.tell()
+        fh.write(struct.pack('<IQHHIIQQQQ', 0x06064B50, 44, 45, 45, 0, 0, count, count, len(central), cd_offset))
+        fh.write(struct.pack('<IIQI', 0x07064B50, 0, eocd64_offset, 1))
+        fh.write(struct.pack('<IHHHHIIH', 0x06054B50, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0))
+    os.replace(dst + '.tmp', dst)
+
+
+def zero_crc32(n: int, crc: int = 0) -> int:
+    block = bytes(1 << 24)
+    while n:
+        k = min(n, len(block))
+        crc = zlib.crc32(block if k == len(block) else block[:k], crc)
+        n -= k
+    return crc
+
+
+class _Storage:
+    def __init__(self, key: str, numel: int):
+        self.key, self.numel = key, numel
+
+
+class _TensorView:
+    """Pickles exactly as torch.save pickles a float32 tensor (torch._utils._rebuild_tensor_v2 on a storage)."""
+
+    def __init__(self, storage: _Storage, offset: int, shape):
+        self.storage, self.offset, self.shape = storage, offset, tuple(shape)
+
+    def __reduce__(self):
+        stride = tuple(int(np.prod(self.shape[i + 1:])) for i in range(len(self.shape)))
+        return torch._utils._rebuild_tensor_v2, (self.storage, self.offset, self.shape, stride, False, OrderedDict())
+
+
+class _StatePickler(pickle.Pickler):
+    def persistent_id(self, obj):
+        if isinstance(obj, _Storage):
+            return ('storage', torch.FloatStorage, obj.key, 'cpu', obj.numel)
+        return None
+
+
+def write_huge_sparse(out: str, manifest: dict) -> None:
+    """A 4.3 GB checkpoint as a sparse file (almost no disk): storage 0 is mostly a hole, with tensor 'z' stored
+    past byte 2³², and the later entries ('w' among them) lie beyond 4 GiB too, reachable only through ZIP64."""
+    big, z_at = (1 << 32) + (1 << 26), (1 << 32) + 64
+    g = torch.Generator().manual_seed(4)
+    z, w = torch.randn(4, 4, generator=g), torch.randn(8, 16, generator=g)
+    s0, s1 = _Storage('0', big // 4), _Storage('1', w.numel())
+    state = OrderedDict([('z', _TensorView(s0, z_at // 4, z.shape)), ('w', _TensorView(s1, 0, w.shape))])
+    buf = io.BytesIO()
+    _StatePickler(buf, protocol=2).dump(state)
+    path = os.path.join(out, 'huge_sparse.pth')
+    z_bytes = raw_bytes(z)
+    write_zip64(path, [('huge_sparse/data/0', [z_at, z_bytes, big - z_at - len(z_bytes)]),
+                       ('huge_sparse/data.pkl', buf.getvalue()), ('huge_sparse/data/1', raw_bytes(w)),
+                       ('huge_sparse/version', b'3\n')])
+    manifest['files']['huge_sparse.pth'] = write_expected(path, OrderedDict([('z', z), ('w', w)]))
 
 
 def python_configs(var_path: str, vae_path: str) -> dict:
@@ -277,6 +345,7 @@ def main(argv=None) -> int:
     ap.add_argument('--payloads', action='store_true')
     ap.add_argument('--tables', action='store_true')
     ap.add_argument('--layouts', action='store_true')
+    ap.add_argument('--huge', action='store_true')
     ap.add_argument('--big', action='store_true')
     ap.add_argument('--marker', help='file the payload pickles would create if they were run (default OUT/PAYLOAD-RAN)')
     a = ap.parse_args(argv)
@@ -294,6 +363,8 @@ def main(argv=None) -> int:
         write_tables(a.out)
     if a.layouts:
         write_layouts(manifest)
+    if a.huge:
+        write_huge_sparse(a.out, manifest)
     if a.big:
         write_big(a.out, manifest)
     with open(mpath + '.tmp', 'w') as fh:

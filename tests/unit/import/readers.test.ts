@@ -69,6 +69,26 @@ describe('PyTorch .pth (torch.save zip archives)', () => {
     await b.close();
   });
 
+  describe('a checkpoint over 4 GiB', () => {
+    let huge: TestCheckpoints;
+    beforeAll(() => {
+      huge = writeTestCheckpoints('--huge');
+    }, 120_000);
+    afterAll(() => huge?.cleanup());
+
+    it('reads tensors past byte 2³² through ZIP64 offsets (a 4.3 GB sparse archive)', async () => {
+      const path = huge.path('huge_sparse.pth');
+      expect(statSync(path).size).toBeGreaterThan(2 ** 32);
+      const r = await openCheckpoint(path);
+      expect(r.keys()).toEqual(['z', 'w']);
+      for (const key of r.keys()) {
+        const got = await r.readFloat32(key);
+        expect(Buffer.from(got.buffer).equals(Buffer.from(huge.expected('huge_sparse.pth', key).buffer)), key).toBe(true);
+      }
+      await r.close();
+    });
+  });
+
   it('views: storage offsets, several keys sharing one storage, float16 and int64 in one file', async () => {
     const r = await openCheckpoint(ck.path('views.pth'));
     await expectSameTensors(r, 'views.pth');
