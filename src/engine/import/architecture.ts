@@ -469,7 +469,7 @@ async function checkVarBuffers(ckpt: CheckpointReader, a: VarArchitecture, level
     let maxAbs = 0;
     for (const x of bias) maxAbs = Math.max(maxAbs, Math.abs(x));
     if (maxAbs !== 0) {
-      throw new ImportError('buffer', `${file}: key '${key}': must be all zeros (the key bias is fixed at 0), found max |x| = ${maxAbs.toPrecision(3)}`, file, key);
+      throw new ImportError('buffer', `${file}: key '${key}': must be all zeros (the key bias is fixed at 0), found max |x| = ${Number(maxAbs.toPrecision(3))}`, file, key);
     }
   }
 }
