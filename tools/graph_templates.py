@@ -36,7 +36,7 @@ import onnx  # noqa: E402
 import torch  # noqa: E402
 from torch.overrides import TorchFunctionMode  # noqa: E402
 
-from checkpoints import _skip_init  # noqa: E402
+from checkpoints import _skip_init, shape_only  # noqa: E402
 from export.onnx_io import export_onnx, save_and_check, structure_only  # noqa: E402
 from export.preview_fit import preview_cost  # noqa: E402
 from export_bundle import GRAPH_FILES, graph_specs  # noqa: E402
@@ -164,7 +164,7 @@ def write_template(kind: str, cfg, out_root: str, log=print) -> dict:
                             'numClasses': cfg.num_classes}}
     else:
         pw = torch.zeros(3 * cfg.downsample ** 2, cfg.z_channels, PREVIEW_KERNEL, PREVIEW_KERNEL)
-        cost = preview_cost(vae, pw)
+        cost = preview_cost(shape_only(lambda: VQVAE(cfg)), pw)
         template['bundle'] = {
             'resolution': cfg.resolution, 'downsample': cfg.downsample, 'patchNums': list(cfg.patch_nums),
             'vocabSize': cfg.vocab_size, 'cvae': cfg.z_channels, 'phiIndex': list(vae.quantize.phi_index),

@@ -87,7 +87,7 @@ export async function writeCheckpointWeights(dir: string, templates: { var: VarT
       targets.set(id, [...(targets.get(id) ?? []), row]);
     }
     const codebookKey = templates.vae.bundle.codebook.key;
-    const tensorsTotal = targets.size + 1;
+    const tensorsTotal = targets.size + (targets.has(`vae\u0000${codebookKey}`) ? 0 : 1);
     const bytesTotal = weightMap.filter((r) => r.source !== 'derived').reduce((s, r) => s + r.length, 0)
       + templates.vae.bundle.codebook.shape[0] * templates.vae.bundle.codebook.shape[1] * 4;
     let tensorsDone = 0;

@@ -46,6 +46,11 @@ function leftovers(name: string): string[] {
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), 'var-import-test-'));
   fx = join(root, 'fixtures');
+  // VAR_IMPORT_FIXTURES: a folder make_import_fixtures.py already wrote (to iterate on the TypeScript side only).
+  if (process.env.VAR_IMPORT_FIXTURES) {
+    fx = process.env.VAR_IMPORT_FIXTURES;
+    return;
+  }
   execFileSync(PY, [join(REPO, 'tools/make_import_fixtures.py'), '--out', fx], { cwd: REPO, stdio: 'pipe', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
 }, 400_000);
 
