@@ -6,7 +6,7 @@
  * pyramids) but must be useful. Broken inputs must fail clearly and leave nothing behind.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -211,9 +211,12 @@ describe('broken inputs: a clear error and no bundle left behind', () => {
   });
 
   it('refuses an architecture without a template, naming it', async () => {
-    const err = await importPair('a', 'no-template', { templatesDir: join(REPO, 'resources', 'graph-templates') }).catch((e: unknown) => e);
+    // Only pair b's templates: pair a's VAR (depth 2, 256-px schedule) has none.
+    const only = join(root, 'templates-b');
+    for (const t of readdirSync(join(fx, 'templates')).filter((n) => n.endsWith('-512'))) cpSync(join(fx, 'templates', t), join(only, t), { recursive: true });
+    const err = await importPair('a', 'no-template', { templatesDir: only }).catch((e: unknown) => e);
     expect((err as ImportError).code).toBe('no-template');
-    expect((err as Error).message).toMatch(/no graph template for a VAR of depth 2, width 64/);
+    expect((err as Error).message).toMatch(/no graph template for a VAR of depth 2, width 64, .*patch_nums \(1, 2, 3, 4, 5, 6, 8, 10, 13, 16\).*templates for: var-d2-s-c64-512/);
     expect(leftovers('no-template')).toEqual([]);
   });
 
