@@ -10,3 +10,5 @@ export { encodePng, decodeImage, decodeMask, readPngText } from './image';
 export type { SamplingSettings } from './sampler';
 export { resolveClass } from './requests';
 export { readManifest } from './bundle';
+export { importCheckpoints, ImportError, OFFICIAL_DEMO_SAMPLING, defaultTemplatesDir } from './import';
+export type { ImportOptions, ImportProgress, ImportPhase, AssembleResult as ImportResult } from './import';

@@ -4,7 +4,7 @@
  * happens in a hidden sibling folder that is removed on any error or cancel.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { sha256File } from '../bundle';
 import { BUNDLE_FORMAT, type Manifest, type SamplingDefaults } from '../manifest';
@@ -66,6 +66,25 @@ function tempSibling(outDir: string): string {
   return join(dirname(outDir), `.${basename(outDir)}.importing-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Hidden folders of earlier imports to this name whose process died (killed, power cut) are removed. */
+async function removeStaleTemps(outDir: string): Promise<void> {
+  const prefix = `.${basename(outDir)}.importing-`;
+  const names = await readdir(dirname(outDir)).catch(() => [] as string[]);
+  for (const n of names) {
+    const pid = Number(n.slice(prefix.length).split('-')[0]);
+    if (n.startsWith(prefix) && Number.isInteger(pid) && pid !== process.pid && !processAlive(pid)) await removeQuietly(join(dirname(outDir), n));
+  }
+}
+
 /**
  * Assemble a bundle from opened readers. `inputs` are the digests of the two files (provenance). The readers
  * stay open (the caller closes them). Throws ImportError; on any error nothing is left at outDir or beside it.
@@ -95,6 +114,7 @@ export async function assembleBundle(readers: { var: CheckpointReader; vae: Chec
   const t1 = performance.now();
 
   await mkdir(dirname(outDir), { recursive: true });
+  await removeStaleTemps(outDir);
   const tmp = tempSibling(outDir);
   await mkdir(tmp);
   try {

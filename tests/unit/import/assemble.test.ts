@@ -6,7 +6,7 @@
  * pyramids) but must be useful. Broken inputs must fail clearly and leave nothing behind.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,7 +65,11 @@ describe.each(['a', 'b'])('pair %s: TypeScript import vs tools/convert_official.
   let pyDir: string;
   const events: ImportProgress[] = [];
 
+  // What a killed import leaves: a hidden folder named after a process that no longer runs.
+  const stale = () => join(root, 'out', `.ts-${tag}.importing-999999999-dead`);
+
   beforeAll(async () => {
+    mkdirSync(join(stale(), 'x'), { recursive: true });
     imported[tag] = await importPair(tag, `ts-${tag}`, { onProgress: (p) => events.push(p) });
     tsDir = imported[tag].dir;
     pyDir = join(fx, `py-${tag}`);
@@ -113,6 +117,11 @@ describe.each(['a', 'b'])('pair %s: TypeScript import vs tools/convert_official.
     const p = ts.preview as unknown as { psnrVsDecoder: number; psnrConstantBaseline: number };
     expect(Number.isFinite(p.psnrVsDecoder)).toBe(true);
     expect(p.psnrVsDecoder).toBeGreaterThan(p.psnrConstantBaseline + 1);
+  });
+
+  it('removes the hidden folder of an earlier, killed import and leaves only the bundle', () => {
+    expect(existsSync(stale())).toBe(false);
+    expect(leftovers(`ts-${tag}`)).toEqual([`ts-${tag}`]);
   });
 
   it('reports progress through every phase, tensors counted up to the total', () => {
