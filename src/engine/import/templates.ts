@@ -90,22 +90,33 @@ export async function verifyTemplateGraphs(t: GraphTemplate): Promise<void> {
   }
 }
 
-export async function listTemplates(templatesDir: string): Promise<GraphTemplate[]> {
+/** Every readable template; an unreadable folder does not stop imports of other architectures (it is listed). */
+export async function listTemplates(templatesDir: string): Promise<{ templates: GraphTemplate[]; unreadable: string[] }> {
   let names: string[];
   try {
     names = (await readdir(templatesDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
   } catch {
     throw new ImportError('no-templates', `${templatesDir}: no graph-templates folder (expected the app's resources/graph-templates)`, templatesDir);
   }
-  return Promise.all(names.map((n) => readTemplate(join(templatesDir, n))));
+  const templates: GraphTemplate[] = [];
+  const unreadable: string[] = [];
+  for (const n of names) {
+    try {
+      templates.push(await readTemplate(join(templatesDir, n)));
+    } catch (e) {
+      unreadable.push(`${n} (${(e as Error).message})`);
+    }
+  }
+  return { templates, unreadable };
 }
 
 /** The VAR and VQVAE templates of this architecture; an architecture without one is refused by name. */
 export async function findTemplates(templatesDir: string, arch: PairArchitecture): Promise<{ var: VarTemplate; vae: VaeTemplate }> {
-  const all = await listTemplates(templatesDir);
+  const { templates: all, unreadable } = await listTemplates(templatesDir);
   const varT = all.find((t): t is VarTemplate => t.kind === 'var' && sameFields(t.architecture, arch.var, VAR_FIELDS));
   const vaeT = all.find((t): t is VaeTemplate => t.kind === 'vae' && sameFields(t.architecture, arch.vae, VAE_FIELDS));
-  const known = (kind: string) => all.filter((t) => t.kind === kind).map((t) => t.name).join(', ') || 'none';
+  const known = (kind: string) => (all.filter((t) => t.kind === kind).map((t) => t.name).join(', ') || 'none') +
+    (unreadable.length ? `; unreadable: ${unreadable.join('; ')}` : '');
   if (!varT) {
     const a = arch.var;
     throw new ImportError('no-template', `no graph template for a VAR of depth ${a.depth}, width ${a.embed_dim}, ${a.num_heads} heads` +
