@@ -8,7 +8,7 @@ import { copyFile, open, writeFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { GRAPH_NAMES, type GraphName, type WeightMapEntry } from '../manifest';
+import { GRAPH_NAMES, type WeightMapEntry } from '../manifest';
 import { sessionOptions } from '../providers';
 import { areaMatrix, identityMatrix } from '../resample';
 import { Xoshiro128 } from '../rng';
@@ -265,4 +265,3 @@ export async function writePreviewWeights(dir: string, t: VaeTemplate, weightMap
   }
 }
 
-export type { GraphName };
