@@ -7,6 +7,8 @@
 * the graph templates of their architectures (tools/graph_templates.py) in `templates/`;
 * the Python converter's bundles of both pairs (tools/convert_official.py) in `py-a/`, `py-b/`;
 * `a/var_extra_key.pth`: pair a's VAR with one key the layout does not have;
+* `a/{var,vae}_half.pth`: pair a stored as float16 (VAR) and bfloat16 (VQVAE), and `py-a-half/`, the Python
+  bundle of the same values widened to float32;
 * `preview-fit/`: f̂ after every scale of two random pyramids of pair a's VQVAE, the decoder's outputs and
   the ridge fit tools/export/preview_fit.py makes of them (reference for the TypeScript fit).
 
@@ -62,11 +64,26 @@ def main(argv=None) -> int:
     sd = torch.load(os.path.join(a.out, 'a', 'var.pth'))
     sd['blocks.0.attn.extra_bias'] = torch.zeros(TEST_VAR.embed_dim)
     torch.save(sd, os.path.join(a.out, 'a', 'var_extra_key.pth'))
+    _half_precision_pair(os.path.join(a.out, 'a'), os.path.join(a.out, 'py-a-half'), a.preview_samples)
     _preview_reference(os.path.join(a.out, 'a', 'vae.pth'), PAIRS['a'][1], os.path.join(a.out, 'preview-fit'))
     timings['total'] = round(time.perf_counter() - t0, 2)
     with open(os.path.join(a.out, 'fixtures.json'), 'w') as fh:
         json.dump({'pairs': sorted(PAIRS), 'timings': timings}, fh)
     return 0
+
+
+def _half_precision_pair(folder: str, py_out: str, preview_samples: int) -> None:
+    """Pair a stored as float16 (VAR) and bfloat16 (VQVAE), and the Python bundle of the same values in float32."""
+    for name, dtype in (('var', torch.float16), ('vae', torch.bfloat16)):
+        sd = torch.load(os.path.join(folder, f'{name}.pth'))
+        half = {k: v.to(dtype) if v.is_floating_point() else v for k, v in sd.items()}
+        torch.save(half, os.path.join(folder, f'{name}_half.pth'))
+        torch.save({k: v.float() if v.is_floating_point() else v for k, v in half.items()},
+                   os.path.join(folder, f'{name}_half_widened.pth'))
+    args = build_parser().parse_args(['--var', os.path.join(folder, 'var_half_widened.pth'), '--vae',
+                                      os.path.join(folder, 'vae_half_widened.pth'), '--out', py_out,
+                                      '--preview-samples', str(preview_samples)])
+    convert(args, log=lambda *_: None)
 
 
 def _preview_reference(vae_path: str, cfg: VQVAEConfig, out: str) -> None:

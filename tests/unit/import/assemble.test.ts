@@ -156,6 +156,24 @@ describe.each(['a', 'b'])('pair %s: TypeScript import vs tools/convert_official.
   }, 120_000);
 });
 
+describe('float16 / bfloat16 checkpoints', () => {
+  it('are widened exactly: the same weight bytes as the Python bundle of the float32 values', async () => {
+    const r = await importCheckpoints({
+      varFile: join(fx, 'a', 'var_half.pth'), vaeFile: join(fx, 'a', 'vae_half.pth'), outDir: join(root, 'out', 'half'),
+      templatesDir: join(fx, 'templates'), resourcesDir: join(REPO, 'resources'), previewSamples: 1, threads: 1,
+    });
+    const pyDir = join(fx, 'py-a-half');
+    const py = readManifest(pyDir);
+    for (const g of Object.keys(py.graphs) as (keyof Manifest['graphs'])[]) {
+      if (g === 'preview') continue;
+      expect(readFileSync(join(r.dir, py.graphs[g].weights)).equals(readFileSync(join(pyDir, py.graphs[g].weights))), g).toBe(true);
+    }
+    expect(readFileSync(join(r.dir, 'codebook.f32')).equals(readFileSync(join(pyDir, 'codebook.f32')))).toBe(true);
+    // and they really were half precision: not the float32 originals of pair a
+    expect(readFileSync(join(r.dir, 'transformer.weights')).equals(readFileSync(join(fx, 'py-a', 'transformer.weights')))).toBe(false);
+  }, 120_000);
+});
+
 describe('the TypeScript preview fit', () => {
   it('reproduces tools/export/preview_fit.py on the same f̂ and decoder outputs', () => {
     const dir = join(fx, 'preview-fit');
