@@ -158,10 +158,7 @@ describe.each(['a', 'b'])('pair %s: TypeScript import vs tools/convert_official.
 
 describe('float16 / bfloat16 checkpoints', () => {
   it('are widened exactly: the same weight bytes as the Python bundle of the float32 values', async () => {
-    const r = await importCheckpoints({
-      varFile: join(fx, 'a', 'var_half.pth'), vaeFile: join(fx, 'a', 'vae_half.pth'), outDir: join(root, 'out', 'half'),
-      templatesDir: join(fx, 'templates'), resourcesDir: join(REPO, 'resources'), previewSamples: 1, threads: 1,
-    });
+    const r = await importPair('a', 'half', { varFile: join(fx, 'a', 'var_half.pth'), vaeFile: join(fx, 'a', 'vae_half.pth'), previewSamples: 1 });
     const pyDir = join(fx, 'py-a-half');
     const py = readManifest(pyDir);
     for (const g of Object.keys(py.graphs) as (keyof Manifest['graphs'])[]) {
@@ -215,10 +212,7 @@ describe('broken inputs: a clear error and no bundle left behind', () => {
   });
 
   it('names an unknown key', async () => {
-    const err = await importCheckpoints({
-      varFile: join(fx, 'a', 'var_extra_key.pth'), vaeFile: join(fx, 'a', 'vae.pth'), outDir: join(root, 'out', 'extra-key'),
-      templatesDir: join(fx, 'templates'), resourcesDir: join(REPO, 'resources'), previewSamples: 1,
-    }).catch((e: unknown) => e);
+    const err = await importPair('a', 'extra-key', { varFile: join(fx, 'a', 'var_extra_key.pth') }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImportError);
     expect((err as Error).message).toContain("unexpected key 'blocks.0.attn.extra_bias'");
     expect(leftovers('extra-key')).toEqual([]);
@@ -228,10 +222,7 @@ describe('broken inputs: a clear error and no bundle left behind', () => {
     const cut = join(root, 'truncated-var.pth');
     copyFileSync(join(fx, 'a', 'var.pth'), cut);
     truncateSync(cut, Math.floor(statSync(cut).size * 0.6));
-    const err = await importCheckpoints({
-      varFile: cut, vaeFile: join(fx, 'a', 'vae.pth'), outDir: join(root, 'out', 'truncated'),
-      templatesDir: join(fx, 'templates'), resourcesDir: join(REPO, 'resources'), previewSamples: 1,
-    }).catch((e: unknown) => e);
+    const err = await importPair('a', 'truncated', { varFile: cut }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ImportError);
     expect((err as Error).message).toContain('truncated-var.pth');
     expect(leftovers('truncated')).toEqual([]);
