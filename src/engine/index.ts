@@ -9,3 +9,5 @@ export type { SamplingSettings } from './sampler';
 export { resolveClass } from './requests';
 export { defaultRegion } from './edit';
 export { readManifest } from './bundle';
+export { importCheckpoints, ImportError, OFFICIAL_DEMO_SAMPLING, defaultTemplatesDir } from './import';
+export type { ImportOptions, ImportProgress, ImportPhase, AssembleResult as ImportResult } from './import';

@@ -96,7 +96,8 @@ def count_macs(module: nn.Module, *args) -> int:
 
 def preview_cost(vae: VQVAE, weight: torch.Tensor) -> Dict:
     h = vae.cfg.patch_nums[-1]
-    f = torch.zeros(1, vae.cfg.z_channels, h, h)
+    # on the model's device: a shape-only (meta) model counts the same MACs without computing anything
+    f = torch.zeros(1, vae.cfg.z_channels, h, h, device=next(vae.parameters()).device)
     decoder_macs = count_macs(nn.Sequential(vae.post_quant_conv, vae.decoder), f)
     preview_macs = h * h * weight.numel()
     return {'previewMacs': int(preview_macs), 'decoderMacs': int(decoder_macs),
