@@ -20,7 +20,7 @@ interface Rule {
 }
 
 const RULES: Record<Part, Rule> = {
-  engine: { parts: [], packages: ['node:*', 'onnxruntime-node', 'sharp', 'png-chunk*'] },
+  engine: { parts: [], packages: ['node:*', 'onnxruntime-node', 'yauzl'] }, // yauzl: the .pth zip's central directory
   shared: { parts: [], packages: [] },
   host: { parts: ['engine', 'shared'], packages: ['node:*', 'sharp', 'png-chunk*'] },
   main: { parts: ['host', 'shared'], packages: ['node:*', 'electron'] },

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { sha256File } from '../bundle';
-import { BUNDLE_FORMAT, type Manifest, type SamplingDefaults } from '../manifest';
+import { BUNDLE_FORMAT, type Manifest } from '../manifest';
+import type { SamplingSettings } from '../sampler';
 import { type PairArchitecture, inferArchitecture, vaeResolution } from './architecture';
 import { type ImportProgress, type ProgressFn, bundleGraphs, checkAbort, fitPreviewOnBundle, writeCheckpointWeights, writePreviewWeights } from './assemble';
 import { type CheckpointReader, ImportError } from './checkpoint';
@@ -15,7 +16,7 @@ import { type VaeTemplate, type VarTemplate, defaultTemplatesDir, findTemplates 
 
 export const IMPORTER_VERSION = '1.0.0';
 /** The official demo's settings: the visual-quality choice (as tools/convert_official.py). */
-export const OFFICIAL_DEMO_SAMPLING: SamplingDefaults = { cfg: 4, topK: 900, topP: 0.95, moreSmooth: false };
+export const OFFICIAL_DEMO_SAMPLING: SamplingSettings = { cfg: 4, topK: 900, topP: 0.95, moreSmooth: false };
 export const UPSTREAM = { code: 'https://github.com/FoundationVision/VAR', weights: 'https://huggingface.co/FoundationVision/var', paper: 'arXiv:2404.02905' };
 export const PREVIEW_RIDGE = 1e-3;
 
@@ -27,7 +28,7 @@ export interface AssembleOptions {
   title?: string;
   description?: string;
   license?: string;
-  sampling?: SamplingDefaults;
+  sampling?: SamplingSettings;
   /** resources/graph-templates (default: the app's). */
   templatesDir?: string;
   /** resources/imagenet-classes.json's folder (default: next to the templates folder). */
