@@ -12,6 +12,7 @@ import {
   encodePng, isProviderName, resolveClass,
 } from '../engine/index';
 import { UsageError, batchPath, parseFloatArg, parseIntArg, parseRegion } from './args';
+import { MODELS_HELP, MODELS_USAGE, cmdModels, isModelsError, modelsHuman } from './models';
 import { Progress } from './progress';
 
 const USAGE = `var-studio — VAR next-scale image generation and zero-shot editing
@@ -22,6 +23,7 @@ usage:
   var-studio edit --image IN --mask MASK --out FILE.png [--class C] [--from-scale k] [--region x,y,size]
                   [--feather PX (default 4)] [--seed N] [--cfg X] [--top-k K] [--top-p P] [--more-smooth] [--batch B]
   var-studio info
+${MODELS_USAGE}
   var-studio bench [--runs N] [--quick] [--skip-d16] [--skip-pytorch] [--thread-sweep] [--out bench/RESULTS.json]
 
 common options:
@@ -42,7 +44,8 @@ edit: the mask is an image of the same size as IN, white = regenerate. The regio
   scales 1..k (scale-locked edit).
 bench: engine beside the PyTorch reference (tools/bench_reference.py) on the embedded model (or a random
   bundle of its shape while it is not built) and a d16-shaped random bundle (built once into
-  ~/.cache/var-studio, ~1.6 GB, minutes); prints a table and writes JSON (bench/RESULTS.md explains it).`;
+  ~/.cache/var-studio, ~1.6 GB, minutes); prints a table and writes JSON (bench/RESULTS.md explains it).
+${MODELS_HELP}`;
 
 interface Common { model: string; provider: ProviderName | 'auto'; threads?: number; json: boolean; quiet: boolean }
 
@@ -233,6 +236,7 @@ function human(result: unknown): string {
     return `${(r.files as string[]).join('\n')}\nseed ${r.seed}, ${(t.totalMs / 1000).toFixed(2)} s on ${p.inUse}${skipped}`;
   }
   if (r.command === 'bench') return String(r.table);
+  if (String(r.command).startsWith('models ')) return modelsHuman(r) ?? JSON.stringify(result, null, 2);
   return JSON.stringify(result, null, 2);
 }
 
@@ -246,17 +250,18 @@ export async function main(argv: string[]): Promise<number> {
       case 'edit': result = await cmdEdit(rest); break;
       case 'info': result = await cmdInfo(rest); break;
       case 'bench': result = await cmdBench(rest); break;
+      case 'models': result = await cmdModels(rest); break;
       case undefined: case '-h': case '--help': case 'help':
         process.stdout.write(`${USAGE}\n`);
         return cmd === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command "${cmd}" (expected generate, edit, info or bench; --help for usage)`);
+        throw new UsageError(`unknown command "${cmd}" (expected generate, edit, info, bench or models; --help for usage)`);
     }
     if (typeof result === 'string') process.stdout.write(`${result}\n`);
     else process.stdout.write(`${wantsJson ? JSON.stringify(result) : human(result)}\n`);
     return 0;
   } catch (e) {
-    const known = e instanceof UsageError || e instanceof EngineError || e instanceof BundleError ||
+    const known = e instanceof UsageError || e instanceof EngineError || e instanceof BundleError || isModelsError(e) ||
       (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'));
     const code = (e as { code?: string }).code ?? 'internal';
     const message = (e instanceof Error ? e.message : String(e)).split('\n')[0];

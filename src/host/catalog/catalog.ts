@@ -130,6 +130,12 @@ export function officialCatalog(): Catalog {
   return official;
 }
 
+/** The official catalogue, or the file VAR_STUDIO_MODEL_CATALOG names (a mirror's own list, or a test's). */
+export async function catalogFromEnv(env: NodeJS.ProcessEnv = process.env): Promise<Catalog> {
+  const path = env.VAR_STUDIO_MODEL_CATALOG?.trim();
+  return path ? loadCatalogFile(path) : officialCatalog();
+}
+
 /** Where a catalogue file is fetched from; `baseUrl` overrides the catalogue's own (tests, mirrors). */
 export function fileUrl(catalog: Catalog, file: string, baseUrl?: string): string {
   return `${(baseUrl ?? catalog.baseUrl).replace(/\/+$/, '')}/${encodeURIComponent(file)}`;

@@ -9,7 +9,8 @@
  * Pulls run one at a time (a queue): the shared VQVAE is then downloaded once, and bandwidth is not split.
  */
 import { mkdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { homedir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { Download, type DownloadOptions, discardPartial, partialProgress } from '../downloads/download';
 import { DownloadError } from '../downloads/errors';
@@ -65,6 +66,11 @@ export interface ModelManagerOptions {
   keepCheckpoints?: boolean;
 }
 
+/** The user's models folder outside Electron: $VAR_STUDIO_MODELS_DIR, else ~/.var-studio/models (browser mode's too). */
+export function defaultModelsDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.VAR_STUDIO_MODELS_DIR?.trim() ? resolve(env.VAR_STUDIO_MODELS_DIR) : join(homedir(), '.var-studio', 'models');
+}
+
 export class ModelManagerError extends Error {
   override readonly name = 'ModelManagerError';
   constructor(readonly code: string, message: string) {
@@ -94,7 +100,7 @@ async function fileSize(path: string): Promise<number | null> {
 }
 
 /** The bundle assembler, imported on first use so that listing models never loads ONNX or the readers. */
-async function loadImporter(): Promise<ImportCheckpoints> {
+export async function loadImporter(): Promise<ImportCheckpoints> {
   const spec = '../../engine/import/index';
   let mod: { importCheckpoints?: ImportCheckpoints };
   try {
@@ -299,7 +305,8 @@ export class ModelManager {
       // no state yet (or unreadable): every status is derived from the files
     }
     for (const e of varEntries(this.catalog)) this.statuses.set(e.name, await this.statusFromDisk(e));
-    await this.persist();
+    // only rewrite the state when a run was cut off (listing alone never writes to the models folder)
+    if (Object.values(this.persisted.models).some((m) => IN_PROGRESS.has(m.state))) await this.persist();
   }
 
   /** Ready if the bundle is there; else paused if anything was downloaded; else what was persisted. */
