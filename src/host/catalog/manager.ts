@@ -8,7 +8,7 @@
  * Dot-folders are never listed as models, so nothing half-written is ever shown as one.
  * Pulls run one at a time (a queue): the shared VQVAE is then downloaded once, and bandwidth is not split.
  */
-import { mkdir, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
@@ -194,23 +194,75 @@ export class ModelManager {
     return act.promise;
   }
 
-  /** Stops a pull and keeps what was downloaded (a later pull resumes). */
-  pause(name: string): void {
-    this.stop(name, 'pause');
+  /** Stops a pull and keeps what was downloaded (a later pull resumes). Resolves once it has stopped. */
+  async pause(name: string): Promise<ModelStatus> {
+    const entry = this.entry(name);
+    const act = this.active.get(entry.name);
+    if (act) {
+      this.stopActive(act, 'pause');
+      await act.promise.catch(() => undefined);
+    }
+    return this.status(entry.name);
   }
 
-  /** Stops a pull and deletes its partial files (the shared VQVAE, once complete, is kept). */
-  cancel(name: string): void {
-    this.stop(name, 'cancel');
+  /** Stops a pull, or forgets a paused one, and deletes this model's partial files (a complete shared VQVAE stays). */
+  async cancel(name: string): Promise<ModelStatus> {
+    const entry = this.entry(name);
+    const act = this.active.get(entry.name);
+    if (act) {
+      this.stopActive(act, 'cancel');
+      await act.promise.catch(() => undefined);
+    } else if (this.status(entry.name).state !== 'ready') {
+      await this.discardDownloads(entry);
+      this.set(entry.name, { state: 'not-downloaded' });
+      await this.persist();
+    }
+    return this.status(entry.name);
   }
 
-  private stop(name: string, how: 'pause' | 'cancel'): void {
-    const act = this.active.get(this.entry(name).name);
-    if (!act) return;
+  private stopActive(act: Active, how: 'pause' | 'cancel'): void {
     act.stop = how;
     if (how === 'pause') act.download?.pause();
     else act.download?.cancel();
     act.importAbort?.abort();
+  }
+
+  /** Deletes this model's checkpoint (partial or complete) and a partial shared VQVAE no other model is waiting for. */
+  private async discardDownloads(entry: VarEntry): Promise<void> {
+    const ckpt = this.checkpointPath(entry);
+    await rm(ckpt, { force: true });
+    await discardPartial(ckpt);
+    const vae = this.vqvaeOf(entry);
+    const waiting = varEntries(this.catalog).some((e) => e.name !== entry.name && e.vqvae === vae.file && (this.active.has(e.name) || this.status(e.name).state === 'paused'));
+    if (!waiting) await discardPartial(this.checkpointPath(vae));
+  }
+
+  /** Checkpoint files placed directly in the models folder (what browser mode offers to import). */
+  async localCheckpoints(): Promise<{ file: string; bytes: number }[]> {
+    let names: string[] = [];
+    try {
+      names = await readdir(this.modelsDir);
+    } catch {
+      return [];
+    }
+    const out: { file: string; bytes: number }[] = [];
+    for (const file of names.sort()) {
+      if (file.startsWith('.') || !/\.(pth|pt|bin|safetensors)$/i.test(file)) continue;
+      const s = await stat(join(this.modelsDir, file)).catch(() => null);
+      if (s?.isFile()) out.push({ file, bytes: s.size });
+    }
+    return out;
+  }
+
+  /** importFiles for two files of localCheckpoints(): names are looked up in that listing, never joined as paths. */
+  async importLocal(varName: string, vaeName: string, opts: { name?: string; title?: string; signal?: AbortSignal } = {}): Promise<{ name: string; dir: string }> {
+    const local = await this.localCheckpoints();
+    const find = (what: string, file: string) => {
+      const hit = local.find((l) => l.file === file);
+      if (!hit) throw new ModelManagerError('no-such-file', `There is no checkpoint "${file}" in ${this.modelsDir}; put the ${what} file there first.`);
+      return join(this.modelsDir, hit.file);
+    };
+    return this.importFiles(find('VAR', varName), find('VQVAE', vaeName), opts);
   }
 
   /**
@@ -219,11 +271,7 @@ export class ModelManager {
    */
   async remove(name: string, opts: { purgeShared?: boolean } = {}): Promise<{ removed: string[]; keptShared: string | null }> {
     const entry = this.entry(name);
-    const act = this.active.get(entry.name);
-    if (act) {
-      this.cancel(entry.name);
-      await act.promise.catch(() => undefined);
-    }
+    if (this.active.has(entry.name)) await this.cancel(entry.name);
     const removed: string[] = [];
     const bundle = this.bundleDir(entry);
     if (await exists(bundle)) {
@@ -433,9 +481,7 @@ export class ModelManager {
   /** Status after a pause or cancel; a cancel also deletes this model's partial and unimported files. */
   private async afterStop(entry: VarEntry, act: Active): Promise<ModelStatus> {
     if (act.stop === 'cancel') {
-      const ckpt = this.checkpointPath(entry);
-      await rm(ckpt, { force: true });
-      await discardPartial(ckpt);
+      await this.discardDownloads(entry);
       this.set(entry.name, { state: 'not-downloaded' });
     } else {
       const p = await this.onDisk(entry);

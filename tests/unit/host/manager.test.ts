@@ -158,7 +158,7 @@ describe('ModelManager', () => {
   it('pause keeps the partial file; a NEW manager on the same folder shows paused and its pull resumes with Range', async () => {
     serve({ a: { chunkDelayMs: 10 } });
     const first = await open();
-    first.m.on((e) => { if (e.type === 'status' && e.status.state === 'downloading' && e.status.file === 'var_a.pth' && e.status.received > 500_000) first.m.pause('var-a'); });
+    first.m.on((e) => { if (e.type === 'status' && e.status.state === 'downloading' && e.status.file === 'var_a.pth' && e.status.received > 500_000) void first.m.pause('var-a'); });
     const paused = await first.m.pull('var-a');
     expect(paused.state).toBe('paused');
     const kept = statSync(partPath(join(modelsDir, '.downloads', 'var_a.pth'))).size;
@@ -176,7 +176,7 @@ describe('ModelManager', () => {
   it('a download running when the app closed is shown as paused after a restart', async () => {
     serve({ a: { chunkDelayMs: 10 } });
     const first = await open();
-    first.m.on((e) => { if (e.type === 'status' && e.status.state === 'downloading' && e.status.file === 'var_a.pth' && e.status.received > 450_000) first.m.pause('var-a'); });
+    first.m.on((e) => { if (e.type === 'status' && e.status.state === 'downloading' && e.status.file === 'var_a.pth' && e.status.received > 450_000) void first.m.pause('var-a'); });
     await first.m.pull('var-a');
     // what a killed app leaves: its last persisted state says "downloading"
     const stateFile = join(modelsDir, '.downloads', 'manager.json');
@@ -189,9 +189,20 @@ describe('ModelManager', () => {
   it('cancel deletes the partial checkpoint; the model is not downloaded', async () => {
     serve({ a: { chunkDelayMs: 10 } });
     const { m } = await open();
-    m.on((e) => { if (e.type === 'status' && e.status.state === 'downloading' && e.status.file === 'var_a.pth' && e.status.received > 450_000) m.cancel('var-a'); });
+    m.on((e) => { if (e.type === 'status' && e.status.state === 'downloading' && e.status.file === 'var_a.pth' && e.status.received > 450_000) void m.cancel('var-a'); });
     expect(await m.pull('var-a')).toEqual({ state: 'not-downloaded' });
     expect(readdirSync(join(modelsDir, '.downloads')).sort()).toEqual(['manager.json', 'vae.pth']);
+  });
+
+  it('cancel on a paused model deletes its partial files (nothing is left to resume)', async () => {
+    serve({ vae: { chunkDelayMs: 10 } });
+    const { m } = await open();
+    m.on((e) => { if (e.type === 'status' && e.status.state === 'downloading' && e.status.received > 100_000) void m.pause('var-a'); });
+    expect((await m.pull('var-a')).state).toBe('paused');
+    expect(existsSync(partPath(join(modelsDir, '.downloads', 'vae.pth')))).toBe(true);
+    expect(await m.cancel('var-a')).toEqual({ state: 'not-downloaded' });
+    expect(readdirSync(join(modelsDir, '.downloads'))).toEqual(['manager.json']);
+    expect((await open()).m.status('var-a')).toEqual({ state: 'not-downloaded' });
   });
 
   it('remove keeps the shared VQVAE while another model needs it, deletes it with the last one (or when asked)', async () => {
@@ -221,6 +232,17 @@ describe('ModelManager', () => {
     expect(JSON.parse(readFileSync(join(r.dir, 'manifest.json'), 'utf8')).varSha256).toBe(a.sha256);
     expect((await m.importFiles(join(dir, 'My_Finetune.pth'), join(dir, 'vae.pth'))).name).toBe('my-finetune-2');
     await expect(m.importFiles(join(dir, 'none.pth'), join(dir, 'vae.pth'))).rejects.toThrow(/The VAR checkpoint .*none\.pth does not exist/);
+  });
+
+  it('browser mode imports only checkpoint files placed in the models folder, looked up by name', async () => {
+    const { m } = await open();
+    await mkdir(modelsDir, { recursive: true });
+    writeFileSync(join(modelsDir, 'tuned.safetensors'), a.data);
+    writeFileSync(join(modelsDir, 'vae.pth'), vae.data);
+    writeFileSync(join(modelsDir, 'notes.txt'), 'x');
+    expect(await m.localCheckpoints()).toEqual([{ file: 'tuned.safetensors', bytes: a.data.length }, { file: 'vae.pth', bytes: vae.data.length }]);
+    await expect(m.importLocal('../../etc/passwd', 'vae.pth')).rejects.toThrow(/There is no checkpoint "\.\.\/\.\.\/etc\/passwd" in /);
+    expect(await m.importLocal('tuned.safetensors', 'vae.pth', { title: 'Tuned' })).toEqual({ name: 'tuned', dir: join(modelsDir, 'tuned') });
   });
 
   it('unknown model names are refused with the known ones', async () => {
