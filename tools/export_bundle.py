@@ -18,6 +18,7 @@ import hashlib
 import json
 import os
 import sys
+from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -72,57 +73,83 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def _export_graphs(vae: VQVAE, var: VAR, out_dir: str, preview_w: torch.Tensor, preview_b: torch.Tensor,
-                   preview_desc: str) -> List[dict]:
+@dataclass
+class GraphSpec:
+    """One bundle graph to trace: its wrapper module, example inputs and the contract's names and dynamic axes."""
+    key: str
+    module: torch.nn.Module
+    args: tuple
+    inputs: List[str]
+    outputs: List[str]
+    axes: Dict[str, Dict[int, str]]
+    derived: Optional[Dict[str, str]] = None
+
+
+def graph_specs(vae: Optional[VQVAE], var: Optional[VAR], preview_w: Optional[torch.Tensor] = None,
+                preview_b: Optional[torch.Tensor] = None, preview_desc: str = '') -> List[GraphSpec]:
+    """The bundle's graphs in bundle order; the VAR-only graph when `vae` is None, the VQVAE ones when `var` is None.
+
+    Shared by the bundle writer and the graph-template tool, so a template traces exactly what an export traces.
+    """
+    specs: List[GraphSpec] = []
+    gen = torch.Generator().manual_seed(1234)
+    if var is not None:
+        pn = list(var.cfg.patch_nums)
+        H, c, Cvae = var.cfg.num_heads, var.cfg.head_dim, var.cfg.z_channels
+        # transformer: traced at a middle scale with a non-empty cache; every length is a dynamic axis
+        si = min(2, len(pn) - 1)
+        begin = sum(p * p for p in pn[:si])
+        l, N = pn[si] ** 2, 3
+        ins, outs = transformer_io_names(var.depth)
+        past = [torch.randn(N, H, begin, c, generator=gen) for _ in range(2 * var.depth)]
+        args = (torch.tensor([0, 1, var.num_classes][:N]), torch.randn(N, l, Cvae, generator=gen),
+                torch.tensor([begin], dtype=torch.int64), *past)
+        axes = {'labels': {0: 'N'}, 'token_input': {0: 'N', 1: 'l'}, 'logits': {0: 'N', 1: 'l'}}
+        for n in ins[3:]:
+            axes[n] = {0: 'N', 2: 'P'}
+        for n in outs[1:]:
+            axes[n] = {0: 'N', 2: 'P_plus_l'}
+        specs.append(GraphSpec('transformer', TransformerStepGraph(var), args, ins, outs, axes))
+    if vae is None:
+        return specs
+    # separate stream for the VQVAE graphs, so that they trace the same inputs with or without the VAR
+    gen = torch.Generator().manual_seed(4321)
     vc = vae.cfg
     pn = list(vc.patch_nums)
     h, Cvae, R = pn[-1], vc.z_channels, vc.resolution
-    H, c = var.cfg.num_heads, var.cfg.head_dim
-    sources = {'var': var.state_dict(), 'vae': vae.state_dict()}
-    weight_map: List[dict] = []
-    gen = torch.Generator().manual_seed(1234)
-
-    def emit(key: str, module, args, ins, outs, axes, derived=None, extra_sources=None):
-        model = export_onnx(module, args, ins, outs, axes)
-        base = GRAPH_FILES[key]
-        srcs = dict(sources, **(extra_sources or {}))
-        weight_map.extend(externalize(model, key, f'{base}.weights', os.path.join(out_dir, f'{base}.weights'),
-                                      srcs, derived))
-        save_and_check(model, os.path.join(out_dir, f'{base}.onnx'))
-
-    # transformer: traced at a middle scale with a non-empty cache; every length is a dynamic axis
-    si = min(2, len(pn) - 1)
-    begin = sum(p * p for p in pn[:si])
-    l, N = pn[si] ** 2, 3
-    ins, outs = transformer_io_names(var.depth)
-    past = [torch.randn(N, H, begin, c, generator=gen) for _ in range(2 * var.depth)]
-    args = (torch.tensor([0, 1, var.num_classes][:N]), torch.randn(N, l, Cvae, generator=gen),
-            torch.tensor([begin], dtype=torch.int64), *past)
-    axes = {'labels': {0: 'N'}, 'token_input': {0: 'N', 1: 'l'}, 'logits': {0: 'N', 1: 'l'}}
-    for n in ins[3:]:
-        axes[n] = {0: 'N', 2: 'P'}
-    for n in outs[1:]:
-        axes[n] = {0: 'N', 2: 'P_plus_l'}
-    emit('transformer', TransformerStepGraph(var), args, ins, outs, axes)
 
     # fhat_step: traced at scale 1 (p = pn[1]) → q = pn[2]
     p, q = pn[min(1, len(pn) - 1)], pn[min(2, len(pn) - 1)]
     args = (torch.randn(2, Cvae, h, h, generator=gen), torch.randn(2, Cvae, p, p, generator=gen),
             torch.tensor([1 % len(vae.quantize.quant_resi.qresi_ls)], dtype=torch.int64),
             torch.from_numpy(area_matrix(q, h)).float())
-    emit('fhatStep', FhatStepGraph(vae), args, ['f_hat', 'h_scale', 'phi_index', 'area_matrix'],
-         ['f_hat_next', 'next_input'],
-         {'f_hat': {0: 'B'}, 'h_scale': {0: 'B', 2: 'p', 3: 'p'}, 'area_matrix': {0: 'q'},
-          'f_hat_next': {0: 'B'}, 'next_input': {0: 'B', 1: 'q_squared'}})
+    specs.append(GraphSpec('fhatStep', FhatStepGraph(vae), args, ['f_hat', 'h_scale', 'phi_index', 'area_matrix'],
+                           ['f_hat_next', 'next_input'],
+                           {'f_hat': {0: 'B'}, 'h_scale': {0: 'B', 2: 'p', 3: 'p'}, 'area_matrix': {0: 'q'},
+                            'f_hat_next': {0: 'B'}, 'next_input': {0: 'B', 1: 'q_squared'}}))
+    specs.append(GraphSpec('encoder', EncoderGraph(vae), (torch.rand(2, 3, R, R, generator=gen),), ['image'],
+                           ['tokens', 'f'], {'image': {0: 'B'}, 'tokens': {0: 'B'}, 'f': {0: 'B'}}))
+    specs.append(GraphSpec('decoder', DecoderGraph(vae), (torch.randn(2, Cvae, h, h, generator=gen),), ['f_hat'],
+                           ['image'], {'f_hat': {0: 'B'}, 'image': {0: 'B'}}))
+    if preview_w is not None:
+        prev = PreviewGraph(preview_w, preview_b, vc.downsample)
+        specs.append(GraphSpec('preview', prev, (torch.randn(2, Cvae, h, h, generator=gen),), ['f_hat'], ['image'],
+                               {'f_hat': {0: 'B'}, 'image': {0: 'B'}},
+                               derived={'preview.weight': f'preview.weight: {preview_desc}',
+                                        'preview.bias': f'preview.bias: {preview_desc}'}))
+    return specs
 
-    emit('encoder', EncoderGraph(vae), (torch.rand(2, 3, R, R, generator=gen),), ['image'], ['tokens', 'f'],
-         {'image': {0: 'B'}, 'tokens': {0: 'B'}, 'f': {0: 'B'}})
-    emit('decoder', DecoderGraph(vae), (torch.randn(2, Cvae, h, h, generator=gen),), ['f_hat'], ['image'],
-         {'f_hat': {0: 'B'}, 'image': {0: 'B'}})
-    prev = PreviewGraph(preview_w, preview_b, vc.downsample)
-    emit('preview', prev, (torch.randn(2, Cvae, h, h, generator=gen),), ['f_hat'], ['image'],
-         {'f_hat': {0: 'B'}, 'image': {0: 'B'}},
-         derived={'preview.weight': f'preview.weight: {preview_desc}', 'preview.bias': f'preview.bias: {preview_desc}'})
+
+def _export_graphs(vae: VQVAE, var: VAR, out_dir: str, preview_w: torch.Tensor, preview_b: torch.Tensor,
+                   preview_desc: str) -> List[dict]:
+    sources = {'var': var.state_dict(), 'vae': vae.state_dict()}
+    weight_map: List[dict] = []
+    for spec in graph_specs(vae, var, preview_w, preview_b, preview_desc):
+        model = export_onnx(spec.module, spec.args, spec.inputs, spec.outputs, spec.axes)
+        base = GRAPH_FILES[spec.key]
+        weight_map.extend(externalize(model, spec.key, f'{base}.weights', os.path.join(out_dir, f'{base}.weights'),
+                                      sources, spec.derived))
+        save_and_check(model, os.path.join(out_dir, f'{base}.onnx'))
     return weight_map
 
 

@@ -25,7 +25,9 @@ class ExportError(RuntimeError):
 
 
 def export_onnx(module: torch.nn.Module, args: Tuple, input_names: List[str], output_names: List[str],
-                dynamic_axes: Dict[str, Dict[int, str]]) -> onnx.ModelProto:
+                dynamic_axes: Dict[str, Dict[int, str]], export_params: bool = True) -> onnx.ModelProto:
+    """Trace `module` to ONNX. export_params=False leaves the weights out: they become graph inputs after the
+    contract's inputs (what `structure_only` turns into external-data initializers without their bytes)."""
     module.eval()
     buf = io.BytesIO()
     # torch 1.13 merges initializers of *equal value* (all-zero biases, all-one norms, the zero_k_bias buffers …,
@@ -39,11 +41,13 @@ def export_onnx(module: torch.nn.Module, args: Tuple, input_names: List[str], ou
             warnings.simplefilter('ignore')  # tracer warnings about shape-to-int conversions are expected here
             torch.onnx.export(module, args, buf, opset_version=OPSET, do_constant_folding=False,
                               input_names=input_names, output_names=output_names, dynamic_axes=dynamic_axes,
-                              export_params=True, keep_initializers_as_inputs=False)
+                              export_params=export_params, keep_initializers_as_inputs=False)
     finally:
         torch._C._jit_pass_onnx_deduplicate_initializers = dedup
     model = onnx.load_from_string(buf.getvalue())
     got_in = [i.name for i in model.graph.input]
+    if not export_params:
+        got_in = got_in[:len(input_names)]
     got_out = [o.name for o in model.graph.output]
     if got_in != input_names or got_out != output_names:
         raise ExportError(f'exported graph I/O {got_in} → {got_out} differs from the contract {input_names} → {output_names}')
@@ -90,18 +94,85 @@ def externalize(model: onnx.ModelProto, graph_key: str, weights_name: str, weigh
             rows.append({'graph': graph_key, 'initializer': init.name, 'source': source, 'key': key_out,
                          'dtype': _DTYPE_NAMES[arr.dtype], 'shape': list(arr.shape), 'offset': offset,
                          'length': len(data)})
-            init.ClearField('raw_data')
-            for field in ('float_data', 'int32_data', 'int64_data', 'double_data', 'uint64_data', 'string_data'):
-                init.ClearField(field)
-            init.data_location = onnx.TensorProto.EXTERNAL
-            del init.external_data[:]
-            for k, v in (('location', weights_name), ('offset', str(offset)), ('length', str(len(data)))):
-                entry = init.external_data.add()
-                entry.key, entry.value = k, v
+            _point_at_external(init, weights_name, offset, len(data))
             offset += len(data)
     return rows
 
 
-def save_and_check(model: onnx.ModelProto, path: str) -> None:
+def _point_at_external(init: onnx.TensorProto, weights_name: str, offset: int, length: int) -> None:
+    init.ClearField('raw_data')
+    for field in ('float_data', 'int32_data', 'int64_data', 'double_data', 'uint64_data', 'string_data'):
+        init.ClearField(field)
+    init.data_location = onnx.TensorProto.EXTERNAL
+    del init.external_data[:]
+    for k, v in (('location', weights_name), ('offset', str(offset)), ('length', str(length))):
+        entry = init.external_data.add()
+        entry.key, entry.value = k, v
+
+
+_ELEM_DTYPES = {onnx.TensorProto.FLOAT: np.dtype('float32'), onnx.TensorProto.INT64: np.dtype('int64'),
+                onnx.TensorProto.DOUBLE: np.dtype('float64'), onnx.TensorProto.INT32: np.dtype('int32')}
+
+
+def structure_only(model: onnx.ModelProto, num_inputs: int, graph_key: str, weights_name: str,
+                   sources: Dict[str, Sequence[str]], derived: Optional[Dict[str, str]] = None) -> List[dict]:
+    """Turn the weight inputs of an `export_params=False` graph into external-data initializers, in place.
+
+    The result is what `externalize` makes of a normal export (same initializer order, names, offsets and
+    lengths; the offsets depend only on shapes and dtypes), but no tensor's bytes were ever needed. `sources`
+    maps 'var'/'vae' to the checkpoint keys; returns the weightMap rows.
+    """
+    derived = derived or {}
+    params = list(model.graph.input[num_inputs:])
+    del model.graph.input[num_inputs:]
+    keys = {p: set(k) for p, k in sources.items()}
+    rows = []
+    offset = 0
+    for vi in params:
+        tt = vi.type.tensor_type
+        if tt.elem_type not in _ELEM_DTYPES:
+            raise ExportError(f'{graph_key}: weight {vi.name} has unsupported element type {tt.elem_type}')
+        dtype = _ELEM_DTYPES[tt.elem_type]
+        shape = [int(d.dim_value) for d in tt.shape.dim]
+        if any(not d.HasField('dim_value') for d in tt.shape.dim):
+            raise ExportError(f'{graph_key}: weight {vi.name} has a symbolic dimension')
+        prefix, _, key = vi.name.partition('.')
+        if vi.name in derived:
+            source, key_out = 'derived', derived[vi.name]
+        elif prefix in keys and key in keys[prefix]:
+            source, key_out = prefix, key
+        else:
+            raise ExportError(f'{graph_key}: weight {vi.name!r} is neither a checkpoint tensor nor a declared derived tensor')
+        length = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        offset += (-offset) % WEIGHT_ALIGN
+        init = model.graph.initializer.add()
+        init.dims.extend(shape)
+        init.data_type = tt.elem_type
+        init.name = vi.name
+        _point_at_external(init, weights_name, offset, length)
+        rows.append({'graph': graph_key, 'initializer': vi.name, 'source': source, 'key': key_out,
+                     'dtype': _DTYPE_NAMES[dtype], 'shape': shape, 'offset': offset, 'length': length})
+        offset += length
+    return rows
+
+
+def save_and_check(model: onnx.ModelProto, path: str, weights_bytes: Optional[int] = None) -> None:
+    """Save and validate. A template (weights_bytes given) has no .weights file: the checker insists on one,
+    so a sparse stand-in of that size exists during the check only."""
     onnx.save_model(model, path)
-    onnx.checker.check_model(path)
+    if weights_bytes is None:
+        onnx.checker.check_model(path)
+        return
+    locations = {e.value for t in model.graph.initializer for e in t.external_data if e.key == 'location'}
+    stand_ins = [os.path.join(os.path.dirname(path), loc) for loc in locations]
+    if any(os.path.exists(p) for p in stand_ins):
+        raise ExportError(f'{path}: a template folder must not hold weights files ({locations})')
+    try:
+        for p in stand_ins:
+            with open(p, 'wb') as fh:
+                fh.truncate(weights_bytes)
+        onnx.checker.check_model(path)
+    finally:
+        for p in stand_ins:
+            if os.path.exists(p):
+                os.remove(p)
