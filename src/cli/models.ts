@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CatalogError, catalogFromEnv } from '../host/catalog/catalog';
-import { ModelManager, ModelManagerError, type ModelRow, type ModelStatus, defaultModelsDir, loadImporter } from '../host/catalog/manager';
+import { ModelManager, ModelManagerError, type ModelRow, type ModelStatus, defaultModelsDir, importFraction, loadImporter } from '../host/catalog/manager';
 import { DownloadError } from '../host/downloads/errors';
 import { formatBytes, formatDuration } from '../host/downloads/rate';
 import { UsageError } from './args';
@@ -143,9 +143,9 @@ async function cmdImport(argv: string[]): Promise<unknown> {
   await importCheckpoints({
     varFile: resolve(v.var), vaeFile: resolve(v.vae), outDir, name: v.name, title: v.title,
     onProgress: (p) => {
-      const fraction = p.bytesTotal ? (p.bytesDone ?? 0) / p.bytesTotal : p.decodesTotal ? (p.decodesDone ?? 0) / p.decodesTotal : p.tensorsTotal ? (p.tensorsDone ?? 0) / p.tensorsTotal : 0;
+      const fraction = importFraction(p);
       const now = Date.now();
-      if (now - last > 200 || fraction === 1) { last = now; report({ state: 'importing', phase: p.phase ?? null, fraction }); }
+      if (now - last > 200 || fraction === 1) { last = now; report({ state: 'importing', phase: p.phase, fraction }); }
     },
   });
   progress.end();

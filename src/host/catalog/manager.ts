@@ -12,6 +12,7 @@ import { mkdir, readFile, readdir, rename, rm, stat, statfs, writeFile } from 'n
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
+import type { ImportOptions, ImportProgress } from '../../engine/import/index';
 import { Download, type DownloadOptions, discardPartial, partialProgress } from '../downloads/download';
 import { DownloadError } from '../downloads/errors';
 import { formatBytes } from '../downloads/rate';
@@ -44,12 +45,8 @@ export type ManagerEvent =
   | { type: 'status'; name: string; status: ModelStatus }
   | { type: 'import-progress'; name: string; phase: string | null; fraction: number | null };
 
-/** The bundle assembler's signature (src/engine/import): checkpoints in, bundle folder out. */
-export type ImportCheckpoints = (opts: {
-  varFile: string; vaeFile: string; outDir: string; name?: string; title?: string;
-  onProgress?: (p: { phase?: string; bytesDone?: number; bytesTotal?: number; decodesDone?: number; decodesTotal?: number; tensorsDone?: number; tensorsTotal?: number }) => void;
-  signal?: AbortSignal;
-}) => Promise<unknown>;
+/** The bundle assembler (src/engine/import): checkpoints in, bundle folder out. */
+export type ImportCheckpoints = (opts: ImportOptions) => Promise<unknown>;
 
 export interface ModelManagerOptions {
   modelsDir: string;
@@ -101,15 +98,7 @@ async function fileSize(path: string): Promise<number | null> {
 
 /** The bundle assembler, imported on first use so that listing models never loads ONNX or the readers. */
 export async function loadImporter(): Promise<ImportCheckpoints> {
-  const spec = '../../engine/import/index';
-  let mod: { importCheckpoints?: ImportCheckpoints };
-  try {
-    mod = (await import(/* @vite-ignore */ spec)) as typeof mod;
-  } catch (e) {
-    throw new ModelManagerError('importer-missing', `The checkpoint importer could not be loaded (${(e as Error).message.split('\n')[0]}); reinstall VAR Studio.`);
-  }
-  if (typeof mod.importCheckpoints !== 'function') throw new ModelManagerError('importer-missing', 'This build of VAR Studio has no checkpoint importer; reinstall it.');
-  return mod.importCheckpoints;
+  return (await import('../../engine/import/index')).importCheckpoints;
 }
 
 interface Active {
@@ -464,6 +453,8 @@ export class ModelManager {
       act.importAbort = new AbortController();
       await this.runImport(name, {
         varFile: this.checkpointPath(entry), vaeFile: this.checkpointPath(vae), outDir: this.bundleDir(entry), name, title: entry.title,
+        expectedSha256: { var: entry.sha256, vae: vae.sha256 }, sampling: entry.sampling,
+        license: `${entry.licence} (${this.catalog.repo} weights, ${this.catalog.licenceUrl})`,
       }, act.importAbort.signal);
       if (!this.o.keepCheckpoints) await rm(this.checkpointPath(entry), { force: true });
       this.set(name, { state: 'ready', dir: this.bundleDir(entry) });
@@ -520,8 +511,8 @@ export class ModelManager {
       signal,
       onProgress: (p) => {
         const now = Date.now();
-        const fraction = p.bytesTotal ? (p.bytesDone ?? 0) / p.bytesTotal : p.decodesTotal ? (p.decodesDone ?? 0) / p.decodesTotal : p.tensorsTotal ? (p.tensorsDone ?? 0) / p.tensorsTotal : null;
-        if (now - last >= 200 || fraction === 1) { last = now; emitImport(p.phase ?? null, fraction); }
+        const fraction = importFraction(p);
+        if (now - last >= 200 || fraction === 1) { last = now; emitImport(p.phase, fraction); }
       },
     });
   }
@@ -529,4 +520,12 @@ export class ModelManager {
 
 function percentOf(received: number, total: number): number {
   return total > 0 ? Math.min(100, (100 * received) / total) : 0;
+}
+
+/** How far the current import phase is (bytes hashed or written, tensors, preview decodes), 0..1. */
+export function importFraction(p: ImportProgress): number | null {
+  if (p.bytesTotal) return (p.bytesDone ?? 0) / p.bytesTotal;
+  if (p.tensorsTotal) return (p.tensorsDone ?? 0) / p.tensorsTotal;
+  if (p.decodesTotal) return (p.decodesDone ?? 0) / p.decodesTotal;
+  return null;
 }
