@@ -3,8 +3,9 @@
  * to download, where from, and how to verify it. Validated on load, so a broken catalogue fails with the
  * path of the bad field rather than as a download of the wrong thing.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import officialJson from '../../../resources/official-models.json' with { type: 'json' };
+import { fileURLToPath } from 'node:url';
 import {
   ContractError, type Infer, arr, bool, int, literal, nullable, num, obj, optional, str, tagged,
 } from '../../shared/schema';
@@ -123,10 +124,25 @@ export async function loadCatalogFile(path: string): Promise<Catalog> {
   return parseCatalog(json);
 }
 
+/** resources/official-models.json: three folders up from this file in the source tree, two from out/main in a build. */
+export function officialCatalogPath(): string {
+  const candidates = ['../../../resources/official-models.json', '../../resources/official-models.json'].map((rel) => fileURLToPath(new URL(rel, import.meta.url)));
+  return candidates.find((p) => existsSync(p)) ?? candidates[0];
+}
+
 let official: Catalog | undefined;
-/** The official FoundationVision/var catalogue shipped in resources/ (parsed once). */
+/** The official FoundationVision/var catalogue shipped in resources/ (read and checked once). */
 export function officialCatalog(): Catalog {
-  official ??= parseCatalog(officialJson);
+  if (!official) {
+    const path = officialCatalogPath();
+    let json: unknown;
+    try {
+      json = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (e) {
+      throw new CatalogError(`cannot read the official model catalogue ${path}: ${(e as Error).message}; reinstall VAR Studio.`);
+    }
+    official = parseCatalog(json);
+  }
   return official;
 }
 
