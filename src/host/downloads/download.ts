@@ -10,7 +10,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, statfs, truncate, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, rename, rm, stat, statfs, truncate, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { DownloadError, errorCode, isNetworkError, offlineError } from './errors';
@@ -65,6 +65,7 @@ export interface PartState {
 
 const SHA256 = /^[0-9a-f]{64}$/;
 const FREE_SPACE_MARGIN = 64 * 1024 * 1024;
+const WRITE_BATCH = 4 * 1024 * 1024;
 
 export const partPath = (dest: string): string => `${dest}.part`;
 export const partStatePath = (dest: string): string => `${dest}.part.json`;
@@ -340,24 +341,26 @@ export class Download {
     const meter = new RateMeter();
     let last = Date.now();
     meter.sample(last, received);
+    // chunks are written in batches (one write per few MiB instead of per 64 KiB network chunk)
+    const pending: Uint8Array[] = [];
+    let pendingBytes = 0;
+    const flush = async () => {
+      if (pendingBytes === 0) return;
+      const batch = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingBytes);
+      pending.length = 0;
+      pendingBytes = 0;
+      await this.writeAll(fh, batch);
+      this.hash.update(batch); // only bytes that are in the file: the hash always matches the .part
+    };
     try {
       for await (const chunk of body) {
         if (total !== null && received + chunk.length > total) {
           throw new DownloadError('bad-response', `The server sent more than the announced ${total} bytes of ${this.name}; cancel and download again.`);
         }
-        let off = 0;
-        while (off < chunk.length) {
-          try {
-            off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
-          } catch (e) {
-            if (errorCode(e) === 'ENOSPC') {
-              throw new DownloadError('disk-full', `The disk filled up while downloading ${this.name} into ${dirname(this.o.dest)} (ENOSPC); the partial file is kept — free some space, then resume.`);
-            }
-            throw new DownloadError('io', `Cannot write ${partPath(this.o.dest)}: ${(e as Error).message}.`);
-          }
-        }
-        this.hash.update(chunk);
+        pending.push(chunk);
+        pendingBytes += chunk.length;
         received += chunk.length;
+        if (pendingBytes >= WRITE_BATCH) await flush();
         const now = Date.now();
         if (now - last >= this.o.progressIntervalMs) {
           last = now;
@@ -366,11 +369,28 @@ export class Download {
         }
       }
     } finally {
-      await fh.sync().catch(() => undefined);
-      await fh.close();
+      try {
+        await flush(); // also after a dropped connection or a pause: what arrived is kept
+      } finally {
+        await fh.sync().catch(() => undefined);
+        await fh.close();
+      }
     }
     this.emit({ type: 'progress', received, total, rate: meter.rate(), eta: 0 });
     return received;
+  }
+
+  private async writeAll(fh: FileHandle, data: Uint8Array): Promise<void> {
+    for (let off = 0; off < data.length;) {
+      try {
+        off += (await fh.write(data, off, data.length - off)).bytesWritten;
+      } catch (e) {
+        if (errorCode(e) === 'ENOSPC') {
+          throw new DownloadError('disk-full', `The disk filled up while downloading ${this.name} into ${dirname(this.o.dest)} (ENOSPC); the partial file is kept — free some space, then resume.`);
+        }
+        throw new DownloadError('io', `Cannot write ${partPath(this.o.dest)}: ${(e as Error).message}.`);
+      }
+    }
   }
 
   private async finish(received: number): Promise<DownloadResult> {
