@@ -290,7 +290,8 @@ export class Download {
     } else {
       // 200: the whole file, whether or not we asked for a range
       const length = res.headers['content-length'];
-      newTotal = length && /^\d+$/.test(length) ? Number(length) : null;
+      // a chunked answer has no length: the redirect's X-Linked-Size still says how big the file is
+      newTotal = length && /^\d+$/.test(length) ? Number(length) : (res.linkedSize ?? null);
       if (received > 0) {
         await truncate(partPath(dest), 0);
         this.hash = createHash('sha256');
