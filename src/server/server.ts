@@ -10,7 +10,7 @@ import { ContractError } from '../shared/schema';
 import { LIMITS } from '../shared/contract';
 import { toErrorInfo } from '../shared/errors';
 import { decodeWire, encodeWire, idOf, parseWireRequest, type WireMessage } from '../shared/wire';
-import type { StudioHost, StudioSession } from './host/service';
+import type { StudioHost, StudioSession } from '../host/service';
 import { CSP_HEADER } from './csp';
 
 export const LOOPBACK = '127.0.0.1';

@@ -83,7 +83,7 @@ describe('pull → import → generate', () => {
       expect(engine.manifest).toMatchObject({ name: 'var-test', title: 'VAR test d2', resolution: 32, sampling });
       expect(engine.manifest.classes).toHaveLength(1000);
       let done: { images: { width: number; height: number }[]; tokens: Int32Array[][] } | undefined;
-      for await (const e of engine.generate({ classIndex: 207, seed: 1, batch: 1, ...sampling })) if (e.type === 'done') done = e as typeof done;
+      for await (const e of engine.generate({ classIndex: 207, seed: 1, batch: 1, sampling })) if (e.type === 'done') done = e as typeof done;
       expect(done!.images[0]).toMatchObject({ width: 32, height: 32 });
       expect(done!.tokens[0].map((t) => t.length)).toEqual([1, 4, 9, 16, 25, 36, 64, 100, 169, 256]);
     } finally {
