@@ -149,7 +149,7 @@ async function cmdImport(argv: string[]): Promise<unknown> {
     },
   });
   progress.end();
-  return { ok: true, command: `models import`, dir: outDir };
+  return { ok: true, command: 'models import', dir: outDir };
 }
 
 async function cmdRemove(argv: string[]): Promise<unknown> {
@@ -161,14 +161,13 @@ async function cmdRemove(argv: string[]): Promise<unknown> {
   return { ok: true, command: 'models rm', name: positionals[0], ...r };
 }
 
-/** Runs `models <sub> …`; returns the result object (or help text). The import sub-command's name is in
- * backticks: the layering test's scanner reads a quote right after that word as a module specifier. */
+/** Runs `models <sub> …`; returns the result object (or help text). */
 export async function cmdModels(argv: string[]): Promise<unknown> {
   const [sub, ...rest] = argv;
   switch (sub) {
     case 'list': case 'ls': return cmdList(rest);
     case 'pull': return cmdPull(rest);
-    case `import`: return cmdImport(rest);
+    case 'import': return cmdImport(rest);
     case 'rm': case 'remove': return cmdRemove(rest);
     case undefined: case '-h': case '--help': case 'help': return `${MODELS_USAGE}\n\n${MODELS_HELP}`;
     default: throw new UsageError(`unknown models command "${sub}" (expected list, pull, import or rm)`);
@@ -180,7 +179,7 @@ export function modelsHuman(r: Record<string, unknown>): string | null {
   switch (r.command) {
     case 'models list': return listTable(r.models as ReturnType<typeof rowJson>[], String(r.modelsDir), String(r.baseUrl));
     case 'models pull': return r.dir ? `${r.name} is ready in ${r.dir}` : `${r.name}: ${String(r.message ?? statusText(r.status as ModelStatus))}`;
-    case `models import`: return `imported into ${r.dir}`;
+    case 'models import': return `imported into ${r.dir}`;
     case 'models rm': {
       const removed = (r.removed as string[]).length ? `removed ${(r.removed as string[]).join(', ')}` : 'nothing to remove';
       return r.keptShared ? `${removed}\nkept the shared VQVAE ${r.keptShared} (another model uses it; --purge-shared deletes it)` : removed;
