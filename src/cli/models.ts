@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CatalogError, catalogFromEnv } from '../host/catalog/catalog';
-import { ModelManager, ModelManagerError, type ModelRow, type ModelStatus, defaultModelsDir, importFraction, loadImporter } from '../host/catalog/manager';
+import { ModelManager, ModelManagerError, type ModelRow, type ModelStatus, importFraction, loadImporter } from '../host/catalog/manager';
+import { defaultUserModelsDir } from '../host/models';
 import { DownloadError } from '../host/downloads/errors';
 import { formatBytes, formatDuration } from '../host/downloads/rate';
 import { UsageError } from './args';
@@ -33,7 +34,7 @@ export function isModelsError(e: unknown): boolean {
 const common = { 'models-dir': { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
 
 async function openManager(modelsDir: string | undefined, keepCheckpoints = false): Promise<ModelManager> {
-  return ModelManager.open({ modelsDir: resolve(modelsDir ?? defaultModelsDir()), catalog: await catalogFromEnv(), keepCheckpoints });
+  return ModelManager.open({ modelsDir: resolve(modelsDir ?? defaultUserModelsDir()), catalog: await catalogFromEnv(), keepCheckpoints });
 }
 
 function statusText(s: ModelStatus): string {

@@ -9,8 +9,7 @@
  * Pulls run one at a time (a queue): the shared VQVAE is then downloaded once, and bandwidth is not split.
  */
 import { mkdir, readFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { ImportOptions, ImportProgress } from '../../engine/import/index';
 import { Download, type DownloadOptions, discardPartial, partialProgress } from '../downloads/download';
@@ -61,11 +60,6 @@ export interface ModelManagerOptions {
   downloadOptions?: Partial<Pick<DownloadOptions, 'retries' | 'retryDelayMs' | 'progressIntervalMs' | 'maxRedirects' | 'freeBytes'>>;
   /** Keep the VAR checkpoint after a successful import (default false: the bundle holds the same weights). */
   keepCheckpoints?: boolean;
-}
-
-/** The user's models folder outside Electron: $VAR_STUDIO_MODELS_DIR, else ~/.var-studio/models (browser mode's too). */
-export function defaultModelsDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.VAR_STUDIO_MODELS_DIR?.trim() ? resolve(env.VAR_STUDIO_MODELS_DIR) : join(homedir(), '.var-studio', 'models');
 }
 
 export class ModelManagerError extends Error {
