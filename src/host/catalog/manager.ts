@@ -296,7 +296,7 @@ export class ModelManager {
     for (const [flag, f] of [['VAR', varFile], ['VQVAE', vaeFile]] as const) {
       if (!(await exists(f))) throw new ModelManagerError('no-such-file', `The ${flag} checkpoint ${f} does not exist.`);
     }
-    const base = (opts.name ?? basename(varFile).replace(/\.(pth|pt|bin|safetensors)$/i, '')).toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[-.]+|-+$/g, '') || 'imported-model';
+    const base = (opts.name ?? basename(varFile).replace(/\.(pth|pt|bin|safetensors)$/i, '')).toLowerCase().replace(/[^a-z0-9.-]+/g, '-').slice(0, 56).replace(/^[-.]+|-+$/g, '') || 'imported-model';
     let name = base;
     for (let i = 2; await exists(join(this.modelsDir, name)); i++) name = `${base}-${i}`;
     const dir = join(this.modelsDir, name);
@@ -462,7 +462,7 @@ export class ModelManager {
     } catch (e) {
       if (act.stop) return this.afterStop(entry, act);
       const code = typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : 'failed';
-      this.set(name, { state: 'failed', code, message: (e as Error).message.split('\n')[0] });
+      this.set(name, { state: 'failed', code: code.slice(0, 64), message: (e as Error).message.split('\n')[0].slice(0, 4000) });
       await this.persist();
       throw e;
     }
