@@ -17,6 +17,7 @@ import { LIMITS, PROVIDER_NAMES, type ImageSettings } from '../shared/contract';
 import type { EditChain, EditOperation } from '../shared/edit';
 import { StudioError } from '../shared/errors';
 import { UsageError, batchPath, parseFloatArg, parseIntArg, parseRegion } from './args';
+import { MODELS_HELP, MODELS_USAGE, cmdModels, isModelsError, modelsHuman } from './models';
 import { Progress } from './progress';
 
 const USAGE = `var-studio — VAR next-scale image generation and zero-shot editing
@@ -27,6 +28,7 @@ usage:
   var-studio edit --image IN --mask MASK --out FILE.png [--class C] [--from-scale k] [--region x,y,size]
                   [--feather PX (default 4)] [--seed N] [--cfg X] [--top-k K] [--top-p P] [--more-smooth] [--batch B]
   var-studio info
+${MODELS_USAGE}
 
 common options:
   --model DIR        model bundle folder (default: the embedded model, models/var-fashion-32)
@@ -47,7 +49,8 @@ edit: the mask is an image of the same size as IN, white = regenerate. The regio
   to the model's resolution; it may reach past the
   edge to outpaint. No --class = inpainting (null class). --from-scale k keeps the region's own tokens for
   scales 1..k (scale-locked edit).
-The benchmark is a development tool of the repository: npm run bench (bench/RESULTS.md explains it).`;
+The benchmark is a development tool of the repository: npm run bench (bench/RESULTS.md explains it).
+${MODELS_HELP}`;
 
 interface Common { model: string; provider: ProviderName | 'auto'; threads?: number; json: boolean; quiet: boolean }
 
@@ -257,6 +260,7 @@ function human(result: unknown): string {
     const skipped = p.skipped.length ? ` (skipped ${p.skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ')})` : '';
     return `${(r.files as string[]).join('\n')}\nseed ${r.seed}, ${(t.totalMs / 1000).toFixed(2)} s on ${p.inUse}${skipped}`;
   }
+  if (String(r.command).startsWith('models ')) return modelsHuman(r) ?? JSON.stringify(result, null, 2);
   return JSON.stringify(result, null, 2);
 }
 
@@ -269,17 +273,18 @@ export async function main(argv: string[]): Promise<number> {
       case 'generate': result = await cmdGenerate(rest); break;
       case 'edit': result = await cmdEdit(rest); break;
       case 'info': result = await cmdInfo(rest); break;
+      case 'models': result = await cmdModels(rest); break;
       case undefined: case '-h': case '--help': case 'help':
         process.stdout.write(`${USAGE}\n`);
         return cmd === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command "${cmd}" (expected generate, edit or info; --help for usage)`);
+        throw new UsageError(`unknown command "${cmd}" (expected generate, edit, info or models; --help for usage)`);
     }
     if (typeof result === 'string') process.stdout.write(`${result}\n`);
     else process.stdout.write(`${wantsJson ? JSON.stringify(result) : human(result)}\n`);
     return 0;
   } catch (e) {
-    const known = e instanceof UsageError || e instanceof EngineError || e instanceof BundleError || e instanceof StudioError ||
+    const known = e instanceof UsageError || e instanceof EngineError || e instanceof BundleError || e instanceof StudioError || isModelsError(e) ||
       (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'));
     const code = (e as { code?: string }).code ?? 'internal';
     const message = (e instanceof Error ? e.message : String(e)).split('\n')[0];
