@@ -3,6 +3,7 @@ export { VarEngine, defaultModelDir } from './engine';
 export type { GenerateRequest, EditRequest, EngineEvent, EngineOptions } from './engine';
 export { BundleError, EngineError, isAbortError } from './errors';
 export type { Manifest, SamplingDefaults } from './manifest';
+export { SAMPLING_BOUNDS, isPlainFileName } from './manifest';
 export type { ProviderName, ProviderReport } from './providers';
 export { PROVIDER_NAMES, providerChain, isProviderName } from './providers';
 export type { RgbImage } from './image';
