@@ -3,7 +3,6 @@
 import { BrowserWindow, MessageChannelMain, dialog, ipcMain, app, type IpcMainInvokeEvent, type MessagePortMain, type WebContents } from 'electron';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { ContractError } from '../shared/schema';
 import { isRequestKind, type ExportResult, type StudioEvent } from '../shared/contract';
 import { toErrorInfo } from '../shared/errors';
@@ -35,14 +34,15 @@ function sessionFor(contents: WebContents): WindowSession {
   return s;
 }
 
-export function isOwnPage(url: string | undefined, rendererIndex: string): boolean {
-  return url === pathToFileURL(rendererIndex).href;
+/** Only the app's own page (app://studio/index.html) may call the host. */
+export function isOwnPage(url: string | undefined, indexUrl: string): boolean {
+  return url === indexUrl;
 }
 
-export function registerIpc(host: StudioHost, rendererIndex: string): void {
+export function registerIpc(host: StudioHost, indexUrl: string): void {
   ipcMain.handle('studio:request', async (event: IpcMainInvokeEvent, message: unknown) => {
     try {
-      if (!isOwnPage(event.senderFrame?.url, rendererIndex)) throw new ContractError('sender', 'the VAR Studio page', event.senderFrame?.url ?? 'unknown frame');
+      if (!isOwnPage(event.senderFrame?.url, indexUrl)) throw new ContractError('sender', 'the VAR Studio page', event.senderFrame?.url ?? 'unknown frame');
       if (typeof message !== 'object' || message === null) throw new ContractError('message', 'an object with kind and params', message);
       const { kind, params, ...rest } = message as Record<string, unknown>;
       if (Object.keys(rest).length) throw new ContractError(`message.${Object.keys(rest)[0]}`, 'no such key', 'a value');
@@ -55,7 +55,7 @@ export function registerIpc(host: StudioHost, rendererIndex: string): void {
   });
 
   ipcMain.on('studio:connect', (event) => {
-    if (!isOwnPage(event.senderFrame?.url, rendererIndex)) return;
+    if (!isOwnPage(event.senderFrame?.url, indexUrl)) return;
     const s = sessionFor(event.sender);
     s.port?.close();
     const { port1, port2 } = new MessageChannelMain();

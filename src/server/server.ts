@@ -12,18 +12,13 @@ import { ContractError } from '../shared/schema';
 import { LIMITS, parseResult, type RequestKind } from '../shared/contract';
 import { StudioError, toErrorInfo } from '../shared/errors';
 import { forLog } from '../shared/log-text';
+import { staticTypeOf } from '../shared/static-types';
 import { MAX_WIRE_MESSAGE_CHARS, decodeWire, encodeWire, idOf, parseWireRequest, type WireMessage } from '../shared/wire';
 import { cookieName, newToken, readCookie, tokenCookie, tokenMatches } from './auth';
 import type { StudioHost, StudioSession } from './host/service';
 import { CSP_HEADER } from './csp';
 
 export const LOOPBACK = '127.0.0.1';
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon',
-  '.json': 'application/json', '.woff2': 'font/woff2', '.txt': 'text/plain; charset=utf-8',
-};
 
 /**
  * Reads the built UI into memory once, at start: exactly these files are served (nothing else on disk is
@@ -36,7 +31,7 @@ async function snapshotFiles(root: string): Promise<Map<string, { body: Buffer; 
       const full = path.join(dir, e.name);
       if (e.isDirectory()) await walk(full);
       else if (e.isFile())
-        files.set('/' + path.relative(root, full).split(path.sep).join('/'), { body: await fs.readFile(full), type: TYPES[path.extname(full)] ?? 'application/octet-stream' });
+        files.set('/' + path.relative(root, full).split(path.sep).join('/'), { body: await fs.readFile(full), type: staticTypeOf(full) });
     }
   }
   await walk(root);
