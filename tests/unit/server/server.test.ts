@@ -14,6 +14,8 @@ import { encodeExport, inspectImage, readPngText } from '../../../src/server/hos
 import type { ImageSettings, StudioEvent } from '../../../src/shared/contract';
 import { parseEvent } from '../../../src/shared/contract';
 import { decodeWire, encodeWire } from '../../../src/shared/wire';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { parseServeArgs, tokenFromFile } from '../../../src/server/main';
 
 const tinyBundle = path.resolve(import.meta.dirname, '..', '..', 'fixtures', 'tiny', 'bundle');
 
@@ -255,5 +257,28 @@ describe('browser-mode server', () => {
     ws.send(encodeWire({ t: 'req', id: 7, kind: 'models.list', params: {} }));
     expect(await next()).toMatchObject({ t: 'res', id: 7, ok: true });
     ws.close();
+  });
+});
+
+describe('--token-file', () => {
+  it('creates the file with mode 0600 and a fresh token, then reads the same token back', async () => {
+    const file = path.join(tmp('var-token-'), 'token');
+    expect(parseServeArgs(['--token-file', file]).tokenFile).toBe(file);
+    const token = await tokenFromFile(file);
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, 'utf8')).toBe(`${token}\n`);
+    expect(await tokenFromFile(file)).toBe(token);
+  });
+
+  it('refuses a token file other users can read, and one that holds no usable token', async () => {
+    const dir = tmp('var-token-');
+    const open = path.join(dir, 'open');
+    writeFileSync(open, 'a'.repeat(40));
+    chmodSync(open, 0o644);
+    await expect(tokenFromFile(open)).rejects.toThrow(/can be read by other users.*chmod 600/);
+    const short = path.join(dir, 'short');
+    writeFileSync(short, 'secret', { mode: 0o600 });
+    await expect(tokenFromFile(short)).rejects.toThrow(/32\.\.256 characters/);
   });
 });
