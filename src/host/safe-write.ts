@@ -40,26 +40,49 @@ async function syncFolder(dir: string): Promise<void> {
   }
 }
 
-export async function writeFileSafely(target: string, data: Uint8Array | string, opts: { mode?: number } = {}): Promise<void> {
-  const temp = tempPathFor(target);
+export interface FileToWrite { path: string; data: Uint8Array | string }
+
+async function stage(file: FileToWrite, mode: number): Promise<string> {
+  const temp = tempPathFor(file.path);
   inFlight.add(temp);
   try {
-    const handle = await fs.open(temp, 'wx', opts.mode ?? 0o644);
+    const handle = await fs.open(temp, 'wx', mode);
     try {
-      await handle.writeFile(data);
+      await handle.writeFile(file.data);
       await handle.sync();
     } finally {
       await handle.close();
     }
-    await fs.rename(temp, target);
-    await syncFolder(path.dirname(target));
+    return temp;
   } catch (e) {
     await fs.rm(temp, { force: true }).catch(() => undefined);
-    if ((e as NodeJS.ErrnoException).code === 'ENOSPC' || (e as NodeJS.ErrnoException).code === 'EDQUOT') throw diskFull(target);
-    throw e;
-  } finally {
     inFlight.delete(temp);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') throw diskFull(file.path);
+    throw e;
   }
+}
+
+/**
+ * Writes several files as one batch: all are staged as synced temp files first, and only when every one
+ * is complete are they renamed into place. A failure leaves every target as it was and no temp behind.
+ */
+export async function writeFilesSafely(files: readonly FileToWrite[], opts: { mode?: number } = {}): Promise<void> {
+  const temps: string[] = [];
+  try {
+    for (const f of files) temps.push(await stage(f, opts.mode ?? 0o644));
+    for (let i = 0; i < files.length; i++) await fs.rename(temps[i], files[i].path);
+    for (const dir of new Set(files.map((f) => path.dirname(f.path)))) await syncFolder(dir);
+  } finally {
+    for (const t of temps) {
+      await fs.rm(t, { force: true }).catch(() => undefined); // no-op once renamed
+      inFlight.delete(t);
+    }
+  }
+}
+
+export async function writeFileSafely(target: string, data: Uint8Array | string, opts: { mode?: number } = {}): Promise<void> {
+  await writeFilesSafely([{ path: target, data }], opts);
 }
 
 function isAlive(pid: number): boolean {
