@@ -1,5 +1,5 @@
-// electron-vite build → out/main (ESM), out/preload/index.cjs (CommonJS, so the sandbox stays on —
-// toolchain.md), out/renderer (Svelte 5; base './' so it loads from file:// and from the browser-mode server).
+// electron-vite build → out/main (ESM), out/preload/index.cjs (CommonJS: a sandboxed preload cannot be an
+// ES module), out/renderer (Svelte 5; base './' so it loads from file:// and from the browser-mode server).
 import { defineConfig } from 'electron-vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { resolve } from 'node:path';

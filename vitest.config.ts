@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
+import { svelte } from '@sveltejs/vite-plugin-svelte';
 
 export default defineConfig({
+  // Compiles the renderer's .svelte.ts state modules (runes) so their sessions can be unit-tested in Node.
+  plugins: [svelte()],
   test: {
     include: ['tests/unit/**/*.test.ts', 'tests/security/**/*.test.ts'],
     environment: 'node',

@@ -1,7 +1,8 @@
 /**
- * `npm run bench` → `var-studio bench`: the engine beside the PyTorch reference, in one run on one machine,
+ * `npm run bench` (tsx bench/bench.ts [--runs N] [--quick] [--skip-d16] [--skip-pytorch] [--thread-sweep]
+ * [--model DIR] [--provider P] [--threads N] [--out FILE] [--json]): the engine beside the PyTorch reference, in one run on one machine,
  * on (a) the embedded model (the tiny fixture bundle while the embedded model is not built) and (b) a
- * d16-shaped bundle with random weights (built into a cache folder on first use, bench/make_shaped_bundle.py).
+ * d16-shaped bundle with random weights (built into a cache folder on first use, tools/make_shaped_bundle.py).
  *
  * Each measurement runs in its own process (peak RSS per model). Numbers are medians over `runs` after one
  * warm-up. Targets (measured, never asserted in tests): engine ≤ 0.5× PyTorch on the embedded model, ≤ 0.7× on
@@ -12,6 +13,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { defaultModelDir } from '../src/engine/index';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -75,7 +77,7 @@ function referenceOnce(bundle: string, warmup: number, runs: number, threads: [n
 
 /**
  * tools/bench_reference.py (the reference helper's timer) in two thread layouts — torch 1 + OpenBLAS 2 (the
- * best for matmul-heavy work in training-notes.md) and torch 2 + OpenBLAS 1 (better for convolutions) — and
+ * best for matmul-heavy work, docs/python-tools.md) and torch 2 + OpenBLAS 1 (better for convolutions) — and
  * the faster one is reported, so the comparison is not unfair to PyTorch. CPU time per image: the children's
  * CPU of a run with warmup + runs generations minus that of a run with one generation (same model build).
  */
@@ -110,7 +112,7 @@ function torchRun(bundle: string, warmup: number, runs: number, layouts: [number
   return { ...rest, cpuMs, tried: tried.map((x) => ({ threads: x.threads, totalMs: x.totalMs, minTotalMs: x.minTotalMs })) };
 }
 
-/** A random-weight bundle of a preset shape in the cache folder, built on first use (bench/make_shaped_bundle.py). */
+/** A random-weight bundle of a preset shape in the cache folder, built on first use (tools/make_shaped_bundle.py). */
 function ensureShaped(preset: 'd16' | 'fashion32'): { dir: string; builtSeconds: number | null } {
   const envDir = preset === 'd16' ? process.env.VAR_STUDIO_BENCH_D16 : undefined;
   const dir = envDir ?? join(homedir(), `.cache/var-studio/bench-${preset}`);
@@ -118,11 +120,11 @@ function ensureShaped(preset: 'd16' | 'fashion32'): { dir: string; builtSeconds:
   log(`building the ${preset}-shaped random bundle into ${dir}${preset === 'd16' ? ' (~1.6 GB; takes minutes)' : ''} ...`);
   mkdirSync(dirname(dir), { recursive: true });
   const t0 = Date.now();
-  const r = spawnSync(PYTHON, [join(REPO, 'bench/make_shaped_bundle.py'), '--preset', preset, '--out', dir], {
+  const r = spawnSync(PYTHON, [join(REPO, 'tools/make_shaped_bundle.py'), '--preset', preset, '--out', dir], {
     cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 7_200_000,
     env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
   });
-  if (r.status !== 0) throw new Error(`bench/make_shaped_bundle.py --preset ${preset} failed (exit ${r.status})`);
+  if (r.status !== 0) throw new Error(`tools/make_shaped_bundle.py --preset ${preset} failed (exit ${r.status})`);
   return { dir, builtSeconds: (Date.now() - t0) / 1000 };
 }
 
@@ -237,4 +239,37 @@ export async function runBench(o: BenchOptions): Promise<unknown> {
   writeFileSync(out, `${JSON.stringify(result, null, 1)}\n`);
   log(`wrote ${out}`);
   return result;
+}
+
+/** The bench's own entry: a dev tool, never part of the shipped CLI. */
+async function main(argv: string[]): Promise<number> {
+  const { values: v } = parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' }, provider: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' },
+      quick: { type: 'boolean' }, 'skip-d16': { type: 'boolean' }, 'skip-pytorch': { type: 'boolean' }, out: { type: 'string' },
+      runs: { type: 'string' }, 'thread-sweep': { type: 'boolean' },
+    },
+    strict: true, allowPositionals: false,
+  });
+  const count = (name: string, s: string | undefined, max: number): number | undefined => {
+    if (s === undefined) return undefined;
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 1 || n > max) throw new Error(`--${name} must be an integer 1..${max}, got "${s}"`);
+    return n;
+  };
+  const result = await runBench({
+    model: v.model === undefined ? null : resolve(v.model), provider: v.provider ?? 'auto', threads: count('threads', v.threads, 256),
+    quick: Boolean(v.quick), skipD16: Boolean(v['skip-d16']), skipPytorch: Boolean(v['skip-pytorch']), out: v.out, json: Boolean(v.json),
+    runs: count('runs', v.runs, 100), threadSweep: Boolean(v['thread-sweep']),
+  }) as { table: string };
+  process.stdout.write(`${v.json ? JSON.stringify(result) : result.table}\n`);
+  return 0;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main(process.argv.slice(2)).then((code) => process.exit(code), (e: unknown) => {
+    process.stderr.write(`bench: error: ${(e as Error).message}\n`);
+    process.exit(2);
+  });
 }

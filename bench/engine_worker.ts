@@ -37,7 +37,7 @@ async function main() {
   // Every run uses a class not seen before in this process, so the first-scale cache (core.ts Scale0Cache)
   // never helps the timed runs: the headline numbers are cold. One warm run at the end shows the cached case.
   const nClasses = m.classes.length;
-  const base = { batch: 1, cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: false };
+  const base = { batch: 1, sampling: { ...s, moreSmooth: false } };
   const classFor = (r: number, bare: boolean) => (Number(v.class ?? 0) + 2 * r + (bare ? 1 : 0)) % nClasses;
   const withPreview: { totalMs: number; cpuMs: number; firstPreviewMs: number; perScaleMs: number[]; previewMs: number; decodeMs: number }[] = [];
   const noPreview: number[] = [];

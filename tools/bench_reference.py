@@ -21,7 +21,7 @@ timed runs after --warmup untimed ones, in milliseconds.
 
 Threads: torch intra-op threads = --threads (default 1) and OPENBLAS_NUM_THREADS = --openblas-threads (default
 = --threads), both set before torch loads. Debian's torch computes matmuls through libblas.so.3; only with
-libopenblas0-pthread installed is that OpenBLAS (else the reference BLAS, ~25× slower: training-notes.md). The
+libopenblas0-pthread installed is that OpenBLAS (else the reference BLAS, ~25× slower: docs/python-tools.md). The
 library actually mapped into the process is reported, and --require-openblas makes its absence an error (exit 3).
 
 JSON (--json OUT; also printed on stdout with --print-json), schema "var-studio-bench-reference/1":
@@ -146,7 +146,7 @@ def configs_from_manifest(m: dict):
     return vae_cfg, var_cfg
 
 
-# Buffers that a bundle need not carry: they are recomputed from the configuration (var-reference.md §2).
+# Buffers that a bundle need not carry: they are recomputed from the configuration (docs/var-model.md, VAR keys).
 DETERMINISTIC = ('lvl_1L', 'attn_bias_for_masking', 'zero_k_bias', 'ema_vocab_hit_SV')
 
 
@@ -245,7 +245,6 @@ def build(a):
         weights = f'bundle:{os.path.relpath(bundle, REPO) if bundle.startswith(REPO) else bundle}'
     else:
         if a.bundle_config == 'tiny':
-            sys.path.insert(0, TOOLS)
             from export.tiny import TINY_VAE, TINY_VAR
             vae_cfg, var_cfg = TINY_VAE, TINY_VAR
         elif a.bundle_config == 'embedded':
@@ -409,7 +408,6 @@ def main(argv=None) -> int:
         return 2
     # Must be set before torch (and so libblas) is loaded.
     os.environ['OPENBLAS_NUM_THREADS'] = str(a.openblas_threads or a.threads)
-    sys.path.insert(0, TOOLS)
     try:
         r = run(a)
     except SystemExit as e:

@@ -1,4 +1,4 @@
-"""Loading and validating VAR / VQVAE checkpoints in the official layout (var-reference.md §2).
+"""Loading and validating VAR / VQVAE checkpoints in the official layout (docs/var-model.md#checkpoint-keys-and-shapes).
 
 The official release files (`var_d16.pth` … `var_d36.pth`, `vae_ch160v4096z32.pth`) are plain state dicts:
 the official demo loads them with `model.load_state_dict(torch.load(path, map_location='cpu'), strict=True)`
@@ -262,7 +262,7 @@ def patch_nums_from_levels(lvl_1L: torch.Tensor, label: str) -> Tuple[int, ...]:
 
 def infer_var_config(sd: StateDict, label: str = 'VAR checkpoint', *, patch_nums: Optional[Sequence[int]] = None,
                      depth: Optional[int] = None, vae_hint: Optional[VQVAEConfig] = None) -> VARConfig:
-    """Read the configuration off the tensors (var-reference.md §2.1). patch_nums/depth override inference;
+    """Read the configuration off the tensors (docs/var-model.md, VAR keys). patch_nums/depth override inference;
     vae_hint supplies V and Cvae when the VAR keys that carry them are missing (check_layout reports those)."""
     blocks = _indices(sd, 'blocks.')
     if not blocks:
@@ -316,7 +316,7 @@ def infer_var_config(sd: StateDict, label: str = 'VAR checkpoint', *, patch_nums
 
 def infer_vae_config(sd: StateDict, patch_nums: Sequence[int] = PATCH_NUMS_256,
                      label: str = 'VQVAE checkpoint') -> VQVAEConfig:
-    """Read the VQVAE configuration off the tensors (var-reference.md §2.2); patch_nums come from the VAR."""
+    """Read the VQVAE configuration off the tensors (docs/var-model.md, VQVAE keys); patch_nums come from the VAR."""
     if any(k.startswith('blocks.') for k in sd) and not any(k.startswith('encoder.') for k in sd):
         raise CheckpointError("has 'blocks.*' keys and no encoder: this is a VAR transformer, not a VQVAE "
                               '(swapped --var and --vae?)', file=label, key='encoder.conv_in.weight')
@@ -359,7 +359,7 @@ def infer_vae_config(sd: StateDict, patch_nums: Sequence[int] = PATCH_NUMS_256,
 
 
 # ------------------------------------------------------------------------------------------ validation
-# The official VQVAE loader swaps in its own training statistic when the scale count differs (§2.2), so
+# The official VQVAE loader swaps in its own training statistic when the scale count differs (official vqvae.py), so
 # its first dimension is not checked.
 LENIENT_FIRST_DIM = {'quantize.ema_vocab_hit_SV'}
 
@@ -394,7 +394,7 @@ def check_layout(sd: StateDict, expected, label: str, what: str) -> None:
 
 
 def check_var_buffers(sd: StateDict, cfg: VARConfig, label: str) -> None:
-    """The deterministic buffers must equal what the configuration implies (var-reference.md §2.1)."""
+    """The deterministic buffers must equal what the configuration implies (docs/var-model.md, VAR keys)."""
     lv = torch.cat([torch.full((p * p,), i, dtype=torch.int64) for i, p in enumerate(cfg.patch_nums)]).view(1, -1)
     if not torch.equal(sd['lvl_1L'].to(torch.int64), lv):
         raise CheckpointError(f"key 'lvl_1L': its levels describe patch sizes "

@@ -1,13 +1,9 @@
 import os
-import sys
 
 # One BLAS thread and one torch thread per test process (set before torch loads libblas): the tests check
-# numbers, not speed, and the 2-core machines they run on are shared (training-notes.md).
+# numbers, not speed, and the 2-core machines they run on are shared.
 os.environ.setdefault('OPENBLAS_NUM_THREADS', '1')
 
-# tools/ is the import root of the Python reference (`from var_ref.var import VAR`).
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import torch  # noqa: E402
+import torch
 
 torch.set_num_threads(int(os.environ.get('VAR_TEST_TORCH_THREADS', '1')))

@@ -6,7 +6,7 @@
         [--resolution 256|512 | --patch-nums 1,2,3,...] [--depth N]
         [--cfg 4 --top-k 900 --top-p 0.95 --more-smooth] [--preview-samples 4] [--trust-pickle] [--overwrite]
 
-What it does (docs/model-bundle.md, var-reference.md §1–§2):
+What it does (docs/model-bundle.md, docs/var-model.md#checkpoint-keys-and-shapes):
 1. Loads both `.pth` files on the CPU (`torch.load(weights_only=True)`): a plain state dict, as the released
    files are, or the official trainer's checkpoint (`trainer.var_wo_ddp` / `trainer.vae_local`).
 2. Reads the configuration off the tensors: depth from `blocks.*`, width from `class_emb`, heads from
@@ -19,7 +19,7 @@ What it does (docs/model-bundle.md, var-reference.md §1–§2):
    (resources/imagenet-classes.json) and default sampling settings.
 
 Default sampling: cfg 4, top-k 900, top-p 0.95, more-smooth off — the official demo's settings
-(var-reference.md §6, demo_sample.ipynb), chosen because the studio is for looking at images. The FID
+(official demo_sample.ipynb, docs/var-model.md#sampling), chosen because the studio is for looking at images. The FID
 setting (cfg 1.5, top-p 0.96) gives more diverse, less clean samples; pass --cfg 1.5 --top-p 0.96 for it.
 
 Exit status: 0 written; 2 unusable input (not a checkpoint, missing/extra keys, wrong shapes, a VQVAE of
@@ -35,15 +35,13 @@ import sys
 import time
 from typing import List, Optional
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import torch
 
-import torch  # noqa: E402
-
-from checkpoints import (PATCH_SETS_BY_RESOLUTION, CheckpointError, build_models, load_state_dict_file,  # noqa: E402
+from checkpoints import (PATCH_SETS_BY_RESOLUTION, CheckpointError, build_models, load_state_dict_file,
                          validate_pair)
-from imagenet_classes import load_imagenet_classes  # noqa: E402
+from imagenet_classes import load_imagenet_classes
 
-# The official demo's settings (var-reference.md §6): the visual-quality choice.
+# The official demo_sample.ipynb settings: the visual-quality choice.
 OFFICIAL_DEMO_SAMPLING = {'cfg': 4.0, 'topK': 900, 'topP': 0.95, 'moreSmooth': False}
 UPSTREAM = {'code': 'https://github.com/FoundationVision/VAR', 'weights': 'https://huggingface.co/FoundationVision/var',
             'paper': 'arXiv:2404.02905'}

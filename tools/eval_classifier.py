@@ -16,7 +16,6 @@ import sys
 import time
 
 TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, TOOLS_DIR)
 DEFAULT_OUT = os.path.join(TOOLS_DIR, 'runs', 'classifier')
 
 

@@ -14,8 +14,6 @@ import os
 import re
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
 
 def main(argv=None) -> int:
     import numpy as np

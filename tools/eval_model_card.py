@@ -14,7 +14,6 @@ import os
 import sys
 
 TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, TOOLS_DIR)
 RUNS = os.path.join(TOOLS_DIR, 'runs')
 REPO = os.path.dirname(TOOLS_DIR)
 
@@ -127,7 +126,7 @@ def build_card(notes: str = '') -> str:
           + ', '.join(f'{k} {pct(v)}' for k, v in eng['per_class'].items()) + ').\n')
         w('Commands: `for c in 0 1 2 3 4 5 6 7 8 9; do node bin/var-studio.mjs generate --class $c --seed 1000 --batch 20 '
           '--out /tmp/engchk/c$c.png --quiet; done; /usr/bin/python3 tools/eval_engine_samples.py /tmp/engchk`\n')
-    w('### Zero-shot in-painting (var-reference.md §7)\n')
+    w('### Zero-shot in-painting (the official demo_zero_shot_edit.ipynb rule)\n')
     b = inp['box_yxyx']
     w(f'{inp["n"]} test images; the centre box y∈[{b[0]}, {b[2]}), x∈[{b[1]}, {b[3]}) of the image is generated, everything '
       f'else is kept: ground-truth tokens outside the box are teacher-forced at every scale (kept tokens per scale '

@@ -8,7 +8,7 @@ and the zero-shot in-painting check. Every number of models/var-fashion-32/MODEL
 
 Models default to tools/runs/vqvae/vqvae_final.pt, tools/runs/var/var_final.pt and the judging classifier
 tools/runs/classifier/classifier.pt (tools/eval_classifier.py). Generation uses the batched official-style
-sampler of tools/var_ref/sampler.py (`sampler='torch'`: var-reference.md §6 math, torch.Generator draws);
+sampler of tools/var_ref/sampler.py (`sampler='torch'`: the official math and torch.Generator draws, docs/var-model.md#sampling);
 the studio sampler has the same math with another random stream (docs/sampling.md).
 
 Samples are judged as the app stores them: uint8 RGB, round(255·x) of the decoder output in [0, 1].
@@ -24,7 +24,6 @@ import sys
 import time
 
 TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, TOOLS_DIR)
 RUNS = os.path.join(TOOLS_DIR, 'runs')
 
 
@@ -189,7 +188,7 @@ def cmd_realgrid(a):
 
 
 def cmd_inpaint(a, vae, var, clf):
-    """§7 zero-shot in-painting of a centre box on test images, null class, pasted back through the pixel mask."""
+    """Zero-shot in-painting (docs/var-model.md#zero-shot-editing) of a centre box on test images, null class, pasted back through the pixel mask."""
     import numpy as np
     import torch
     from data_fashion_mnist import load_arrays

@@ -13,8 +13,6 @@ import math
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
 
 def images_to_pm1(images_u8):
     import torch

@@ -20,19 +20,17 @@ import os
 import sys
 from typing import Dict, List, Optional
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import numpy as np
+import torch
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from export.graphs import (DecoderGraph, EncoderGraph, FhatStepGraph, PreviewGraph,  # noqa: E402
+from export.graphs import (DecoderGraph, EncoderGraph, FhatStepGraph, PreviewGraph,
                            TransformerStepGraph)
-from export.onnx_io import ExportError, export_onnx, externalize, save_and_check  # noqa: E402
-from export.preview_fit import fit_preview, preview_cost  # noqa: E402
-from var_ref.config import vae_config_from_json, var_config_from_json  # noqa: E402
-from var_ref.resample import area_matrix  # noqa: E402
-from var_ref.var import VAR  # noqa: E402
-from var_ref.vqvae import VQVAE  # noqa: E402
+from export.onnx_io import ExportError, export_onnx, externalize, save_and_check
+from export.preview_fit import fit_preview, preview_cost
+from var_ref.config import vae_config_from_json, var_config_from_json
+from var_ref.resample import area_matrix
+from var_ref.var import VAR
+from var_ref.vqvae import VQVAE
 
 FORMAT = 'var-studio-bundle'
 FORMAT_VERSION = 1

@@ -14,7 +14,6 @@ import os
 import sys
 
 TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, TOOLS_DIR)
 REPO = os.path.dirname(TOOLS_DIR)
 RUNS = os.path.join(TOOLS_DIR, 'runs')
 

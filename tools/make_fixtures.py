@@ -13,14 +13,12 @@ import argparse
 import os
 import sys
 
+import torch
+
+from export.tiny import TINY_CLASSES, tiny_models
+from export_bundle import write_bundle
+
 TOOLS = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, TOOLS)
-
-import torch  # noqa: E402
-
-from export.tiny import TINY_CLASSES, tiny_models  # noqa: E402
-from export_bundle import write_bundle  # noqa: E402
-
 REPO = os.path.dirname(TOOLS)
 FIXTURE_DIR = os.path.join(REPO, 'tests', 'fixtures', 'tiny')
 BUNDLE_DIR = os.path.join(FIXTURE_DIR, 'bundle')

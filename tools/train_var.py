@@ -5,7 +5,7 @@
 The VAR is built by the official rule (`VARConfig.official`: width 64·depth, depth heads, FFN 4C,
 attention L2-norm, cond_drop_rate 0.1 so the null class exists for CFG) and initialised with the
 official `init_weights()`. Each step is the official teacher-forced objective: cross-entropy over all
-L tokens of the pyramid, inputs `vae.quantize.idxBl_to_var_input` (var-reference.md §5), labels dropped
+L tokens of the pyramid, inputs `vae.quantize.idxBl_to_var_input` (docs/var-model.md), labels dropped
 to the null class with probability 0.1. AdamW(0.9, 0.95), weight decay on matrices only, warmup + cosine,
 gradient clipping, and an EMA copy of the weights; the copy with the lower held-out loss is exported.
 
@@ -16,18 +16,17 @@ Resumable with `--resume` from <out>/checkpoint.pt. Writes <out>/var_final.pt ({
 """
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import os
 import sys
 import time
 
-TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, TOOLS_DIR)
+from train_common import JsonlLog, TrainingError, lr_at, rng_state, save_atomic, seed_everything, set_rng_state
+from train_common import main as run_main
+from train_common import training_parser
 
-from train_common import (JsonlLog, TrainingError, load_config, lr_at, rng_state, save_atomic,  # noqa: E402
-                          seed_everything, set_rng_state, set_threads_before_torch)
+TOOLS_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 def encode_tokens(vae, images_u8, batch: int = 500):
@@ -235,30 +234,20 @@ def load_var(path: str):
     return var.eval()
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description='train the VAR transformer')
-    ap.add_argument('--config', default=os.path.join(TOOLS_DIR, 'configs', 'var_fashion32.json'))
-    ap.add_argument('--out', default=os.path.join(TOOLS_DIR, 'runs', 'var'))
-    ap.add_argument('--vqvae', default='', help='VQVAE checkpoint (default: vqvae_ckpt of the config)')
-    ap.add_argument('--resume', action='store_true')
-    ap.add_argument('--steps', type=int, default=0, help='override the step count (smoke tests)')
-    ap.add_argument('--data-limit', type=int, default=0, help='use only the first N images (smoke tests)')
-    ap.add_argument('--data-dir', default='', help='folder of the arrays of tools/data_fashion_mnist.py (default tools/runs/data)')
-    ap.add_argument('--stop-at', default='', help='UTC wall-clock deadline "YYYY-mm-ddTHH:MM" (then `steps` is a maximum)')
-    a = ap.parse_args(argv)
-    try:
-        cfg = load_config(a.config)
-        set_threads_before_torch(cfg['threads']['torch'], cfg['threads']['openblas'])
-        stop_at = 0.0
-        if a.stop_at:
-            import calendar
-            stop_at = calendar.timegm(time.strptime(a.stop_at, '%Y-%m-%dT%H:%M'))
-        train(cfg, a.out, a.resume, a.steps, a.data_limit, a.vqvae, a.data_dir, stop_at)
-    except TrainingError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
-    return 0
+def stop_time(stop_at: str) -> float:
+    """Seconds since the epoch of a UTC "YYYY-mm-ddTHH:MM", or 0 (no deadline) for ''."""
+    if not stop_at:
+        return 0.0
+    import calendar
+    return calendar.timegm(time.strptime(stop_at, '%Y-%m-%dT%H:%M'))
 
+
+def main(argv=None) -> int:
+    ap = training_parser('train the VAR transformer', 'var_fashion32.json', 'var')
+    ap.add_argument('--vqvae', default='', help='VQVAE checkpoint (default: vqvae_ckpt of the config)')
+    ap.add_argument('--stop-at', default='', help='UTC wall-clock deadline "YYYY-mm-ddTHH:MM" (then `steps` is a maximum)')
+    return run_main(ap, lambda cfg, a: train(cfg, a.out, a.resume, a.steps, a.data_limit, a.vqvae, a.data_dir,
+                                              stop_time(a.stop_at)), argv)
 
 if __name__ == '__main__':
     sys.exit(main())

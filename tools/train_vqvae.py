@@ -3,7 +3,7 @@
     /usr/bin/python3 tools/train_vqvae.py --config tools/configs/vqvae_fashion32.json --out tools/runs/vqvae
 
 Loss: MSE + l1_weight·L1 on [-1,1] pixels + the quantizer's own loss (mean over scales of
-β·‖sg(f̂)−f‖² + ‖f̂−sg(f)‖², straight-through; var-reference.md §4). The official VQVAE was also trained
+β·‖sg(f̂)−f‖² + ‖f̂−sg(f)‖², straight-through; official models/quant.py). The official VQVAE was also trained
 with perceptual and GAN losses; at 32×32 on Fashion-MNIST pixel losses are enough.
 
 Codebook health: codes whose EMA hit count falls below `restart_min_ema_hits` are re-initialised from
@@ -15,16 +15,14 @@ Writes <out>/vqvae_final.pt ({'config', 'model'}), <out>/log.jsonl and <out>/eva
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from train_common import (JsonlLog, TrainingError, load_config, lr_at, rng_state, save_atomic,  # noqa: E402
-                          seed_everything, set_rng_state, set_threads_before_torch)
+from train_common import JsonlLog, TrainingError, lr_at, rng_state, save_atomic, seed_everything, set_rng_state
+from train_common import main as run_main
+from train_common import training_parser
 
 
 def residual_inputs(quantize, f_BChw):
@@ -155,23 +153,8 @@ def train(cfg: dict, out: str, resume: bool, steps_override: int = 0, data_limit
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description='train the multi-scale VQVAE')
-    ap.add_argument('--config', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'vqvae_fashion32.json'))
-    ap.add_argument('--out', default=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'runs', 'vqvae'))
-    ap.add_argument('--resume', action='store_true')
-    ap.add_argument('--steps', type=int, default=0, help='override the step count (smoke tests)')
-    ap.add_argument('--data-limit', type=int, default=0, help='use only the first N images (smoke tests)')
-    ap.add_argument('--data-dir', default='', help='folder of the arrays of tools/data_fashion_mnist.py (default tools/runs/data)')
-    a = ap.parse_args(argv)
-    try:
-        cfg = load_config(a.config)
-        set_threads_before_torch(cfg['threads']['torch'], cfg['threads']['openblas'])
-        train(cfg, a.out, a.resume, a.steps, a.data_limit, a.data_dir)
-    except TrainingError as e:
-        print(f'error: {e}', file=sys.stderr)
-        return 2
-    return 0
-
+    ap = training_parser('train the multi-scale VQVAE', 'vqvae_fashion32.json', 'vqvae')
+    return run_main(ap, lambda cfg, a: train(cfg, a.out, a.resume, a.steps, a.data_limit, a.data_dir), argv)
 
 if __name__ == '__main__':
     sys.exit(main())

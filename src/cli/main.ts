@@ -1,16 +1,21 @@
 /**
- * var-studio command line: generate, edit, info and bench on any bundle (default: the embedded model).
+ * var-studio command line: generate, edit and info on any bundle (default: the embedded model).
  * Results go to files; --json prints one JSON object on stdout; progress goes to stderr. Bad input exits
  * with status 2 and one line "var-studio: error: <reason>"; an internal failure exits with 1.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  BundleError, EngineError, type EngineEvent, type ProviderName, VarEngine, decodeImage, decodeMask, defaultModelDir,
-  encodePng, isProviderName, resolveClass,
+  BundleError, EngineError, type EngineEvent, type ProviderName, VarEngine, defaultModelDir, defaultRegion,
+  type SamplingSettings, resolveClass,
 } from '../engine/index';
+import { chainRecord, decodeImage, decodeMask, encodeImage, settingsRecord } from '../host/image-io';
+import { modelIdForDir } from '../host/models';
+import { LIMITS, PROVIDER_NAMES, type ImageSettings } from '../shared/contract';
+import type { EditChain, EditOperation } from '../shared/edit';
+import { StudioError } from '../shared/errors';
 import { UsageError, batchPath, parseFloatArg, parseIntArg, parseRegion } from './args';
 import { Progress } from './progress';
 
@@ -22,7 +27,6 @@ usage:
   var-studio edit --image IN --mask MASK --out FILE.png [--class C] [--from-scale k] [--region x,y,size]
                   [--feather PX (default 4)] [--seed N] [--cfg X] [--top-k K] [--top-p P] [--more-smooth] [--batch B]
   var-studio info
-  var-studio bench [--runs N] [--quick] [--skip-d16] [--skip-pytorch] [--thread-sweep] [--out bench/RESULTS.json]
 
 common options:
   --model DIR        model bundle folder (default: the embedded model, models/var-fashion-32)
@@ -34,21 +38,22 @@ common options:
 
 generate: sampling settings default to the model's manifest; --seed defaults to a random seed (printed).
   Image b of a batch uses seed + b, so any image can be regenerated alone; FILE.png becomes FILE-b.png.
-  The PNG carries the settings as JSON in a tEXt chunk "var-studio" right after IHDR.
+  With SOURCE_DATE_EPOCH set, the record's time is that one, so the same command writes the same bytes.
+  The PNG carries the studio's own settings record (tEXt chunk "var-studio" right after IHDR), so the
+  studio opens it with its settings and regenerates it exactly.
+  edit writes the studio's edit chain record (tEXt "var-studio-edit"), as the canvas editor's export does.
 edit: the mask is an image of the same size as IN, white = regenerate. The region (a square in image
   pixels, default: the whole image if square; write --region=-8,0,64 when x starts with a minus) is resized
   to the model's resolution; it may reach past the
   edge to outpaint. No --class = inpainting (null class). --from-scale k keeps the region's own tokens for
   scales 1..k (scale-locked edit).
-bench: engine beside the PyTorch reference (tools/bench_reference.py) on the embedded model (or a random
-  bundle of its shape while it is not built) and a d16-shaped random bundle (built once into
-  ~/.cache/var-studio, ~1.6 GB, minutes); prints a table and writes JSON (bench/RESULTS.md explains it).`;
+The benchmark is a development tool of the repository: npm run bench (bench/RESULTS.md explains it).`;
 
 interface Common { model: string; provider: ProviderName | 'auto'; threads?: number; json: boolean; quiet: boolean }
 
 function commonOptions(v: Record<string, string | boolean | undefined>): Common {
   const provider = (v.provider as string | undefined) ?? 'auto';
-  if (provider !== 'auto' && !isProviderName(provider)) throw new UsageError(`--provider must be auto, cuda, dml, coreml, webgpu or cpu, got "${provider}"`);
+  if (provider !== 'auto' && !(PROVIDER_NAMES as readonly string[]).includes(provider)) throw new UsageError(`--provider must be auto, ${PROVIDER_NAMES.join(', ')}, got "${provider}"`);
   return {
     model: resolve((v.model as string | undefined) ?? defaultModelDir()),
     provider: provider as ProviderName | 'auto',
@@ -75,26 +80,33 @@ const commonSpec = {
   json: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
-function samplingFrom(v: Record<string, string | boolean | undefined>, engine: VarEngine) {
+function samplingFrom(v: Record<string, string | boolean | undefined>, engine: VarEngine, maxBatch: number) {
   const d = engine.manifest.sampling;
-  return {
+  const sampling: SamplingSettings = {
     cfg: parseFloatArg('cfg', v.cfg as string | undefined) ?? d.cfg,
     topK: parseIntArg('top-k', v['top-k'] as string | undefined, 0, engine.manifest.vocabSize) ?? d.topK,
     topP: parseFloatArg('top-p', v['top-p'] as string | undefined) ?? d.topP,
     moreSmooth: v['more-smooth'] === true ? true : d.moreSmooth,
+  };
+  if (sampling.cfg > LIMITS.maxCfg) throw new UsageError(`--cfg must be at most ${LIMITS.maxCfg}, got ${sampling.cfg}`);
+  return {
+    sampling,
     seed: parseIntArg('seed', v.seed as string | undefined, 0, 0xffffffff) ?? Math.floor(Math.random() * 0x100000000),
-    batch: parseIntArg('batch', v.batch as string | undefined, 1, 64) ?? 1,
+    batch: parseIntArg('batch', v.batch as string | undefined, 1, maxBatch) ?? 1,
   };
 }
 
+/** Runs a job to its end; the seeds are the engine's own (from its 'start' event). */
 async function drive(events: AsyncGenerator<EngineEvent>, progress: Progress, patchNums: number[]) {
   let done: Extract<EngineEvent, { type: 'done' }> | undefined;
+  let seeds: number[] = [];
   for await (const e of events) {
+    if (e.type === 'start') seeds = e.seeds;
     if (e.type === 'scale') progress.update(e.index + 1, patchNums.length, `scale ${e.index + 1}/${patchNums.length} (${e.patch}×${e.patch}) ${(e.elapsedMs / 1000).toFixed(2)} s`);
     if (e.type === 'done') done = e;
   }
   progress.end();
-  return done!;
+  return { ...done!, seeds };
 }
 
 async function writeOut(path: string, bytes: Uint8Array | string): Promise<void> {
@@ -111,29 +123,32 @@ async function cmdGenerate(argv: string[]): Promise<unknown> {
   const engine = await openEngine(c, v.model === undefined);
   try {
     const classIndex = v.class.trim().toLowerCase() === 'random' ? null : resolveClass(v.class, engine.manifest);
-    const s = samplingFrom(v, engine);
+    const s = samplingFrom(v, engine, LIMITS.maxBatch);
     const progress = new Progress(!c.quiet);
     const done = await drive(engine.generate({ classIndex, ...s }), progress, engine.manifest.patchNums);
+    const m = engine.manifest;
+    const model = { id: modelIdForDir(c.model), name: m.name, title: m.title, resolution: m.resolution };
+    const createdAt = recordTime();
     const files: string[] = [];
     for (let b = 0; b < done.images.length; b++) {
       const path = batchPath(v.out, b, s.batch);
-      const meta = {
-        tool: 'var-studio', operation: 'generate', model: engine.manifest.name, classIndex: done.classIndices[b],
-        className: engine.manifest.classes[done.classIndices[b]], seed: (s.seed + b) >>> 0, cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth,
+      const settings: ImageSettings = {
+        format: 'var-studio-settings', version: 2, model, classIndex, resolvedClassIndex: done.classIndices[b],
+        className: m.classes[done.classIndices[b]], seed: done.seeds[b], sampling: s.sampling, createdAt,
       };
-      await writeOut(path, await encodePng(done.images[b], { 'var-studio': JSON.stringify(meta) }));
+      await writeOut(path, await encodeImage(done.images[b], { format: 'png', quality: 100 }, settingsRecord(settings)));
       files.push(path);
     }
     if (v['tokens-out']) {
       const tokens = {
         model: engine.manifest.name, patchNums: engine.manifest.patchNums,
-        images: done.tokens.map((t, b) => ({ seed: (s.seed + b) >>> 0, classIndex: done.classIndices[b], tokens: t.map((x) => Array.from(x)) })),
+        images: done.tokens.map((t, b) => ({ seed: done.seeds[b], classIndex: done.classIndices[b], tokens: t.map((x) => Array.from(x)) })),
       };
       await writeOut(v['tokens-out'], JSON.stringify(tokens));
     }
     return {
       ok: true, command: 'generate', files, tokensFile: v['tokens-out'] ?? null, seed: s.seed, classIndices: done.classIndices,
-      settings: { cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth, batch: s.batch },
+      settings: { ...s.sampling, batch: s.batch },
       provider: engine.provider, timings: done.timings,
     };
   } finally {
@@ -171,23 +186,49 @@ async function cmdEdit(argv: string[]): Promise<unknown> {
   try {
     const classIndex = v.class === undefined ? null : resolveClass(v.class, engine.manifest);
     const fromScale = parseIntArg('from-scale', v['from-scale'], 0, engine.manifest.patchNums.length);
-    const s = samplingFrom(v, engine);
+    const s = samplingFrom(v, engine, LIMITS.maxEditBatch);
     const progress = new Progress(!c.quiet);
     const done = await drive(engine.edit({ image, mask, region, classIndex, fromScale, feather, ...s }), progress, engine.manifest.patchNums);
+    const m = engine.manifest;
+    const used = region ?? defaultRegion(image, mask);
+    const { width, height } = done.images[0];
+    const op: EditOperation = classIndex !== null ? 'class-edit' : width !== image.width || height !== image.height ? 'outpaint' : 'inpaint';
+    const at = recordTime();
     const files: string[] = [];
     for (let b = 0; b < done.images.length; b++) {
       const path = batchPath(v.out, b, s.batch);
-      const meta = {
-        tool: 'var-studio', operation: classIndex === null ? 'inpaint' : 'class-edit', model: engine.manifest.name, classIndex,
-        seed: (s.seed + b) >>> 0, cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth, region: region ?? null, fromScale: fromScale ?? 0, feather,
+      const resolved = done.classIndices[b];
+      const chain: EditChain = {
+        format: 'var-studio-edit-chain', version: 2,
+        source: { kind: 'file', fileName: basename(v.image).slice(0, 500), width: image.width, height: image.height },
+        steps: [{
+          op, model: { id: modelIdForDir(c.model), name: m.name, resolution: m.resolution }, classIndex, resolvedClassIndex: resolved,
+          className: resolved < 0 ? 'null class (inpainting)' : m.classes[resolved], seed: done.seeds[b], sampling: s.sampling,
+          ...(fromScale ? { fromScale } : {}), feather, region: used, maskedPixels: maskedInside(mask, used),
+          canvas: { width, height, shiftX: Math.max(0, -used.x), shiftY: Math.max(0, -used.y) }, at,
+        }],
       };
-      await writeOut(path, await encodePng(done.images[b], { 'var-studio': JSON.stringify(meta) }));
+      await writeOut(path, await encodeImage(done.images[b], { format: 'png', quality: 100 }, chainRecord(chain)));
       files.push(path);
     }
     return { ok: true, command: 'edit', files, seed: s.seed, classIndex, size: [done.images[0].width, done.images[0].height], provider: engine.provider, timings: done.timings };
   } finally {
     await engine.dispose();
   }
+}
+
+/** The time written into records: SOURCE_DATE_EPOCH (seconds) when set, so a rerun gives identical bytes. */
+function recordTime(): string {
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  return (epoch && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000) : new Date()).toISOString();
+}
+
+/** Mask pixels (≥ 0.5) inside both the image and the region: the step's "masked pixels". */
+function maskedInside(mask: { width: number; height: number; data: Float32Array }, r: { x: number; y: number; size: number }): number {
+  let n = 0;
+  for (let y = Math.max(r.y, 0); y < Math.min(r.y + r.size, mask.height); y++)
+    for (let x = Math.max(r.x, 0); x < Math.min(r.x + r.size, mask.width); x++) if (mask.data[y * mask.width + x] >= 0.5) n++;
+  return n;
 }
 
 async function cmdInfo(argv: string[]): Promise<unknown> {
@@ -207,22 +248,6 @@ async function cmdInfo(argv: string[]): Promise<unknown> {
   }
 }
 
-async function cmdBench(argv: string[]): Promise<unknown> {
-  const { values: v } = parseArgs({
-    args: argv,
-    options: { ...commonSpec, quick: { type: 'boolean' }, 'skip-d16': { type: 'boolean' }, 'skip-pytorch': { type: 'boolean' }, out: { type: 'string' }, runs: { type: 'string' }, 'thread-sweep': { type: 'boolean' } },
-    strict: true, allowPositionals: false,
-  });
-  if (v.help) return USAGE;
-  const c = commonOptions(v);
-  const { runBench } = await import('../../bench/bench');
-  return runBench({
-    model: v.model === undefined ? null : c.model, provider: c.provider, threads: c.threads, quick: Boolean(v.quick),
-    skipD16: Boolean(v['skip-d16']), skipPytorch: Boolean(v['skip-pytorch']), out: v.out, json: c.json,
-    runs: parseIntArg('runs', v.runs, 1, 100), threadSweep: Boolean(v['thread-sweep']),
-  });
-}
-
 function human(result: unknown): string {
   if (typeof result === 'string') return result;
   const r = result as Record<string, unknown>;
@@ -232,7 +257,6 @@ function human(result: unknown): string {
     const skipped = p.skipped.length ? ` (skipped ${p.skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ')})` : '';
     return `${(r.files as string[]).join('\n')}\nseed ${r.seed}, ${(t.totalMs / 1000).toFixed(2)} s on ${p.inUse}${skipped}`;
   }
-  if (r.command === 'bench') return String(r.table);
   return JSON.stringify(result, null, 2);
 }
 
@@ -245,18 +269,17 @@ export async function main(argv: string[]): Promise<number> {
       case 'generate': result = await cmdGenerate(rest); break;
       case 'edit': result = await cmdEdit(rest); break;
       case 'info': result = await cmdInfo(rest); break;
-      case 'bench': result = await cmdBench(rest); break;
       case undefined: case '-h': case '--help': case 'help':
         process.stdout.write(`${USAGE}\n`);
         return cmd === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command "${cmd}" (expected generate, edit, info or bench; --help for usage)`);
+        throw new UsageError(`unknown command "${cmd}" (expected generate, edit or info; --help for usage)`);
     }
     if (typeof result === 'string') process.stdout.write(`${result}\n`);
     else process.stdout.write(`${wantsJson ? JSON.stringify(result) : human(result)}\n`);
     return 0;
   } catch (e) {
-    const known = e instanceof UsageError || e instanceof EngineError || e instanceof BundleError ||
+    const known = e instanceof UsageError || e instanceof EngineError || e instanceof BundleError || e instanceof StudioError ||
       (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'));
     const code = (e as { code?: string }).code ?? 'internal';
     const message = (e instanceof Error ? e.message : String(e)).split('\n')[0];

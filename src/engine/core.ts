@@ -1,5 +1,5 @@
 /**
- * The next-scale loop shared by generation, resume-from-scale and editing (var-reference.md §6, §7):
+ * The next-scale loop shared by generation, resume-from-scale and editing (docs/var-model.md#sampling):
  * for each scale k, one transformer call on the 2B-row CFG batch with the KV cache of the earlier scales,
  * host-side sampling (sampler.ts) per image from its own seeded stream, optional forced (kept) tokens,
  * the f̂ update and next input (fhat_step.onnx), and a preview (preview.onnx). The final image comes
@@ -142,7 +142,7 @@ export class Scale0Cache {
 
 const areaCache = new WeakMap<Manifest, ort.Tensor[]>();
 
-/** Area matrix tensors fed to fhat_step at each scale (identity on the last scale, var-reference.md §4). */
+/** Area matrix tensors fed to fhat_step at each scale (identity on the last scale, which is not resized: models/quant.py). */
 function areaTensors(m: Manifest): ort.Tensor[] {
   let t = areaCache.get(m);
   if (!t) {
@@ -172,7 +172,7 @@ export async function* runScales(ctx: CoreContext, req: CoreRequest, signal?: Ab
   const areas = areaTensors(m);
   const t0 = performance.now();
 
-  // CFG batch: rows 0..B−1 carry the labels, rows B..2B−1 the null class (var-reference.md §6.3).
+  // CFG batch: rows 0..B−1 carry the labels, rows B..2B−1 the null class (official models/var.py).
   const labels = new BigInt64Array(N);
   for (let b = 0; b < B; b++) {
     labels[b] = BigInt(req.labels[b]);
@@ -271,7 +271,7 @@ export async function* runScales(ctx: CoreContext, req: CoreRequest, signal?: Ab
     });
     fHat = step.f_hat_next as ort.Tensor;
     if (k < K - 1) {
-      // Both CFG halves get identical next-scale tokens (var-reference.md §6.5.8).
+      // Both CFG halves get identical next-scale tokens (official models/var.py).
       const next = (step.next_input as ort.Tensor).data as Float32Array; // (B, q², Cvae)
       const q = m.patchNums[k + 1];
       const doubled = new Float32Array(2 * next.length);

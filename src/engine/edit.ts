@@ -1,6 +1,6 @@
 /**
- * Zero-shot editing on the host side (var-reference.md §7): the region of a larger image sent to the model,
- * the token-level keep mask, and the feathered paste-back of the result.
+ * Zero-shot editing on the host side (docs/var-model.md#zero-shot-editing): the region of a larger image
+ * sent to the model, the token-level keep mask, and the feathered paste-back of the result.
  *
  * - Region: a square (x, y, size) in image pixels; it may reach past the image (outpainting): pixels
  *   outside the image are regenerated whatever the mask says.
@@ -12,7 +12,8 @@
  *   0 outside the region; pixels of weight 0 are copied byte for byte from the source image.
  */
 import { EngineError } from './errors';
-import { type RgbImage, checkRgbImage, cropSquare, featherWeights, resizeFloat } from './image';
+import { cropSquare, featherWeights } from './edit-pixels';
+import { type RgbImage, checkRgbImage, resizeFloat } from './image';
 import type { Manifest } from './manifest';
 
 export interface EditRegion { x: number; y: number; size: number }

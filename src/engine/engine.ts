@@ -1,6 +1,6 @@
 /**
  * VarEngine: a loaded bundle with its sessions, and the generate / edit / encode operations of the public
- * API (notes/engine-api.md). Generation events stream one per scale, then 'done'.
+ * API (./README.md). Generation events stream one per scale, then 'done'.
  */
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
@@ -14,19 +14,20 @@ import { type Manifest, tokenOffsets } from './manifest';
 import type { ProviderName, ProviderReport, SessionTuning } from './providers';
 import { checkPrefix, checkRunRequest } from './requests';
 import { keepMasksPerScale } from './resample';
-import { Xoshiro128, imageSeed } from './rng';
+import { Xoshiro128, imageSeeds } from './rng';
 import type { SamplingSettings } from './sampler';
 
-export interface GenerateRequest extends SamplingSettings {
+export interface GenerateRequest {
   classIndex: number | null;
   seed: number;
   batch: number;
+  sampling: SamplingSettings;
   prefix?: { tokens: Int32Array[] }[];
   /** Per-scale previews (default true). Off: 'scale' events carry an empty preview list. */
   previews?: boolean;
 }
 
-export interface EditRequest extends SamplingSettings {
+export interface EditRequest {
   image: RgbImage;
   mask: EditMask;
   region?: EditRegion;
@@ -34,12 +35,14 @@ export interface EditRequest extends SamplingSettings {
   fromScale?: number;
   seed: number;
   batch: number;
+  sampling: SamplingSettings;
   feather: number;
   previews?: boolean;
 }
 
 export type EngineEvent =
-  | { type: 'start'; scales: number; patchNums: number[]; batch: number; classIndices: number[] }
+  /** seeds: the seed of each image's stream (imageSeed(seed, b)), so no consumer recomputes them. */
+  | { type: 'start'; scales: number; patchNums: number[]; batch: number; classIndices: number[]; seeds: number[] }
   | { type: 'scale'; index: number; patch: number; tokens: Int32Array[]; preview: RgbImage[]; elapsedMs: number }
   | {
       type: 'done'; images: RgbImage[]; tokens: Int32Array[][]; classIndices: number[];
@@ -115,16 +118,17 @@ export class VarEngine {
   }
 
   /** Per-image streams and labels; a random class takes the first uniform of its image's stream. */
-  private streams(seed: number, batch: number, classIndex: number | null): { rngs: Xoshiro128[]; labels: number[] } {
+  private streams(seed: number, batch: number, classIndex: number | null): { rngs: Xoshiro128[]; labels: number[]; seeds: number[] } {
     const n = this.manifest.classes.length;
     const rngs: Xoshiro128[] = [];
     const labels: number[] = [];
+    const seeds = imageSeeds(seed, batch);
     for (let b = 0; b < batch; b++) {
-      const rng = new Xoshiro128(imageSeed(seed, b));
+      const rng = new Xoshiro128(seeds[b]);
       labels.push(classIndex ?? Math.min(Math.floor(rng.nextUniform() * n), n - 1));
       rngs.push(rng);
     }
-    return { rngs, labels };
+    return { rngs, labels, seeds };
   }
 
   async *generate(req: GenerateRequest, signal?: AbortSignal, extras: RunExtras = {}): AsyncGenerator<EngineEvent> {
@@ -143,23 +147,23 @@ export class VarEngine {
       });
     }
     checkAborted(signal);
-    const { rngs, labels } = this.streams(req.seed, req.batch, req.classIndex);
-    yield* this.run(labels, rngs, req, forced, req.previews ?? true, signal, extras);
+    const { rngs, labels, seeds } = this.streams(req.seed, req.batch, req.classIndex);
+    yield* this.run(labels, rngs, seeds, req.sampling, forced, req.previews ?? true, signal, extras);
   }
 
   private async *run(
-    labels: number[], rngs: Xoshiro128[], settings: SamplingSettings, forced: (ForcedScale | undefined)[][] | undefined,
+    labels: number[], rngs: Xoshiro128[], seeds: number[], settings: SamplingSettings, forced: (ForcedScale | undefined)[][] | undefined,
     previews: boolean, signal: AbortSignal | undefined, extras: RunExtras,
     finish?: (done: CoreDoneEvent) => RgbImage[],
   ): AsyncGenerator<EngineEvent> {
     const m = this.manifest;
     const classIndices = labels.map((l) => (l === m.transformer.numClasses ? -1 : l));
-    yield { type: 'start', scales: m.patchNums.length, patchNums: [...m.patchNums], batch: labels.length, classIndices };
+    yield { type: 'start', scales: m.patchNums.length, patchNums: [...m.patchNums], batch: labels.length, classIndices, seeds: [...seeds] };
     const perScaleMs: number[] = [];
     let previewMs = 0;
     const core = runScales(
       { manifest: m, sessions: this.sessions, codebook: this.codebook, scale0: this.scale0 },
-      { labels, rngs, settings: { cfg: settings.cfg, topK: settings.topK, topP: settings.topP, moreSmooth: settings.moreSmooth }, forced, previews, keepFloat: extras.keepFloat },
+      { labels, rngs, settings, forced, previews, keepFloat: extras.keepFloat },
       signal,
     );
     for (;;) {
@@ -247,18 +251,19 @@ export class VarEngine {
     const source = (await this.encodePlanar(plan.modelInput, 1))[0];
     const keeps = keepMasksPerScale(plan.keepFinest, m.patchNums);
     // Scales below fromScale keep the region's own tokens everywhere (scale-locked edit); later scales keep
-    // the source tokens outside the mask only (var-reference.md §7).
+    // the source tokens outside the mask only (docs/var-model.md#zero-shot-editing).
     const perImage: ForcedScale[] = m.patchNums.map((_, k) => ({ tokens: source[k], keep: k < fromScale ? null : keeps[k] }));
     const forced = Array.from({ length: req.batch }, () => perImage);
     const label = req.classIndex ?? m.transformer.numClasses; // null class = inpainting
-    const rngs = Array.from({ length: req.batch }, (_, b) => new Xoshiro128(imageSeed(req.seed, b)));
+    const seeds = imageSeeds(req.seed, req.batch);
+    const rngs = seeds.map((s) => new Xoshiro128(s));
     const R = m.resolution;
     const finish = (done: CoreDoneEvent): RgbImage[] => {
       // Paste back from the decoder's float output so the region is resized once, from full precision.
       const px = done.imageFloat!;
       return done.images.map((_, b) => pasteBack(req.image, plan, px, b * 3 * R * R, R, req.feather).image);
     };
-    yield* this.run(new Array(req.batch).fill(label), rngs, req, forced, req.previews ?? true, signal, { ...extras, keepFloat: true }, finish);
+    yield* this.run(new Array(req.batch).fill(label), rngs, seeds, req.sampling, forced, req.previews ?? true, signal, { ...extras, keepFloat: true }, finish);
   }
 
   /** Release the sessions. A run in progress stops at its next scale (EngineError 'disposed') first. */

@@ -3,6 +3,7 @@
  * Every failure is a BundleError naming the bundle folder, the field, what was expected and what was found.
  */
 import { BundleError } from './errors';
+import type { SamplingSettings } from './sampler';
 
 export const BUNDLE_FORMAT = 'var-studio-bundle';
 export const KNOWN_FORMAT_VERSIONS: readonly number[] = [1];
@@ -15,7 +16,6 @@ export interface TransformerShape {
   sharedAdaLN: boolean; attnL2Norm: boolean; numClasses: number;
 }
 export interface VaeShape { ch: number; chMult: number[]; numResBlocks: number; quantResi: number; shareQuantResi: number }
-export interface SamplingDefaults { cfg: number; topK: number; topP: number; moreSmooth: boolean }
 export interface WeightMapEntry {
   graph: string; initializer: string; source: 'var' | 'vae' | 'derived'; key: string;
   dtype: string; shape: number[]; offset: number; length: number;
@@ -35,7 +35,8 @@ export interface Manifest {
   classes: string[];
   transformer: TransformerShape;
   vae: VaeShape;
-  sampling: SamplingDefaults;
+  /** The model's default sampling settings. */
+  sampling: SamplingSettings;
   preview: { method: string; description: string };
   graphs: Record<GraphName, GraphFiles>;
   codebook: { file: string; shape: [number, number]; dtype: 'float32'; key: string };
@@ -187,7 +188,7 @@ export function validateManifest(raw: Json, dir: string): Manifest {
   });
 
   const s = c.obj(m.sampling, 'sampling');
-  const sampling: SamplingDefaults = {
+  const sampling: SamplingSettings = {
     cfg: c.num(s, 'cfg', 'sampling.'),
     topK: c.int(s, 'topK', 'sampling.', 0),
     topP: c.num(s, 'topP', 'sampling.'),

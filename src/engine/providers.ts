@@ -1,6 +1,6 @@
 /**
- * Execution providers. onnxruntime-node never falls back between providers on its own (toolchain.md):
- * `['cuda', 'cpu']` throws where the CUDA libraries are missing. So the engine walks an explicit chain,
+ * Execution providers. onnxruntime-node never falls back between providers on its own: `['cuda', 'cpu']`
+ * throws where the CUDA libraries are missing, `['webgpu', 'cpu']` without Vulkan. So the engine walks a chain,
  * creating the sessions with one provider at a time inside try/catch, and reports what it used and why
  * it skipped the others.
  */

@@ -6,6 +6,7 @@ import type { SamplingSettings } from './sampler';
 export const MAX_BATCH = 64;
 
 export function checkSettings(s: SamplingSettings, m: Manifest): void {
+  if (typeof s !== 'object' || s === null) throw new EngineError('bad-sampling', `sampling must be an object { cfg, topK, topP, moreSmooth }, got ${s}`);
   if (typeof s.cfg !== 'number' || !Number.isFinite(s.cfg) || s.cfg < SAMPLING_BOUNDS.cfg.min || s.cfg > SAMPLING_BOUNDS.cfg.max) {
     throw new EngineError('bad-cfg', `cfg must be a number in ${SAMPLING_BOUNDS.cfg.min}..${SAMPLING_BOUNDS.cfg.max}, got ${s.cfg}`);
   }
@@ -40,10 +41,10 @@ export function checkClass(classIndex: number | null, m: Manifest): void {
 
 /** The checks every run (generate or edit) shares: sampling settings, seed, batch and class. */
 export function checkRunRequest(
-  req: SamplingSettings & { seed: number; batch: number; classIndex: number | null },
+  req: { sampling: SamplingSettings; seed: number; batch: number; classIndex: number | null },
   m: Manifest,
 ): void {
-  checkSettings(req, m);
+  checkSettings(req.sampling, m);
   checkSeed(req.seed);
   checkBatch(req.batch);
   checkClass(req.classIndex, m);

@@ -1,8 +1,8 @@
 /**
- * Host-side resampling that must match PyTorch exactly (var-reference.md §4, §7):
+ * Host-side resampling of the multi-scale quantizer and of edit masks (docs/var-model.md):
  * - `areaMatrix`: adaptive-average-pooling ("area") as a (q × h) matrix, fed to fhat_step.onnx.
- * - `resizeMaskBilinear` + threshold: the per-scale edit mask, `F.interpolate(mode='bilinear',
- *   align_corners=False) > 0.5`, computed in float32 like PyTorch's CPU kernel.
+ * - `resizeMaskBilinear` + threshold: the per-scale edit mask, bilinear (align_corners=False) > 0.5, in float32
+ *   arithmetic; on 0/1 masks of the official and shipped grids this equals the float64 rule of docs/sampling.md.
  */
 
 /** (out × in) averaging matrix, window [⌊i·in/out⌋, ⌈(i+1)·in/out⌉), row-major float32. */
@@ -65,8 +65,8 @@ export function resizeMaskBilinear(src: Float32Array, inSize: number, outSize: n
 }
 
 /**
- * Per-scale keep masks of an edit (var-reference.md §7): `keepFinest` is the p_K × p_K map with 1 = keep the
- * source token; scale k keeps where bilinear(keep → p_k) > 0.5; scales with p_k² ≤ 3 keep every token.
+ * Per-scale keep masks of an edit (docs/sampling.md, Editing masks): `keepFinest` is the p_K × p_K map, 1 = keep
+ * the source token; scale k keeps where bilinear(keep → p_k) > 0.5; scales with p_k² ≤ 3 keep every token.
  */
 export function keepMasksPerScale(keepFinest: Float32Array, patchNums: readonly number[]): Uint8Array[] {
   const pK = patchNums[patchNums.length - 1];

@@ -83,3 +83,8 @@ export class Xoshiro128 {
 export function imageSeed(seed: number, b: number): number {
   return (seed + b) >>> 0;
 }
+
+/** The seeds of every image of a batch seeded with s. */
+export function imageSeeds(seed: number, batch: number): number[] {
+  return Array.from({ length: batch }, (_, b) => imageSeed(seed, b));
+}

@@ -1,6 +1,6 @@
 /**
  * The studio sampler (docs/sampling.md "Per token"), as small pure steps on float64 vectors of length V.
- * The math of each step is the official one (var-reference.md §6); the randomness comes from the
+ * The math of each step is the official one (docs/var-model.md#sampling); the randomness comes from the
  * caller's uniforms so every step is testable alone and identical to tools/var_ref/sampler.py.
  *
  *   cfgMix → topKFilter → topPFilter → drawToken   (+ gumbelSoftEmbedding on the more-smooth path)
@@ -11,7 +11,7 @@ export function scaleRatio(k: number, K: number): number {
   return K > 1 ? k / (K - 1) : 0;
 }
 
-/** Guidance at scale k of K: t = cfg·(k/(K−1)), zero at the 1×1 scale (var-reference.md §6.5.2); this
+/** Guidance at scale k of K: t = cfg·(k/(K−1)), zero at the 1×1 scale (official models/var.py); this
  * order of operations is the one of tools/var_ref/sampler.py, so t is bit-identical. */
 export function guidanceAt(cfg: number, k: number, K: number): number {
   return cfg * scaleRatio(k, K);
@@ -211,13 +211,13 @@ export function drawToken(x: Float64Array, u: number, e: Float64Array = new Floa
   return last;
 }
 
-/** Gumbel temperature τ = max(0.27·(1 − 0.95·r), 0.005) at ratio r = k/(K−1) (var-reference.md §6.5.6). */
+/** Gumbel temperature τ = max(0.27·(1 − 0.95·r), 0.005) at r = k/(K−1) (official models/var.py). */
 export function gumbelTau(r: number): number {
   return Math.max(0.27 * (1 - 0.95 * r), 0.005);
 }
 
 /**
- * The more-smooth embedding (var-reference.md §6.5.6): g_v = −log(−log1p(−u_v)),
+ * The more-smooth embedding (official gumbel_softmax_with_rng, models/helpers.py): g_v = −log(−log1p(−u_v)),
  * y = softmax((x·(1+r) + g)/τ) over v (−∞ → 0), embedding = y · codebook (codebook V×Cvae, row-major).
  * `x` are the filtered (CFG + top-k + top-p) logits; `uniforms` has V entries.
  */

@@ -3,8 +3,8 @@
 import { app, BrowserWindow, Menu, dialog } from 'electron';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ModelCatalog } from '../server/host/models';
-import { StudioHost } from '../server/host/service';
+import { ModelCatalog } from '../host/models';
+import { StudioHost } from '../host/service';
 import { hardenApp, hardenSession } from './security';
 import { registerIpc, saveWithDialog } from './ipc';
 import { registerAppScheme, serveAppProtocol } from './app-protocol';

@@ -3,10 +3,11 @@
 import { BrowserWindow, MessageChannelMain, dialog, ipcMain, app, type IpcMainInvokeEvent, type MessagePortMain, type WebContents } from 'electron';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { CHANNELS } from '../shared/bridge';
 import { ContractError } from '../shared/schema';
 import { isRequestKind, type ExportResult, type StudioEvent } from '../shared/contract';
 import { toErrorInfo } from '../shared/errors';
-import type { StudioHost, StudioSession } from '../server/host/service';
+import type { StudioHost, StudioSession } from '../host/service';
 
 interface WindowSession extends StudioSession {
   port: MessagePortMain | null;
@@ -40,7 +41,7 @@ export function isOwnPage(url: string | undefined, indexUrl: string): boolean {
 }
 
 export function registerIpc(host: StudioHost, indexUrl: string): void {
-  ipcMain.handle('studio:request', async (event: IpcMainInvokeEvent, message: unknown) => {
+  ipcMain.handle(CHANNELS.request, async (event: IpcMainInvokeEvent, message: unknown) => {
     try {
       if (!isOwnPage(event.senderFrame?.url, indexUrl)) throw new ContractError('sender', 'the VAR Studio page', event.senderFrame?.url ?? 'unknown frame');
       if (typeof message !== 'object' || message === null) throw new ContractError('message', 'an object with kind and params', message);
@@ -54,14 +55,14 @@ export function registerIpc(host: StudioHost, indexUrl: string): void {
     }
   });
 
-  ipcMain.on('studio:connect', (event) => {
+  ipcMain.on(CHANNELS.connect, (event) => {
     if (!isOwnPage(event.senderFrame?.url, indexUrl)) return;
     const s = sessionFor(event.sender);
     s.port?.close();
     const { port1, port2 } = new MessageChannelMain();
     s.port = port1;
     port1.start();
-    event.sender.postMessage('studio:port', null, [port2]);
+    event.sender.postMessage(CHANNELS.port, null, [port2]);
   });
 }
 

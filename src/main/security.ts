@@ -1,6 +1,6 @@
 // Hardening that applies to every web contents the app creates: no navigation, no new windows,
 // no webviews, no permissions. The window itself is created with contextIsolation + sandbox on and
-// nodeIntegration off (see index.ts).
+// nodeIntegration off (createWindow in index.ts).
 import { app, session, type WebContents } from 'electron';
 import { isAllowedRequest } from './app-url';
 

@@ -9,15 +9,15 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readFileSync, promises as fsp } from 'node:fs';
-import { defaultModelDir, type ProviderName } from '../engine/index';
-import { ModelCatalog, defaultUserModelsDir } from './host/models';
-import { StudioHost } from './host/service';
+import { ModelCatalog, defaultModelDir, defaultUserModelsDir } from '../host/models';
+import { PROVIDER_NAMES, type ProviderNameMsg } from '../shared/contract';
+import { StudioHost } from '../host/service';
 import { startStudioServer } from './server';
 import { TOKEN_PATTERN, newToken } from './auth';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export interface ServeArgs { port: number; model: string | null; modelsDir: string; provider: ProviderName | 'auto'; threads: number | undefined; host: string; tokenFile: string | null }
+export interface ServeArgs { port: number; model: string | null; modelsDir: string; provider: ProviderNameMsg | 'auto'; threads: number | undefined; host: string; tokenFile: string | null }
 
 export function parseServeArgs(argv: string[]): ServeArgs {
   const out: ServeArgs = { port: 0, model: null, modelsDir: defaultUserModelsDir(), provider: 'auto', threads: undefined, host: '127.0.0.1', tokenFile: null };
@@ -40,7 +40,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
       case '--token-file': out.tokenFile = path.resolve(value()); break;
       case '--provider': {
         const p = value();
-        if (!['auto', 'cuda', 'dml', 'coreml', 'webgpu', 'cpu'].includes(p)) throw new Error('--provider must be auto, cuda, dml, coreml, webgpu or cpu');
+        if (p !== 'auto' && !(PROVIDER_NAMES as readonly string[]).includes(p)) throw new Error(`--provider must be auto, ${PROVIDER_NAMES.join(', ')}`);
         out.provider = p as ServeArgs['provider'];
         break;
       }
@@ -56,7 +56,7 @@ export function parseServeArgs(argv: string[]): ServeArgs {
         break;
       }
       case '--help':
-        console.log('npm run serve -- [--port N] [--token-file FILE] [--model DIR] [--models-dir DIR] [--provider auto|cuda|dml|coreml|webgpu|cpu] [--threads N]');
+        console.log(`npm run serve -- [--port N] [--token-file FILE] [--model DIR] [--models-dir DIR] [--provider ${['auto', ...PROVIDER_NAMES].join('|')}] [--threads N]`);
         process.exit(0);
         break;
       default:

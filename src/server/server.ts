@@ -15,7 +15,7 @@ import { forLog } from '../shared/log-text';
 import { staticTypeOf } from '../shared/static-types';
 import { MAX_WIRE_MESSAGE_CHARS, decodeWire, encodeWire, idOf, parseWireRequest, type WireMessage } from '../shared/wire';
 import { cookieName, newToken, readCookie, tokenCookie, tokenMatches } from './auth';
-import type { StudioHost, StudioSession } from './host/service';
+import type { StudioHost, StudioSession } from '../host/service';
 import { CSP_HEADER } from './csp';
 
 export const LOOPBACK = '127.0.0.1';

@@ -2,48 +2,18 @@
 // every request with its params and result, and every event, each with a runtime schema.
 // Both adapters (IPC + MessagePort, WebSocket) validate with these schemas on both sides; nobody
 // redeclares these types. Pure TypeScript: no Node, Electron or DOM imports.
+import { arr, bool, bytes, int, literal, nullable, num, obj, oneOf, optional, refine, str, tagged, type Infer, type Schema } from './schema';
 import {
-  arr, bool, bytes, int, int32s, literal, nullable, num, obj, oneOf, optional, refine, str, tagged,
-  type Infer, type Schema,
-} from './schema';
+  LIMITS, PROVIDER_NAMES, exportResultSchema, idSchema, jobIdSchema, providerNameSchema, rgbImageSchema, samplingSchema,
+  seedSchema, timingsSchema, tokenMapSchema, tokenPyramidSchema,
+} from './blocks';
 import { editEvents, editRequests } from './edit';
 
-/** Bounds that keep one message from exhausting memory; generous for every model we know. */
-export const LIMITS = {
-  maxBatch: 16,
-  maxScales: 32,
-  maxPatch: 64,
-  maxVocab: 1 << 20,
-  maxSide: 8192,
-  maxClasses: 100_000,
-  /** An opened file (image.inspect) or an exported file returned for download. */
-  maxFileBytes: 64 * 1024 * 1024,
-  maxUpscale: 8,
-} as const;
-
-// ---------- building blocks ----------
-
-export const idSchema = str({ min: 1, max: 200, pattern: /^[A-Za-z0-9._:\- ]+$/ });
-export const jobIdSchema = str({ min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/ });
-
-export const rgbImageSchema = refine(
-  obj({ width: int(1, LIMITS.maxSide), height: int(1, LIMITS.maxSide), data: bytes(LIMITS.maxSide * LIMITS.maxSide * 3) }),
-  (img) => (img.data.length === img.width * img.height * 3 ? null : 'image data of width·height·3 bytes (RGB)'),
-);
-/** RGB, row-major, 3 bytes per pixel (the engine's RgbImage). */
-export type RgbImageMsg = Infer<typeof rgbImageSchema>;
-
-/** One token map per scale, row-major, coarse → fine. */
-export const tokenMapSchema = int32s(LIMITS.maxPatch * LIMITS.maxPatch, 0, LIMITS.maxVocab - 1);
-export const tokenPyramidSchema = arr(tokenMapSchema, { max: LIMITS.maxScales });
-
-export const samplingSchema = obj({
-  cfg: num(0, 50),
-  topK: int(0, LIMITS.maxVocab),
-  topP: num(0, 1),
-  moreSmooth: bool,
-});
-export type Sampling = Infer<typeof samplingSchema>;
+export {
+  LIMITS, PROVIDER_NAMES, exportResultSchema, idSchema, jobIdSchema, providerNameSchema, rgbImageSchema, samplingSchema,
+  sameSampling, seedSchema, timingsSchema, tokenMapSchema, tokenPyramidSchema,
+} from './blocks';
+export type { ExportResult, ProviderNameMsg, RgbImageMsg, Sampling } from './blocks';
 
 /** "Vary from a scale": keep the token maps of scales 1..fromScale (one pyramid prefix for every image). */
 export const prefixSchema = refine(
@@ -57,12 +27,9 @@ export const generateSettingsSchema = obj({
   /** null = a random class per image, drawn from that image's seeded stream (docs/sampling.md). */
   classIndex: nullable(int(0, LIMITS.maxClasses - 1)),
   /** uint32; image b of a batch uses seed + b. */
-  seed: int(0, 0xffffffff),
+  seed: seedSchema,
   batch: int(1, LIMITS.maxBatch),
-  cfg: num(0, 50),
-  topK: int(0, LIMITS.maxVocab),
-  topP: num(0, 1),
-  moreSmooth: bool,
+  sampling: samplingSchema,
   prefix: optional(prefixSchema),
 });
 export type GenerateSettings = Infer<typeof generateSettingsSchema>;
@@ -79,7 +46,8 @@ export type ErrorInfo = Infer<typeof errorInfoSchema>;
 
 export const imageSettingsSchema = obj({
   format: literal('var-studio-settings'),
-  version: literal(1),
+  /** 2: sampling nested; version 1 records (flat) are upgraded by settingsFromJson. */
+  version: literal(2),
   model: obj({ id: idSchema, name: str({ max: 200 }), title: str({ max: 300 }), resolution: int(1, LIMITS.maxSide) }),
   /** What was asked: a class, or null for a random class drawn from the seed. */
   classIndex: nullable(int(0, LIMITS.maxClasses - 1)),
@@ -87,19 +55,14 @@ export const imageSettingsSchema = obj({
   resolvedClassIndex: int(0, LIMITS.maxClasses - 1),
   className: str({ max: 500 }),
   /** The seed of this very image (base seed + its index in the batch), so batch 1 reproduces it. */
-  seed: int(0, 0xffffffff),
-  cfg: num(0, 50),
-  topK: int(0, LIMITS.maxVocab),
-  topP: num(0, 1),
-  moreSmooth: bool,
+  seed: seedSchema,
+  sampling: samplingSchema,
   prefix: optional(prefixSchema),
   createdAt: str({ max: 40 }),
 });
 export type ImageSettings = Infer<typeof imageSettingsSchema>;
 
 // ---------- models ----------
-
-export const providerNameSchema = oneOf(['cuda', 'dml', 'coreml', 'webgpu', 'cpu'] as const);
 
 export const modelSummarySchema = obj({
   id: idSchema,
@@ -129,7 +92,7 @@ export const loadedModelSchema = obj({
   previewMethod: str({ max: 1000 }),
   provider: obj({
     inUse: providerNameSchema,
-    requested: oneOf(['cuda', 'dml', 'coreml', 'webgpu', 'cpu', 'auto'] as const),
+    requested: oneOf([...PROVIDER_NAMES, 'auto'] as const),
     skipped: arr(obj({ provider: providerNameSchema, reason: str({ max: 2000 }) }), { max: 8 }),
   }),
 });
@@ -152,13 +115,6 @@ export const exportParamsSchema = obj({
   fileName: str({ min: 1, max: 120, pattern: /^[A-Za-z0-9._ -]+$/ }),
 });
 export type ExportParams = Infer<typeof exportParamsSchema>;
-
-export const exportResultSchema = tagged('kind', {
-  saved: obj({ kind: literal('saved'), path: str({ max: 4096 }), bytes: int(0, LIMITS.maxFileBytes) }),
-  download: obj({ kind: literal('download'), fileName: str({ min: 1, max: 130 }), mime: str({ max: 40 }), bytes: bytes(LIMITS.maxFileBytes) }),
-  cancelled: obj({ kind: literal('cancelled') }),
-});
-export type ExportResult = Infer<typeof exportResultSchema>;
 
 export const inspectParamsSchema = obj({ fileName: str({ max: 500 }), bytes: bytes(LIMITS.maxFileBytes) });
 export const inspectResultSchema = obj({
@@ -190,7 +146,7 @@ export const requests = {
   'generate.cancel': { params: obj({ jobId: jobIdSchema }), result: obj({ cancelled: bool }) },
   'image.export': { params: exportParamsSchema, result: exportResultSchema },
   'image.inspect': { params: inspectParamsSchema, result: inspectResultSchema },
-  // The canvas editor (issue 6): edit jobs, canvas open, autosaved document, export with the edit chain.
+  // The canvas editor: edit jobs, canvas open, autosaved document, export with the edit chain.
   ...editRequests,
 } as const satisfies Record<string, { params: Schema<unknown>; result: Schema<unknown> }>;
 
@@ -205,13 +161,6 @@ export function isRequestKind(kind: unknown): kind is RequestKind {
 
 // ---------- events (host → renderer) ----------
 
-export const timingsSchema = obj({
-  totalMs: num(0, 1e9),
-  perScaleMs: arr(num(0, 1e9), { max: LIMITS.maxScales }),
-  previewMs: num(0, 1e9),
-  decodeMs: num(0, 1e9),
-});
-
 export const eventSchema = tagged('type', {
   'job.start': obj({
     type: literal('job.start'),
@@ -220,7 +169,7 @@ export const eventSchema = tagged('type', {
     patchNums: arr(int(1, LIMITS.maxPatch), { min: 1, max: LIMITS.maxScales }),
     batch: int(1, LIMITS.maxBatch),
     classIndices: arr(int(-1, LIMITS.maxClasses - 1), { max: LIMITS.maxBatch }), // -1 = the null (unconditional) class
-    seeds: arr(int(0, 0xffffffff), { max: LIMITS.maxBatch }),
+    seeds: arr(seedSchema, { max: LIMITS.maxBatch }),
   }),
   'job.scale': obj({
     type: literal('job.scale'),
@@ -239,7 +188,7 @@ export const eventSchema = tagged('type', {
     /** [image][scale] */
     tokens: arr(tokenPyramidSchema, { min: 1, max: LIMITS.maxBatch }),
     classIndices: arr(int(-1, LIMITS.maxClasses - 1), { min: 1, max: LIMITS.maxBatch }),
-    seeds: arr(int(0, 0xffffffff), { min: 1, max: LIMITS.maxBatch }),
+    seeds: arr(seedSchema, { min: 1, max: LIMITS.maxBatch }),
     timings: timingsSchema,
   }),
   'job.cancelled': obj({ type: literal('job.cancelled'), jobId: jobIdSchema, completedScales: int(0, LIMITS.maxScales) }),

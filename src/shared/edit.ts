@@ -1,42 +1,28 @@
-// The canvas editor's part of the contract (issue 6): edit jobs, opening images into the canvas, the
-// autosaved document and the export of an edited image with its edit chain. contract.ts merges these
-// requests and the 'edit.done' event into its maps.
-//
-// This file imports runtime values from schema.ts only (contract.ts imports this file, so a runtime import
-// back would be a module cycle that breaks whichever side loads first); the few contract building blocks
-// it needs are restated here with the same limits, and tests/unit/canvas checks they stay equal.
+// The canvas editor's part of the contract: edit jobs, opening images into the canvas, the autosaved
+// document and the export of an edited image with its edit chain. contract.ts merges these requests and
+// the 'edit.done' event into its maps; the building blocks both share come from blocks.ts.
 import {
   ContractError, arr, bool, bytes, int, int32s, literal, nullable, num, obj, oneOf, optional, refine, str, tagged, type Infer, type Schema,
 } from './schema';
+import {
+  LIMITS, exportResultSchema, idSchema, jobIdSchema, nestLegacySampling, rgbImageSchema, samplingSchema, seedSchema, timingsSchema,
+  tokenPyramidSchema,
+} from './blocks';
 
+/** Bounds of the canvas editor; the ones it shares with generation are LIMITS' own. */
 export const EDIT_LIMITS = {
-  /** Same as LIMITS.maxSide in contract.ts: the largest document side. */
-  maxSide: 8192,
+  maxSide: LIMITS.maxSide,
+  maxFileBytes: LIMITS.maxFileBytes,
   /** The largest region box sent to the model (it is resized to the model resolution anyway). */
   maxRegion: 2048,
-  maxBatch: 8,
-  maxScales: 32,
-  maxClasses: 100_000,
-  maxVocab: 1 << 20,
-  maxPatch: 64,
+  maxBatch: LIMITS.maxEditBatch,
   /** A gzip-packed image or mask (autosave, export). */
   maxPackedBytes: 64 * 1024 * 1024,
-  /** An opened file. Same as LIMITS.maxFileBytes. */
-  maxFileBytes: 64 * 1024 * 1024,
   maxChain: 1000,
   maxFeather: 256,
 } as const;
 
-const jobId = str({ min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/ });
-const modelId = str({ min: 1, max: 200, pattern: /^[A-Za-z0-9._:\- ]+$/ });
-const classIndex = int(0, EDIT_LIMITS.maxClasses - 1);
-
-/** RGB, row-major, 3 bytes/pixel (as the contract's rgbImageSchema). */
-export const editImageSchema = refine(
-  obj({ width: int(1, EDIT_LIMITS.maxSide), height: int(1, EDIT_LIMITS.maxSide), data: bytes(EDIT_LIMITS.maxSide * EDIT_LIMITS.maxSide * 3) }),
-  (img) => (img.data.length === img.width * img.height * 3 ? null : 'image data of width·height·3 bytes (RGB)'),
-);
-export type EditImage = Infer<typeof editImageSchema>;
+const classIndex = int(0, LIMITS.maxClasses - 1);
 
 /** One byte per pixel, 0 = keep, 255 = regenerate (the engine regenerates pixels ≥ 128). */
 export const maskSchema = refine(
@@ -60,23 +46,20 @@ export type EditOperation = Infer<typeof operationSchema>;
 
 export const editStartParamsSchema = refine(
   obj({
-    jobId,
-    modelId,
+    jobId: jobIdSchema,
+    modelId: idSchema,
     operation: operationSchema,
     /** null = the null class (inpainting); a class = class-conditional edit. */
     classIndex: nullable(classIndex),
     /** Scale-locked edit: keep the region's own tokens of scales 1..fromScale. */
-    fromScale: optional(int(1, EDIT_LIMITS.maxScales)),
-    seed: int(0, 0xffffffff),
+    fromScale: optional(int(1, LIMITS.maxScales)),
+    seed: seedSchema,
     batch: int(1, EDIT_LIMITS.maxBatch),
-    cfg: num(0, 50),
-    topK: int(0, EDIT_LIMITS.maxVocab),
-    topP: num(0, 1),
-    moreSmooth: bool,
+    sampling: samplingSchema,
     /** Paste-back feather radius in document pixels. */
     feather: num(0, EDIT_LIMITS.maxFeather),
     /** The pixels the region covers inside the document (the renderer crops; nothing else is needed). */
-    image: editImageSchema,
+    image: rgbImageSchema,
     mask: maskSchema,
     /** The region relative to `image`'s top-left corner (x, y ≤ 0 where it reaches past the image). */
     region: regionSchema,
@@ -92,33 +75,25 @@ export const editStartParamsSchema = refine(
 );
 export type EditStartParams = Infer<typeof editStartParamsSchema>;
 
-const timings = obj({
-  totalMs: num(0, 1e9),
-  perScaleMs: arr(num(0, 1e9), { max: EDIT_LIMITS.maxScales }),
-  previewMs: num(0, 1e9),
-  decodeMs: num(0, 1e9),
-});
-
 /** One result of an edit: the region square, already pasted back (feathered) over the source pixels. */
 export const candidateSchema = obj({
-  image: editImageSchema,
+  image: rgbImageSchema,
   /** Where the candidate's top-left corner sits relative to the sent image's top-left (= region.x, region.y). */
   offset: obj({ x: int(-EDIT_LIMITS.maxSide, EDIT_LIMITS.maxSide), y: int(-EDIT_LIMITS.maxSide, EDIT_LIMITS.maxSide) }),
-  classIndex: int(-1, EDIT_LIMITS.maxClasses - 1),
-  seed: int(0, 0xffffffff),
+  classIndex: int(-1, LIMITS.maxClasses - 1),
+  seed: seedSchema,
 });
 export type Candidate = Infer<typeof candidateSchema>;
 
 /** Edit jobs stream job.start / job.scale (previews at model resolution) and end with edit.done, job.cancelled or job.error. */
 export const editDoneEventSchema = obj({
   type: literal('edit.done'),
-  jobId,
+  jobId: jobIdSchema,
   candidates: arr(candidateSchema, { min: 1, max: EDIT_LIMITS.maxBatch }),
   /** Token maps of each candidate's region, [candidate][scale]. */
-  tokens: arr(arr(int32s(EDIT_LIMITS.maxPatch * EDIT_LIMITS.maxPatch, 0, EDIT_LIMITS.maxVocab - 1), { max: EDIT_LIMITS.maxScales }), { min: 1, max: EDIT_LIMITS.maxBatch }),
-  timings,
+  tokens: arr(tokenPyramidSchema, { min: 1, max: EDIT_LIMITS.maxBatch }),
+  timings: timingsSchema,
 });
-export type EditDoneEvent = Infer<typeof editDoneEventSchema>;
 
 // ---------- the edit chain (what was done to a document; exported in the image's metadata) ----------
 
@@ -131,17 +106,14 @@ export type DocSource = Infer<typeof sourceSchema>;
 
 export const editStepSchema = obj({
   op: operationSchema,
-  model: obj({ id: modelId, name: str({ max: 200 }), resolution: int(1, EDIT_LIMITS.maxSide) }),
+  model: obj({ id: idSchema, name: str({ max: 200 }), resolution: int(1, EDIT_LIMITS.maxSide) }),
   classIndex: nullable(classIndex),
   /** The class of the accepted candidate (-1 = the null class). */
-  resolvedClassIndex: int(-1, EDIT_LIMITS.maxClasses - 1),
+  resolvedClassIndex: int(-1, LIMITS.maxClasses - 1),
   className: str({ max: 500 }),
-  seed: int(0, 0xffffffff),
-  cfg: num(0, 50),
-  topK: int(0, EDIT_LIMITS.maxVocab),
-  topP: num(0, 1),
-  moreSmooth: bool,
-  fromScale: optional(int(1, EDIT_LIMITS.maxScales)),
+  seed: seedSchema,
+  sampling: samplingSchema,
+  fromScale: optional(int(1, LIMITS.maxScales)),
   feather: num(0, EDIT_LIMITS.maxFeather),
   /** Region in the coordinates of the document before this step. */
   region: regionSchema,
@@ -155,7 +127,8 @@ export type EditStep = Infer<typeof editStepSchema>;
 
 export const editChainSchema = obj({
   format: literal('var-studio-edit-chain'),
-  version: literal(1),
+  /** 2: each step's sampling nested; version 1 chains (flat) are upgraded by upgradeEditChain. */
+  version: literal(2),
   source: sourceSchema,
   steps: arr(editStepSchema, { max: EDIT_LIMITS.maxChain }),
 });
@@ -168,6 +141,14 @@ export function editChainToJson(chain: EditChain): string {
   return JSON.stringify(chain);
 }
 
+/** A version 1 chain (sampling flat in each step) as version 2; anything else is returned as it is. */
+export function upgradeEditChain(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null) return raw;
+  const rec = raw as Record<string, unknown>;
+  if (rec.version !== 1 || !Array.isArray(rec.steps)) return raw;
+  return { ...rec, version: 2, steps: rec.steps.map(nestLegacySampling) };
+}
+
 export function editChainFromJson(text: string): EditChain {
   let raw: unknown;
   try {
@@ -175,14 +156,14 @@ export function editChainFromJson(text: string): EditChain {
   } catch {
     throw new ContractError('editChain', 'JSON text', text);
   }
-  return editChainSchema.parse(raw, 'editChain');
+  return editChainSchema.parse(upgradeEditChain(raw), 'editChain');
 }
 
 // ---------- opening an image into the canvas ----------
 
 export const canvasOpenParamsSchema = obj({ fileName: str({ max: 500 }), bytes: bytes(EDIT_LIMITS.maxFileBytes) });
 export const canvasOpenResultSchema = obj({
-  image: editImageSchema,
+  image: rgbImageSchema,
   format: str({ max: 20 }),
   /** The edit chain of an image exported by the canvas editor, when it carries one. */
   chain: nullable(editChainSchema),
@@ -212,6 +193,13 @@ export const documentMetaSchema = obj({
   savedAt: str({ max: 40 }),
 });
 export type DocumentMeta = Infer<typeof documentMetaSchema>;
+
+/** An autosave written before the chain's sampling was nested: its chain is upgraded (upgradeEditChain). */
+export function upgradeDocumentMeta(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null) return raw;
+  const rec = raw as Record<string, unknown>;
+  return 'chain' in rec ? { ...rec, chain: upgradeEditChain(rec.chain) } : raw;
+}
 
 export const documentSaveParamsSchema = obj({
   meta: documentMetaSchema,
@@ -248,24 +236,18 @@ export const documentExportParamsSchema = obj({
 });
 export type DocumentExportParams = Infer<typeof documentExportParamsSchema>;
 
-const exportResult = tagged('kind', {
-  saved: obj({ kind: literal('saved'), path: str({ max: 4096 }), bytes: int(0, EDIT_LIMITS.maxFileBytes) }),
-  download: obj({ kind: literal('download'), fileName: str({ min: 1, max: 130 }), mime: str({ max: 40 }), bytes: bytes(EDIT_LIMITS.maxFileBytes) }),
-  cancelled: obj({ kind: literal('cancelled') }),
-});
-
 const empty = obj({});
 
 /** Merged into contract.ts `requests`. */
 export const editRequests = {
   /** Resolves when the job is accepted; progress arrives as job.start / job.scale, then edit.done (or job.cancelled / job.error). */
-  'edit.start': { params: editStartParamsSchema, result: obj({ jobId }) },
-  'edit.cancel': { params: obj({ jobId }), result: obj({ cancelled: bool }) },
+  'edit.start': { params: editStartParamsSchema, result: obj({ jobId: jobIdSchema }) },
+  'edit.cancel': { params: obj({ jobId: jobIdSchema }), result: obj({ cancelled: bool }) },
   'canvas.open': { params: canvasOpenParamsSchema, result: canvasOpenResultSchema },
   'document.save': { params: documentSaveParamsSchema, result: documentSaveResultSchema },
   'document.restore': { params: empty, result: documentRestoreResultSchema },
   'document.discard': { params: empty, result: obj({ discarded: bool }) },
-  'document.export': { params: documentExportParamsSchema, result: exportResult },
+  'document.export': { params: documentExportParamsSchema, result: exportResultSchema },
 } as const satisfies Record<string, { params: Schema<unknown>; result: Schema<unknown> }>;
 
 /** Merged into contract.ts `eventSchema`. */

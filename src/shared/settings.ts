@@ -1,5 +1,6 @@
 // The generation settings embedded in exported images (PNG tEXt, XMP for JPEG/WebP) as readable JSON.
 // Token maps of a "vary from a scale" prefix are written as plain integer lists so a person can read them.
+import { nestLegacySampling } from './blocks';
 import { imageSettingsSchema, type ImageSettings } from './contract';
 import { ContractError } from './schema';
 
@@ -18,6 +19,7 @@ export function settingsFromJson(text: string): ImageSettings {
   } catch {
     throw new ContractError('settings', 'JSON text', text);
   }
+  raw = upgradeSettings(raw);
   if (typeof raw === 'object' && raw !== null) {
     const rec = raw as Record<string, unknown>;
     const prefix = rec.prefix as { tokens?: unknown } | undefined;
@@ -31,9 +33,16 @@ export function settingsFromJson(text: string): ImageSettings {
   return imageSettingsSchema.parse(raw, 'settings');
 }
 
+/** A version 1 record (sampling flat at the top level) as version 2; anything else is returned as it is. */
+export function upgradeSettings(raw: unknown): unknown {
+  if (typeof raw !== 'object' || raw === null || (raw as { version?: unknown }).version !== 1) return raw;
+  return { ...(nestLegacySampling(raw) as object), version: 2 };
+}
+
 /** A short human line, e.g. for PNG "Description" and the history panel. */
 export function describeSettings(s: ImageSettings): string {
   const cls = s.classIndex === null ? `random class (${s.className})` : s.className;
   const vary = s.prefix ? `, varied from scale ${s.prefix.fromScale}` : '';
-  return `${cls}; seed ${s.seed}; cfg ${s.cfg}; top-k ${s.topK}; top-p ${s.topP}${s.moreSmooth ? '; more smooth' : ''}${vary}; model ${s.model.name}`;
+  const { cfg, topK, topP, moreSmooth } = s.sampling;
+  return `${cls}; seed ${s.seed}; cfg ${cfg}; top-k ${topK}; top-p ${topP}${moreSmooth ? '; more smooth' : ''}${vary}; model ${s.model.name}`;
 }

@@ -1,5 +1,5 @@
 /// <reference lib="dom" />
-// The canvas editor (issue 6) in Debian's Chromium against `npm run serve` with the real engine (no
+// The canvas editor in Debian's Chromium against `npm run serve` with the real engine (no
 // mocks): open an image → paint a mask with mouse drags → inpaint → outside the feathered mask the pixels
 // are byte-identical, inside they changed → undo → redo → export with the edit chain; outpainting grows
 // the image; a corrupt or oversized file leaves the document as it was; a reload restores the autosave.
@@ -12,8 +12,8 @@ import sharp from 'sharp';
 import extractChunks from 'png-chunks-extract';
 import encodeChunks from 'png-chunks-encode';
 import * as pngText from 'png-chunk-text';
-import { featherWeights } from '../../src/engine/image';
-import { repoRoot, startServe } from './fixtures';
+import { featherWeights } from '../../src/engine/edit-pixels';
+import { docScreenshot, repoRoot, startServe } from './fixtures';
 
 const PHOTO = path.join(repoRoot, 'tests', 'fixtures', 'engine', 'fashion-72x56.png');
 
@@ -44,7 +44,7 @@ const test = base.extend<{ consoleProblems: string[] }, { canvasServe: Serve }>(
 });
 
 interface Snapshot {
-  document: { width: number; height: number; region: { x: number; y: number; size: number }; steps: number; maskedPixels: number; image: string; mask: string } | null;
+  document: { docId: string; width: number; height: number; region: { x: number; y: number; size: number }; steps: number; maskedPixels: number; image: string; mask: string } | null;
   history: { undo: number; redo: number };
   staged: { count: number; index: number; region: { x: number; y: number; size: number } } | null;
   autosave: { state: string };
@@ -54,7 +54,7 @@ interface Snapshot {
 }
 
 async function snapshot(page: Page): Promise<Snapshot> {
-  return page.evaluate(() => (window as unknown as { __varStudioCanvas: { snapshot(): Snapshot } }).__varStudioCanvas.snapshot());
+  return page.evaluate(() => (window as unknown as { __varStudioCanvasTestHook: { snapshot(): Snapshot } }).__varStudioCanvasTestHook.snapshot());
 }
 
 const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, 'base64'));
@@ -74,7 +74,10 @@ async function openCanvas(page: Page, url: string): Promise<void> {
 }
 
 async function openPhoto(page: Page): Promise<void> {
+  // The autosave of an earlier test may be this photo's size already: wait for the new document itself.
+  const before = (await snapshot(page)).document?.docId ?? null;
   await page.getByTestId('canvas-file-input').setInputFiles(PHOTO);
+  await expect.poll(async () => (await snapshot(page)).document?.docId ?? null).not.toBe(before);
   await expect(page.getByTestId('doc-size')).toHaveText('72×56 px');
 }
 
@@ -159,7 +162,7 @@ test('open → paint by mouse → inpaint: outside the feathered mask byte-ident
     await expect(page.getByTestId('candidate-index')).toHaveText(`2 / ${count}`);
     await page.getByTestId('candidate-prev').click();
   }
-  await page.screenshot({ path: path.join(repoRoot, 'docs', 'screenshot-edit-candidates.png') });
+  await docScreenshot(page, 'screenshot-edit-candidates.png');
   await page.getByTestId('candidate-accept').click();
   await expect(page.getByTestId('candidates')).toHaveCount(0);
   s = await snapshot(page);
@@ -218,7 +221,7 @@ test('open → paint by mouse → inpaint: outside the feathered mask byte-ident
   const meta = await sharp(readFileSync(await webp.path())).metadata();
   expect(meta.format).toBe('webp');
   expect(meta.xmp!.toString('utf8')).toContain('varstudio:editChain');
-  await page.screenshot({ path: path.join(repoRoot, 'docs', 'screenshot-edit.png') });
+  await docScreenshot(page, 'screenshot-edit.png');
   expect(consoleProblems).toEqual([]);
 });
 
@@ -255,7 +258,7 @@ test('Extend canvas + Outpaint grows the image, undo shrinks it back; a class ed
   await expect(page.getByTestId('candidates')).toBeVisible();
   await page.getByTestId('candidate-accept').click();
   await expect(page.getByTestId('edit-chain')).toContainText('class-edit');
-  const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvas: { chain(): { steps: { op: string; classIndex: number; resolvedClassIndex: number }[] } } }).__varStudioCanvas.chain());
+  const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvasTestHook: { chain(): { steps: { op: string; classIndex: number; resolvedClassIndex: number }[] } } }).__varStudioCanvasTestHook.chain());
   expect(chain.steps.at(-1)).toMatchObject({ op: 'class-edit', classIndex: 3, resolvedClassIndex: 3 });
   await page.keyboard.press('Control+z');
   await page.getByTestId('mask-clear').click();
@@ -333,7 +336,7 @@ test('a reload restores the autosaved document (image, mask, region, edit chain)
   await expect(page.getByTestId('edit-chain')).toContainText('outpaint');
 });
 
-test('drop, paste, and a generated image from the history open into the canvas', async ({ page, canvasServe }) => {
+test('drop, paste, and a generated image from the gallery open into the canvas', async ({ page, canvasServe }) => {
   await openCanvas(page, canvasServe.url);
   const png = readFileSync(PHOTO).toString('base64');
   // Drag-and-drop of a file onto the canvas.
@@ -354,13 +357,13 @@ test('drop, paste, and a generated image from the history open into the canvas',
     window.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
   }, small);
   await expect(page.getByTestId('doc-size')).toHaveText('36×28 px');
-  // A generated image: generate one, then pick it in "Start from history".
+  // A generated image: generate one, then pick it in "Start from the gallery".
   await page.getByRole('button', { name: 'Generate', exact: true }).click();
   await page.getByTestId('generate').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'done');
   await page.getByRole('button', { name: 'Canvas', exact: true }).click();
-  await page.getByTestId('canvas-from-history').first().click();
-  const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvas: { chain(): { source: { kind: string; settingsJson: string } } } }).__varStudioCanvas.chain());
+  await page.getByTestId('canvas-from-gallery').first().click();
+  const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvasTestHook: { chain(): { source: { kind: string; settingsJson: string } } } }).__varStudioCanvasTestHook.chain());
   expect(chain.source.kind).toBe('generated');
   expect(JSON.parse(chain.source.settingsJson).format).toBe('var-studio-settings');
 });
@@ -400,7 +403,7 @@ test('Cancel (Esc) stops an edit mid-run: the preview goes, no candidates, docum
   await page.getByTestId('edit-run').click();
   await expect(page.getByTestId('edit-cancel')).toBeVisible();
   await expect.poll(async () => ((await snapshot(page)).view as unknown as { modules: { type: string; visible?: boolean }[] }).modules.find((m) => m.type === 'progress-image')!.visible).toBe(true);
-  await page.screenshot({ path: path.join(repoRoot, 'docs', 'screenshot-edit-progress.png') });
+  await docScreenshot(page, 'screenshot-edit-progress.png');
   await page.keyboard.press('Escape');
   await expect(page.getByTestId('edit-run')).toBeVisible();
   expect(sent.some((m) => m.includes('"kind":"edit.cancel"'))).toBe(true);
@@ -523,7 +526,7 @@ test('view and tools: Ctrl+wheel zoom about the pointer, Space+drag pan, fit; B/
   await page.getByTestId('edit-run').click();
   await expect(page.getByTestId('candidates')).toBeVisible();
   await page.getByTestId('candidate-accept').click();
-  const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvas: { chain(): { steps: { op: string; fromScale?: number; classIndex: number }[] } } }).__varStudioCanvas.chain());
+  const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvasTestHook: { chain(): { steps: { op: string; fromScale?: number; classIndex: number }[] } } }).__varStudioCanvasTestHook.chain());
   expect(chain.steps.at(-1)).toMatchObject({ op: 'class-edit', fromScale: 2, classIndex: 2 });
 });
 

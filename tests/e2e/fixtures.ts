@@ -1,6 +1,6 @@
 // Shared setup of the browser-mode e2e tests: one `npm run serve` per worker with the real engine on the
 // embedded model (models/var-fashion-32) or, where that is not built yet, the tiny fixture bundle.
-import { test as base, expect, type Page, type WebSocket } from '@playwright/test';
+import { test as base, expect, type Locator, type Page, type WebSocket } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
@@ -108,12 +108,22 @@ export async function generateAndWait(page: Page): Promise<void> {
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'done');
 }
 
-/** RGB bytes drawn on a canvas (the main view draws the image at its own resolution). */
-export async function canvasRgb(page: Page, testId: string): Promise<number[]> {
-  return page.getByTestId(testId).evaluate((c: HTMLCanvasElement) => {
+/** Refresh a screenshot committed under docs/ (the README's pictures) only when asked: VAR_STUDIO_SCREENSHOT=1. */
+export async function docScreenshot(page: Page, fileName: string): Promise<void> {
+  if (process.env.VAR_STUDIO_SCREENSHOT === '1') await page.screenshot({ path: path.join(repoRoot, 'docs', fileName) });
+}
+
+/** RGB bytes drawn on a canvas (the views draw an image at its own resolution). */
+export async function locatorRgb(canvas: Locator): Promise<number[]> {
+  return canvas.evaluate((c: HTMLCanvasElement) => {
     const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
     const out: number[] = [];
     for (let i = 0; i < d.length; i += 4) out.push(d[i], d[i + 1], d[i + 2]);
     return out;
   });
+}
+
+/** RGB bytes of the canvas with this test id. */
+export async function canvasRgb(page: Page, testId: string): Promise<number[]> {
+  return locatorRgb(page.getByTestId(testId));
 }

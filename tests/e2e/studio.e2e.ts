@@ -1,12 +1,11 @@
 // The studio in Debian's Chromium against `npm run serve` with the real engine (no mocks anywhere).
-import { readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import extractChunks from 'png-chunks-extract';
 import * as pngText from 'png-chunk-text';
-import { test, expect, recordFrames, events, int32s, openStudio, pickClass, generateAndWait, canvasRgb, repoRoot } from './fixtures';
+import { test, expect, recordFrames, events, int32s, openStudio, pickClass, generateAndWait, canvasRgb, locatorRgb, docScreenshot } from './fixtures';
 
-test('pick a class → every scale preview arrives in order → final image in the main view and history', async ({ page, serve, consoleProblems }) => {
+test('pick a class → every scale preview arrives in order → final image in the main view and the gallery', async ({ page, serve, consoleProblems }) => {
   const frames = recordFrames(page);
   await openStudio(page, serve.url);
   const classText = await pickClass(page, 2);
@@ -25,7 +24,7 @@ test('pick a class → every scale preview arrives in order → final image in t
   for (let k = 0; k < K; k++) await expect(page.getByTestId('scale-preview').nth(k)).toHaveAttribute('data-filled', 'true');
   await expect(page.getByTestId('main-image')).toHaveAttribute('data-filled', 'true');
   await expect(page.getByTestId('progress')).toHaveAttribute('value', String(K));
-  await expect(page.getByTestId('history-item')).toHaveCount(1);
+  await expect(page.getByTestId('gallery-item')).toHaveCount(1);
   // The main view shows exactly the engine's final image.
   const done = events(frames.received, 'job.done')[0];
   expect(await canvasRgb(page, 'main-image')).toEqual([...Buffer.from(done.images[0].data.$u8, 'base64')]);
@@ -36,7 +35,7 @@ test('pick a class → every scale preview arrives in order → final image in t
   expect(consoleProblems).toEqual([]);
 });
 
-test('Cancel (Esc) stops the run at once: no further previews, no history entry, and the next run works', async ({ page, serve }) => {
+test('Cancel (Esc) stops the run at once: no further previews, no gallery entry, and the next run works', async ({ page, serve }) => {
   const frames = recordFrames(page);
   // Hold the server's messages after the first preview so the cancel lands mid-run even on a fast model.
   let hold = false;
@@ -73,11 +72,11 @@ test('Cancel (Esc) stops the run at once: no further previews, no history entry,
   await page.waitForTimeout(300);
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'cancelled');
   await expect(page.getByTestId('scale-preview').nth(1)).toHaveAttribute('data-filled', 'false');
-  await expect(page.getByTestId('history-item')).toHaveCount(0);
+  await expect(page.getByTestId('gallery-item')).toHaveCount(0);
   // The engine is free again: a new run completes.
   await page.keyboard.press('Control+Enter');
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'done');
-  await expect(page.getByTestId('history-item')).toHaveCount(1);
+  await expect(page.getByTestId('gallery-item')).toHaveCount(1);
 });
 
 test('vary from a scale keeps the coarse scales and regenerates the rest with a new seed', async ({ page, serve }) => {
@@ -89,7 +88,7 @@ test('vary from a scale keeps the coarse scales and regenerates the rest with a 
   const K = first.tokens[0].length;
   const keep = Math.min(2, K - 1);
   await page.locator(`[data-testid="scale-cell"][data-scale="${keep}"]`).click();
-  await expect(page.getByTestId('history-item')).toHaveCount(2);
+  await expect(page.getByTestId('gallery-item')).toHaveCount(2);
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'done');
   const request = frames.sent.filter((m) => m.kind === 'generate.start')[1];
   expect(request.params.settings.prefix.fromScale).toBe(keep);
@@ -99,7 +98,7 @@ test('vary from a scale keeps the coarse scales and regenerates the rest with a 
   // The finer scales were sampled anew (a 1-token chance to repeat on a tiny codebook is far below this count).
   const finer = (done: any) => first.tokens[0].slice(keep).flatMap((_: unknown, j: number) => int32s(done.tokens[0][keep + j]));
   expect(finer(second)).not.toEqual(finer(first));
-  await expect(page.getByTestId('history-item').first()).toContainText(`varied@${keep}`);
+  await expect(page.getByTestId('gallery-item').first()).toContainText(`varied@${keep}`);
 });
 
 test('export PNG and JPEG carry the settings; reopening restores them and re-generates the identical image', async ({ page, serve }, testInfo) => {
@@ -144,8 +143,8 @@ test('export PNG and JPEG carry the settings; reopening restores them and re-gen
   await expect(fresh.getByTestId('seed')).toHaveValue('12345');
   await expect(fresh.getByTestId('seed-lock')).toHaveAttribute('aria-pressed', 'true');
   await expect(fresh.getByTestId('class-chosen')).toContainText('3 ·');
-  await expect(fresh.getByTestId('topk')).toHaveValue(String(settings.topK));
-  await expect(fresh.getByTestId('history-item')).toHaveCount(1);
+  await expect(fresh.getByTestId('topk')).toHaveValue(String(settings.sampling.topK));
+  await expect(fresh.getByTestId('gallery-item')).toHaveCount(1);
   await generateAndWait(fresh);
   await expect(fresh.getByTestId('identical')).toBeVisible();
   expect(await canvasRgb(fresh, 'main-image')).toEqual(generated);
@@ -169,7 +168,7 @@ test('a malformed message is rejected with an error shown in the UI, and the app
   toServer(JSON.stringify({ t: 'req', id: 9999, kind: 'generate.start', params: { jobId: 'bad job!', settings: {} } }));
   // (that one had an id, so it is answered as a failed request; the connection stays open)
   await generateAndWait(page);
-  await expect(page.getByTestId('history-item')).toHaveCount(1);
+  await expect(page.getByTestId('gallery-item')).toHaveCount(1);
 
   // The same through a raw socket: invalid values are named in the error, and the socket still answers.
   const replies = await page.evaluate(async (url) => {
@@ -179,7 +178,7 @@ test('a malformed message is rejected with an error shown in the UI, and the app
     const next = () => new Promise<string>((r) => (ws.onmessage = (e) => r(String(e.data))));
     ws.send('not json');
     got.push(await next());
-    ws.send(JSON.stringify({ t: 'req', id: 1, kind: 'generate.start', params: { jobId: 'j', settings: { modelId: 'embedded', classIndex: 0, seed: 1, batch: 1, cfg: 1, topK: 0, topP: 3, moreSmooth: false } } }));
+    ws.send(JSON.stringify({ t: 'req', id: 1, kind: 'generate.start', params: { jobId: 'j', settings: { modelId: 'embedded', classIndex: 0, seed: 1, batch: 1, sampling: { cfg: 1, topK: 0, topP: 3, moreSmooth: false } } } }));
     got.push(await next());
     ws.send(JSON.stringify({ t: 'req', id: 2, kind: 'app.info', params: {} }));
     got.push(await next());
@@ -188,34 +187,47 @@ test('a malformed message is rejected with an error shown in the UI, and the app
   }, serve.origin); // the page holds the token cookie, which the socket sends
   expect(replies[0]).toMatchObject({ t: 'err', error: { code: 'bad-message' } });
   expect(replies[1]).toMatchObject({ t: 'res', id: 1, ok: false, error: { code: 'bad-message' } });
-  expect(replies[1].error.message).toContain('params.settings.topP');
+  expect(replies[1].error.message).toContain('params.settings.sampling.topP');
   expect(replies[2]).toMatchObject({ t: 'res', id: 2, ok: true, result: { host: 'browser' } });
 });
 
-test('Ctrl+Z undoes settings changes and history deletions', async ({ page, serve }) => {
+test('Ctrl+Z undoes settings changes and gallery deletions', async ({ page, serve }) => {
   await openStudio(page, serve.url);
   await generateAndWait(page);
   await page.getByTestId('topk').fill('7');
   await page.getByTestId('topk').press('Tab');
   await expect(page.getByTestId('topk')).toHaveValue('7');
-  await page.getByRole('button', { name: /Delete from history/ }).click();
-  await expect(page.getByTestId('history-item')).toHaveCount(0);
+  await page.getByRole('button', { name: /Delete from the gallery/ }).click();
+  await expect(page.getByTestId('gallery-item')).toHaveCount(0);
   await page.locator('body').press('Control+z');
-  await expect(page.getByTestId('history-item')).toHaveCount(1);
+  await expect(page.getByTestId('gallery-item')).toHaveCount(1);
   await page.locator('body').press('Control+z');
   await expect(page.getByTestId('topk')).not.toHaveValue('7');
 });
 
-test('main screen screenshot after a generation', async ({ page, serve }) => {
+test('a batch of 4 at 1440×900: the main view, the batch strip and the history show the engine\'s images', async ({ page, serve, consoleProblems }) => {
+  const frames = recordFrames(page);
   await page.setViewportSize({ width: 1440, height: 900 });
   await openStudio(page, serve.url);
   await pickClass(page, 4);
   await page.getByTestId('batch').fill('4');
   await page.getByTestId('batch').press('Tab');
   await generateAndWait(page);
-  await expect(page.getByTestId('history-item')).toHaveCount(4);
-  const shot = await page.screenshot();
-  // Refresh the committed README screenshot only when asked (VAR_STUDIO_SCREENSHOT=1).
-  if (process.env.VAR_STUDIO_SCREENSHOT === '1') writeFileSync(path.join(repoRoot, 'docs', 'screenshot-main.png'), shot);
-  expect(shot.length).toBeGreaterThan(10_000);
+  const K = events(frames.received, 'job.start')[0].scales as number;
+  const images = events(frames.received, 'job.done')[0].images.map((im: any) => [...Buffer.from(im.data.$u8, 'base64')]);
+  expect(images).toHaveLength(4);
+  // The scale strip has one filled preview per scale; the main view shows the batch's first image exactly.
+  await expect(page.getByTestId('scale-preview')).toHaveCount(K);
+  for (let k = 0; k < K; k++) await expect(page.getByTestId('scale-preview').nth(k)).toHaveAttribute('data-filled', 'true');
+  expect(await canvasRgb(page, 'main-image')).toEqual(images[0]);
+  // The gallery holds the four images, each thumbnail exactly one of the engine's images.
+  await expect(page.getByTestId('gallery-item')).toHaveCount(4);
+  const thumbs = await Promise.all([0, 1, 2, 3].map((i) => locatorRgb(page.getByTestId('gallery-item').nth(i).getByLabel('Gallery thumbnail'))));
+  expect(thumbs.map((t) => images.findIndex((im: number[]) => im.length === t.length && im.every((v, j) => v === t[j]))).sort()).toEqual([0, 1, 2, 3]);
+  expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(1440);
+  await docScreenshot(page, 'screenshot-main.png');
+  // Picking image 3 of the batch strip shows that image in the main view.
+  await page.getByRole('button', { name: 'Image 3 of the batch' }).click();
+  await expect.poll(() => canvasRgb(page, 'main-image')).toEqual(images[2]);
+  expect(consoleProblems).toEqual([]);
 });

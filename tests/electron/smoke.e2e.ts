@@ -6,7 +6,7 @@ import { test, expect, _electron as electron } from '@playwright/test';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readPngText } from '../../src/server/host/image-io';
+import { readPngText } from '../../src/host/image-io';
 
 const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 const embedded = path.join(repoRoot, 'models', 'var-fashion-32');
@@ -51,7 +51,7 @@ test.describe('desktop app', () => {
       await win.getByTestId('class-option').nth(1).click();
       await win.getByTestId('generate').click();
       await expect(win.getByTestId('run-status')).toHaveAttribute('data-state', 'done', { timeout: 120_000 });
-      await expect(win.getByTestId('history-item')).toHaveCount(1);
+      await expect(win.getByTestId('gallery-item')).toHaveCount(1);
 
       // Export goes through the save dialog: answer it with a temp path from the main process.
       const target = path.join(userData, 'export.png');

@@ -4,7 +4,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { StudioHost } from '../../src/server/host/service';
+import type { StudioHost } from '../../src/host/service';
 import { call, connect, originOf, realHost, serve, tmp, tokenCookie } from './helpers';
 
 function get(port: number, pathname: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {

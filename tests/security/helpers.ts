@@ -4,8 +4,8 @@ import { cpSync, mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { ModelCatalog } from '../../src/server/host/models';
-import { StudioHost } from '../../src/server/host/service';
+import { ModelCatalog } from '../../src/host/models';
+import { StudioHost } from '../../src/host/service';
 import { startStudioServer, type StudioServer } from '../../src/server/server';
 import { decodeWire, encodeWire } from '../../src/shared/wire';
 

@@ -18,9 +18,9 @@ from var_ref.vqvae import VQVAE
 
 
 class TransformerStepGraph(nn.Module):
-    """One scale of cached inference (var-reference.md §5/§6): inputs labels, token_input, begin, past K/V.
+    """One scale of cached inference (docs/var-model.md#transformer): inputs labels, token_input, begin, past K/V.
 
-    The first scale is selected with arithmetic on `begin` (no If node, training-notes.md): the class-token path
+    The first scale is selected with arithmetic on `begin` (no If node: docs/python-tools.md): the class-token path
     and the word-embedding path are both computed and mixed with is_first ∈ {0, 1}, which is exact.
     """
 
@@ -50,7 +50,7 @@ class TransformerStepGraph(nn.Module):
 
 
 class FhatStepGraph(nn.Module):
-    """f̂ ← f̂ + φ_{phi_index}(bicubic_up(h, h_full)); next = A·f̂·Aᵀ flattened (var-reference.md §4).
+    """f̂ ← f̂ + φ_{phi_index}(bicubic_up(h, h_full)); next = A·f̂·Aᵀ flattened (docs/var-model.md#multi-scale-quantizer).
 
     The φ conv is chosen by gathering from the stacked φ weights, so one graph serves every scale.
     """

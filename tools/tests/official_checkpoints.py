@@ -1,7 +1,7 @@
 """Random-weight checkpoints in the official layout, for tests (no official weights can be downloaded here).
 
 They are written exactly the way the released files are: `torch.save(model.state_dict(), path)`, a plain
-dict of tensors (var-reference.md §2; the demo loads them with `torch.load(...)` + `strict=True`).
+dict of tensors (docs/var-model.md#checkpoint-keys-and-shapes; the demo loads them with `torch.load(...)` + `strict=True`).
 The full-size d16 + official VQVAE pair is written once per pytest process and shared by the tests that
 need it (layout, converter), because writing 1.7 GB twice would cost ~20 s.
 """

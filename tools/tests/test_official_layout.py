@@ -1,4 +1,4 @@
-"""The reference models have exactly the official state-dict layout (var-reference.md §1, §2).
+"""The reference models have exactly the official state-dict layout (docs/var-model.md#checkpoint-keys-and-shapes).
 
 The expected key lists are written out here from the reference tables, independently of `var_ref/`: if the
 model code renames, reorders, drops or reshapes anything, these tests fail. d20–d36 are far too big to
@@ -23,9 +23,9 @@ from var_ref.vqvae import VQVAE
 F32, I64 = torch.float32, torch.int64
 
 
-# ----------------------------------------------------------------------------- the spec, from §2.1 / §2.2
+# ----------------------------------------------------------------------------- the spec, from docs/var-model.md
 def spec_var(depth, C, H, patch_nums, V=4096, Cvae=32, num_classes=1000, shared=False, hidden=None):
-    """(key → (shape, dtype)) in checkpoint order, and the set of buffer keys, per var-reference.md §2.1."""
+    """(key → (shape, dtype)) in checkpoint order, and the set of buffer keys, per docs/var-model.md (VAR keys)."""
     hidden = hidden or 4 * C
     L, K, first_l = sum(p * p for p in patch_nums), len(patch_nums), patch_nums[0] ** 2
     s = OrderedDict()
@@ -93,7 +93,7 @@ def _attn(s, name, c):
 
 
 def spec_vae(ch=160, ch_mult=(1, 1, 2, 2, 4), nrb=2, V=4096, Cvae=32, K=10, share=4, ks=3):
-    """(key → (shape, dtype)) in checkpoint order and the buffer keys, per var-reference.md §2.2 / §3."""
+    """(key → (shape, dtype)) in checkpoint order and the buffer keys, per docs/var-model.md (VQVAE keys)."""
     s = OrderedDict()
     n = len(ch_mult)
     _conv(s, 'encoder.conv_in', ch, 3, 3)
@@ -164,7 +164,7 @@ def assert_layout_equal(got, want):
 
 
 # ---------------------------------------------------------------------------------- official presets
-OFFICIAL_COUNTS = {  # var-reference.md §1 table (counted by running the official code)
+OFFICIAL_COUNTS = {  # docs/var-model.md#configurations-and-scales (counted by running the official code)
     16: (220, 310_283_520),
     20: (12 + 13 * 20, 600_917_136),
     24: (12 + 13 * 24, 1_033_399_360),
@@ -189,7 +189,7 @@ def test_official_var_layout(depth):
     assert n_params(want, buffers) == params
     assert sum(p.numel() for p in model.parameters()) == params
     assert {k for k, _ in model.named_buffers()} == buffers  # every buffer is persistent (in the state dict)
-    # §2.1 param formula: blocks 18C²+14C+H (12C²+14C+H shared) + shared 6C²+6C + the rest.
+    # the parameter formula of docs/var-model.md (VAR keys): blocks 18C²+14C+H (12C²+14C+H shared) + shared 6C²+6C + the rest.
     C, H, L, V = 64 * depth, depth, sum(p * p for p in pns), 4096
     per_block = (12 if shared else 18) * C * C + 14 * C + H
     rest = C * (1 + L + 33 + 1001 + 10) + 2 * C * C + 2 * C + V * (C + 1) + (6 * C * C + 6 * C if shared else 0)

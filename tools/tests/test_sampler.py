@@ -1,4 +1,5 @@
-"""The studio sampler and its generator (docs/sampling.md) and the official torch sampler path (§6, §7)."""
+"""The studio sampler and its generator (docs/sampling.md) and the official torch sampler path
+(docs/var-model.md, Sampling and Zero-shot editing)."""
 from __future__ import annotations
 
 import json
@@ -178,7 +179,7 @@ def test_edit_keeps_ground_truth_and_draws_the_same_stream(tiny):
 
 
 def test_edit_masks_match_the_official_demo_counts():
-    # var-reference.md §7 [run]: box (0.1,0.1)-(0.8,0.8) at 512 px, in-painting → kept-GT tokens per scale
+    # official demo_zero_shot_edit.ipynb, run with random weights: box (0.1,0.1)-(0.8,0.8) at 512 px, in-painting → kept-GT tokens per scale
     mask = box_keep_mask(PATCH_NUMS_512, 0.1, 0.1, 0.8, 0.8, True)
     masks = edit_keep_masks(mask, PATCH_NUMS_512, 1)
     assert [int(m.sum()) for m in masks] == [1, 0, 5, 7, 20, 45, 70, 155, 255, 495]

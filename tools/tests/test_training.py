@@ -17,6 +17,7 @@ import torch
 import data_fashion_mnist as dfm
 import eval_classifier
 import eval_samples
+import train_common
 import train_var
 import train_vqvae
 from eval_vqvae import eval_reconstruction, load_vae
@@ -105,6 +106,27 @@ def test_vqvae_resume_continues_the_same_run(tiny_data, tmp_path):
     log = [json.loads(l) for l in open(part / 'log.jsonl')]
     assert any(r.get('event') == 'resume' and r['step'] == 2 for r in log)
     assert torch.load(part / 'checkpoint.pt')['step'] == 4
+
+
+def test_trainer_command_line_exit_codes(tmp_path, capsys):
+    """train_common.main: the parsed options reach train; a TrainingError or a missing config is exit 2 with
+    one line naming it; the trainers' own options parse (their main goes through the same plumbing)."""
+    cfg_path = tmp_path / 'cfg.json'
+    cfg_path.write_text(json.dumps({'threads': {'torch': 1, 'openblas': 1}, 'marker': 7}))
+    seen = []
+    ap = train_common.training_parser('t', 'none.json', 'none')
+    assert train_common.main(ap, lambda cfg, a: seen.append((cfg['marker'], a.steps, a.out)),
+                             ['--config', str(cfg_path), '--steps', '3', '--out', 'o']) == 0
+    assert seen == [(7, 3, 'o')]
+
+    def fail(cfg, a):
+        raise train_common.TrainingError('no data arrays in X: run tools/data_fashion_mnist.py')
+    assert train_common.main(ap, fail, ['--config', str(cfg_path)]) == 2
+    assert capsys.readouterr().err.strip() == 'error: no data arrays in X: run tools/data_fashion_mnist.py'
+    assert train_vqvae.main(['--config', str(tmp_path / 'missing.json')]) == 2
+    assert 'missing.json not found' in capsys.readouterr().err
+    assert train_var.main(['--config', str(tmp_path / 'missing.json'), '--stop-at', '2026-12-01T00:50']) == 2
+    assert train_var.stop_time('1970-01-01T00:01') == 60.0 and train_var.stop_time('') == 0.0
 
 
 def test_eval_reconstruction_psnr_formula():

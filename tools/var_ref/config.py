@@ -1,6 +1,6 @@
 """Model configurations: the official VAR/VQVAE family and the small members of it we train ourselves.
 
-Every number of the official presets is from var-reference.md §1; the builder rules (C = 64·depth,
+Every number of the official presets is from docs/var-model.md#configurations-and-scales; the builder rules (C = 64·depth,
 heads = depth, FFN 4C, norm eps 1e-6) are the official `build_vae_var` rules.
 """
 from __future__ import annotations
@@ -95,7 +95,7 @@ OFFICIAL_VAR = {
 
 
 def phi_index_table(patch_nums: Sequence[int], share_quant_resi: int = 4) -> list:
-    """Which φ conv serves each scale (var-reference.md §4).
+    """Which φ conv serves each scale (docs/var-model.md#multi-scale-quantizer).
 
     The official code picks argmin |ticks − si/(SN−1)| in float64 numpy; for the official 10-scale sets
     two scales are exact ties that float64 breaks one way and float32 the other, so those are hard-coded.

@@ -1,4 +1,4 @@
-"""Multi-scale residual quantizer (official `VectorQuantizer2`, var-reference.md §4).
+"""Multi-scale residual quantizer (official `VectorQuantizer2` of models/quant.py, docs/var-model.md#multi-scale-quantizer).
 
 Key layout is the official one: `quant_resi.qresi_ls.{i}.{weight,bias}`, `ema_vocab_hit_SV`, `embedding.weight`.
 """
@@ -48,7 +48,7 @@ class VectorQuantizer2(nn.Module):
     def phi(self, si: int) -> Phi:
         return self.quant_resi.qresi_ls[self.phi_index[si]]
 
-    # ---- nearest-code search: plain squared Euclidean, first index on ties (§4) ----
+    # ---- nearest-code search: plain squared Euclidean, first index on ties (official quant.py) ----
     def nearest_codes(self, z_NC: torch.Tensor) -> torch.Tensor:
         e_VC = self.embedding.weight
         d_NV = z_NC.square().sum(dim=1, keepdim=True) + e_VC.square().sum(dim=1) - 2 * z_NC @ e_VC.t()

@@ -1,8 +1,9 @@
-"""The two resamplers of the multi-scale quantizer, exactly as the official code calls them (var-reference.md §4).
+"""The two resamplers of the multi-scale quantizer, exactly as the official models/quant.py calls them
+(docs/var-model.md#multi-scale-quantizer).
 
 * `area_down`: PyTorch `mode='area'` (adaptive average pooling). ONNX has no op for non-integer ratios
   (16→13, 8→3 …), so inside an ONNX export it becomes two constant matrix products A·X·Aᵀ, which is the
-  same arithmetic (var-reference.md §9).
+  same arithmetic.
 * `bicubic_up`: PyTorch `mode='bicubic'`, align_corners=False, A=−0.75, border clamp; it exports as an
   ONNX Resize(cubic, half_pixel) which matches it.
 """

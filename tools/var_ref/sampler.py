@@ -1,13 +1,14 @@
-"""Generation with the VAR reference: the studio sampler (docs/sampling.md) and the official torch sampler (§6).
+"""Generation with the VAR reference: the studio sampler (docs/sampling.md) and the official torch sampler
+(docs/var-model.md#sampling).
 
 * `sampler='studio'`: per-image xoshiro128** streams (var_ref.rng), every step of CFG / top-k / top-p / draw /
   Gumbel smoothing in float64 on the host, in the exact arithmetic order of docs/sampling.md so that the
   TypeScript engine reproduces the same tokens (tests/fixtures/tiny/sampling.json, generation_seeded.json).
-* `sampler='torch'`: the official `autoregressive_infer_cfg` path (var-reference.md §6): float32 CFG mix,
+* `sampler='torch'`: the official `autoregressive_infer_cfg` path (models/var.py, docs/var-model.md#sampling): float32 CFG mix,
   in-place top-k/top-p, `torch.multinomial` and Gumbel noise from one CPU `torch.Generator` seeded with `seed`.
 
 Both support resume-from-scale (`prefix`: the token maps of the first k scales are kept) and zero-shot editing
-(`edit`: ground-truth tokens + a keep mask, var-reference.md §7). Kept positions replace the scale's embedding
+(`edit`: ground-truth tokens + a keep mask, docs/var-model.md#zero-shot-editing). Kept positions replace the scale's embedding
 by the ground-truth code embedding; the recorded tokens are the effective ones (ground truth where kept).
 Draws happen for every token, kept or not, so the random stream does not depend on the mask.
 """
@@ -90,7 +91,7 @@ def draw_tokens(x_lV: np.ndarray, u_l: Sequence[float]) -> np.ndarray:
 
 def gumbel_soft_embedding(x_lV: np.ndarray, u_lV: np.ndarray, si: int, num_scales: int,
                           codebook_VC: np.ndarray) -> np.ndarray:
-    """more-smooth (§6.6): y = softmax((x·(1+r) + g)/τ), g = −log(−log1p(−u)); returns y·codebook (l, Cvae) f32."""
+    """more-smooth (docs/var-model.md#sampling): y = softmax((x·(1+r) + g)/τ), g = −log(−log1p(−u)); returns y·codebook (l, Cvae) f32."""
     r = guidance_ratio(si, num_scales)
     tau = max(0.27 * (1 - 0.95 * r), 0.005)
     g = -np.log(-np.log1p(-u_lV))
@@ -127,7 +128,7 @@ def sample_scale_studio(cond_lV: np.ndarray, uncond_lV: np.ndarray, si: int, num
 
 
 # ----------------------------------------------------------------------------------------------------------
-# official torch sampler (var-reference.md §6, models/helpers.py semantics), float32, in place
+# official torch sampler (models/var.py + models/helpers.py semantics), float32, in place
 # ----------------------------------------------------------------------------------------------------------
 def official_filter_(logits_BlV: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
     """The official top-k then top-p masking, in place (−inf), float32."""
@@ -156,7 +157,7 @@ def official_gumbel_soft(logits_BlV: torch.Tensor, tau: float, rng: torch.Genera
 
 
 # ----------------------------------------------------------------------------------------------------------
-# editing masks (var-reference.md §7)
+# editing masks (docs/sampling.md, Editing masks)
 # ----------------------------------------------------------------------------------------------------------
 def box_keep_mask(patch_nums: Sequence[int], y0: float, x0: float, y1: float, x1: float,
                   inpainting: bool = True) -> torch.Tensor:
@@ -182,7 +183,7 @@ def bilinear_taps(out_size: int, in_size: int):
 
 
 def bilinear_resize64(m_hw: np.ndarray, size: int) -> np.ndarray:
-    """(1−wy)·[(1−wx)·m00 + wx·m01] + wy·[(1−wx)·m10 + wx·m11] in float64 (the engine uses the same order)."""
+    """(1−wy)·[(1−wx)·m00 + wx·m01] + wy·[(1−wx)·m10 + wx·m11] in float64 (the engine: same order, float32)."""
     y0, y1, wy = bilinear_taps(size, m_hw.shape[0])
     x0, x1, wx = bilinear_taps(size, m_hw.shape[1])
     wy, wx = wy[:, None], wx[None, :]
@@ -193,12 +194,14 @@ def bilinear_resize64(m_hw: np.ndarray, size: int) -> np.ndarray:
 
 
 def edit_keep_masks(mask: torch.Tensor, patch_nums: Sequence[int], batch: int) -> List[torch.Tensor]:
-    """Per-scale keep masks (B, p²) bool (var-reference.md §7): bilinear resize (align_corners=False) of the keep
+    """Per-scale keep masks (B, p²) bool (docs/sampling.md): bilinear resize (align_corners=False) of the keep
     mask to p×p, > 0.5; scales with p² ≤ 3 tokens are kept entirely. `mask`: (h, w) or (B, h, w), 1 = keep.
 
-    Computed in float64 with exact half-way weights, so a cell exactly half inside the box is *not* kept. The
-    official code does this in float32 with torch's interpolate, where such ties fall either way depending on
-    rounding (torch 1.13 CPU keeps them: 287 instead of 255 kept tokens at p = 24 for the demo box at 512 px).
+    Computed in float64 with exact half-way weights, so a cell exactly half inside the box is *not* kept: this is
+    the rule of docs/sampling.md. The engine evaluates it in float32 arithmetic, which gives the same masks on
+    every 0/1 mask of the official and shipped grids (tests/unit/engine/edit.test.ts). torch's own interpolate
+    is not what is matched: its ties fall either way with rounding (torch 1.13 CPU keeps some: 287 instead of
+    255 kept tokens at p = 24 for the demo box at 512 px).
     """
     m = torch.as_tensor(mask).double()
     if m.dim() == 2:

@@ -1,6 +1,6 @@
-"""VAR transformer (official `models/var.py` + `basic_var.py`, var-reference.md §5), any size of the family.
+"""VAR transformer (official `models/var.py` + `basic_var.py`, docs/var-model.md#transformer), any size of the family.
 
-State-dict keys, shapes and buffers are the official ones (§2.1), including the shared-AdaLN (d36-s) variant.
+State-dict keys, shapes and buffers are the official ones (docs/var-model.md#checkpoint-keys-and-shapes), including the shared-AdaLN (d36-s) variant.
 The KV cache is explicit (passed in and returned) instead of hidden module state, so that the same code
 serves training, cached inference and the ONNX export.
 """
@@ -19,7 +19,7 @@ KV = Tuple[torch.Tensor, torch.Tensor]
 
 
 def layer_norm_no_affine(x: torch.Tensor, eps: float) -> torch.Tensor:
-    # Explicit ones/zeros weight: an affine-free LayerNorm exports a node with an empty input (training-notes.md).
+    # Explicit ones/zeros weight: torch 1.13 exports an affine-free LayerNorm as a node with an empty input.
     C = int(x.shape[-1])  # a static int under tracing: layer_norm's normalized_shape must be constant in ONNX
     return F.layer_norm(x, (C,), torch.ones(C, dtype=x.dtype), torch.zeros(C, dtype=x.dtype), eps)
 
@@ -181,7 +181,7 @@ class VAR(nn.Module):
     def forward(self, label_B: torch.Tensor, x_BLCv_wo_first_l: torch.Tensor, cond_drop: bool = True) -> torch.Tensor:
         """Teacher-forced forward over the whole pyramid with the block-causal mask → logits (B, L, V).
 
-        The official forward drops labels with prob cond_drop_rate even in eval() (§5 quirk); pass
+        The official forward drops labels with prob cond_drop_rate even in eval() (official models/var.py); pass
         cond_drop=False for deterministic evaluation.
         """
         B = x_BLCv_wo_first_l.shape[0]

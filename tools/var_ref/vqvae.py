@@ -1,4 +1,4 @@
-"""VQVAE of VAR (official `models/basic_vae.py` + `vqvae.py`, var-reference.md §3), any size of the family.
+"""VQVAE of VAR (official `models/basic_vae.py` + `vqvae.py`, docs/var-model.md#vqvae), any size of the family.
 
 Module names are the official ones so that `vae_ch160v4096z32.pth` loads with strict=True.
 """
@@ -33,7 +33,7 @@ class Downsample2x(nn.Module):
         self.conv = nn.Conv2d(c, c, 3, 2, 0)
 
     def forward(self, x):
-        return self.conv(F.pad(x, pad=(0, 1, 0, 1), mode='constant', value=0))  # right/bottom pad (§3)
+        return self.conv(F.pad(x, pad=(0, 1, 0, 1), mode='constant', value=0))  # right/bottom pad (official basic_vae.py)
 
 
 class ResnetBlock(nn.Module):
@@ -196,7 +196,7 @@ class VQVAE(nn.Module):
         return [self.fhat_to_img(f) for f in fhats]
 
     def load_state_dict(self, state_dict, strict: bool = True):
-        # The official loader swaps in its own ema_vocab_hit_SV when the scale count differs (§2.2).
+        # The official loader swaps in its own ema_vocab_hit_SV when the scale count differs (official vqvae.py).
         key = 'quantize.ema_vocab_hit_SV'
         if key in state_dict and state_dict[key].shape[0] != self.quantize.ema_vocab_hit_SV.shape[0]:
             state_dict = dict(state_dict)

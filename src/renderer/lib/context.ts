@@ -1,14 +1,40 @@
+// What the components reach through Svelte context: the shared StudioApp, the workspace sessions, and the
+// shell's keymap slot (each workspace installs its own keymap while it is shown).
 import { getContext, setContext } from 'svelte';
 import type { StudioApp } from './state/app.svelte';
+import type { Sessions } from './sessions';
+import type { GenerateSession } from './generate-state/session.svelte';
+import type { CanvasSession } from './canvas-state/session.svelte';
+import type { Keymap } from './shortcuts';
 
 const KEY = Symbol('var-studio-app');
 
-export function provideApp(app: StudioApp): void {
-  setContext(KEY, app);
+export interface ShellContext {
+  sessions: Sessions;
+  /** Opens the shell's "Open image" dialog (into the gallery). */
+  openFile(): void;
+  /** Installs the shown workspace's keymap; returns its removal (which leaves a newer keymap in place). */
+  installKeymap(keymap: Keymap): () => void;
+}
+
+export function provideShell(shell: ShellContext): void {
+  setContext(KEY, shell);
+}
+
+export function useShell(): ShellContext {
+  const shell = getContext<ShellContext | undefined>(KEY);
+  if (!shell) throw new Error('useShell() outside <Shell>');
+  return shell;
 }
 
 export function useApp(): StudioApp {
-  const app = getContext<StudioApp | undefined>(KEY);
-  if (!app) throw new Error('useApp() outside <App>');
-  return app;
+  return useShell().sessions.app;
+}
+
+export function useGenerate(): GenerateSession {
+  return useShell().sessions.generate;
+}
+
+export function useCanvas(): CanvasSession {
+  return useShell().sessions.canvas;
 }

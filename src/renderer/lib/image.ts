@@ -1,15 +1,19 @@
 // RGB (3 bytes/pixel, the contract's image) → what the DOM can show.
 import type { RgbImageMsg } from '../../shared/contract';
 
-export function toImageData(img: RgbImageMsg): ImageData {
-  const rgba = new Uint8ClampedArray(img.width * img.height * 4);
-  for (let i = 0, j = 0; i < img.data.length; i += 3, j += 4) {
-    rgba[j] = img.data[i];
-    rgba[j + 1] = img.data[i + 1];
-    rgba[j + 2] = img.data[i + 2];
-    rgba[j + 3] = 255;
+/** Opaque RGBA pixels of an RGB image, or of one rectangle of it (whole pixels inside the image). */
+export function toImageData(img: RgbImageMsg, rect?: { x: number; y: number; width: number; height: number }): ImageData {
+  const r = rect ?? { x: 0, y: 0, width: img.width, height: img.height };
+  const rgba = new Uint8ClampedArray(r.width * r.height * 4);
+  for (let y = 0, o = 0; y < r.height; y++) {
+    for (let x = 0, s = ((r.y + y) * img.width + r.x) * 3; x < r.width; x++, s += 3, o += 4) {
+      rgba[o] = img.data[s];
+      rgba[o + 1] = img.data[s + 1];
+      rgba[o + 2] = img.data[s + 2];
+      rgba[o + 3] = 255;
+    }
   }
-  return new ImageData(rgba, img.width, img.height);
+  return new ImageData(rgba, r.width, r.height);
 }
 
 export function drawRgb(canvas: HTMLCanvasElement, img: RgbImageMsg): void {

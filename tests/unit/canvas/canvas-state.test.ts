@@ -26,7 +26,7 @@ function doc(w = 40, h = 30): CanvasDocument {
 
 const step = (over: Partial<EditStep> = {}): EditStep => ({
   op: 'inpaint', model: { id: 'embedded', name: 'tiny', resolution: 16 }, classIndex: null, resolvedClassIndex: -1, className: 'null class',
-  seed: 7, cfg: 2, topK: 16, topP: 0.9, moreSmooth: false, feather: 2, region: { x: 0, y: 0, size: 16 }, maskedPixels: 10,
+  seed: 7, sampling: { cfg: 2, topK: 16, topP: 0.9, moreSmooth: false }, feather: 2, region: { x: 0, y: 0, size: 16 }, maskedPixels: 10,
   canvas: { width: 40, height: 30, shiftX: 0, shiftY: 0 }, at: '2026-01-01T00:00:00.000Z', ...over,
 });
 

@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type EditRequest, type EngineEvent, type RgbImage, VarEngine, decodeImage } from '../../../src/engine/index';
+import { type EditRequest, type EngineEvent, type RgbImage, VarEngine } from '../../../src/engine/index';
+import { decodeImage } from '../../../src/host/image-io';
 import { defaultRegion, planEdit } from '../../../src/engine/edit';
-import { featherWeights } from '../../../src/engine/image';
+import { featherWeights } from '../../../src/engine/edit-pixels';
 import { keepMasksPerScale } from '../../../src/engine/resample';
 import { REPO, TINY_BUNDLE } from './helpers';
 
@@ -28,7 +29,7 @@ async function run(req: EditRequest): Promise<Extract<EngineEvent, { type: 'done
   if (last?.type !== 'done') throw new Error('no done event');
   return last;
 }
-const settings = { cfg: 2, topK: 16, topP: 0.9, moreSmooth: false, seed: 5, batch: 2 };
+const settings = { sampling: { cfg: 2, topK: 16, topP: 0.9, moreSmooth: false }, seed: 5, batch: 2 };
 
 /** Pixels of `img` at which the paste weight is 0 (outside the feathered mask). */
 function untouched(size: { w: number; h: number }, region: { x: number; y: number; size: number }, regen: Uint8Array, feather: number): (x: number, y: number) => boolean {
@@ -40,7 +41,7 @@ function untouched(size: { w: number; h: number }, region: { x: number; y: numbe
   };
 }
 
-describe('editing (var-reference.md §7)', () => {
+describe('editing (docs/var-model.md#zero-shot-editing)', () => {
   it('per-scale keep masks: bilinear(keep) > 0.5, scales with ≤ 3 tokens kept entirely', () => {
     const pn = [1, 2, 3, 4, 5, 6, 8, 10, 13, 16];
     const keep = new Float32Array(256).fill(1);
@@ -51,6 +52,35 @@ describe('editing (var-reference.md §7)', () => {
     expect(masks[9].reduce((a, b) => a + b, 0)).toBe(256 - 64);
     expect(masks[3][1 * 4 + 1]).toBe(0);
     expect(masks[3][0]).toBe(1);
+  });
+
+  it('the engine\'s float32 keep masks equal the float64 rule of docs/sampling.md on every 0/1 mask of the official and shipped grids', () => {
+    // The float64 rule, written from docs/sampling.md ("Editing masks"): a cell exactly half inside is not kept.
+    const taps = (out: number, n: number) => Array.from({ length: out }, (_, i) => {
+      const src = Math.max(((2 * i + 1) * n - out) / (2 * out), 0);
+      const i0 = Math.floor(src);
+      return { i0, i1: Math.min(i0 + 1, n - 1), w: src - i0 };
+    });
+    const sets = [[1, 2, 3, 4], [1, 2, 3, 4, 6, 8], [1, 2, 3, 4, 5, 6, 8, 10, 13, 16], [1, 2, 3, 4, 6, 9, 13, 18, 24, 32]];
+    for (const pn of sets) {
+      const n = pn[pn.length - 1];
+      // A cell reads a 2×2 corner of the mask; the 16 masks with period 2 show each cell every corner pattern.
+      for (let pattern = 0; pattern < 16; pattern++) {
+        const keep = new Float32Array(n * n).map((_, j) => (pattern >> ((Math.floor(j / n) % 2) * 2 + ((j % n) % 2))) & 1);
+        const masks = keepMasksPerScale(keep, pn);
+        pn.forEach((p, k) => {
+          if (p * p <= 3) return;
+          const t = taps(p, n);
+          const want = Array.from({ length: p * p }, (_, c) => {
+            const { i0: y0, i1: y1, w: wy } = t[Math.floor(c / p)];
+            const { i0: x0, i1: x1, w: wx } = t[c % p];
+            const m = (y: number, x: number) => keep[y * n + x];
+            return (1 - wy) * ((1 - wx) * m(y0, x0) + wx * m(y0, x1)) + wy * ((1 - wx) * m(y1, x0) + wx * m(y1, x1)) > 0.5 ? 1 : 0;
+          });
+          expect(Array.from(masks[k]), `grid ${n} → ${p}, pattern ${pattern}`).toEqual(want);
+        });
+      }
+    }
   });
 
   it('inpainting a real image: pixels outside the feathered mask are byte-identical, inside they change', async () => {

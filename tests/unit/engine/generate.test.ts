@@ -10,7 +10,8 @@ afterAll(async () => {
   await engine.dispose();
 });
 
-const base: GenerateRequest = { classIndex: 3, seed: 11, batch: 2, cfg: 2, topK: 16, topP: 0.9, moreSmooth: false };
+const sampling = { cfg: 2, topK: 16, topP: 0.9, moreSmooth: false };
+const base: GenerateRequest = { classIndex: 3, seed: 11, batch: 2, sampling };
 
 async function collect(it: AsyncGenerator<EngineEvent>): Promise<EngineEvent[]> {
   const out: EngineEvent[] = [];
@@ -23,11 +24,12 @@ function done(events: EngineEvent[]) {
   return d;
 }
 
-describe('generation (var-reference.md §6, docs/sampling.md)', () => {
+describe('generation (docs/var-model.md#sampling, docs/sampling.md)', () => {
   it('streams start, one event per scale (tokens + model-resolution preview per image), then done', async () => {
     const ev = await collect(engine.generate(base));
     const m = engine.manifest;
     expect(ev.map((e) => e.type)).toEqual(['start', ...m.patchNums.map(() => 'scale'), 'done']);
+    expect(ev[0]).toMatchObject({ type: 'start', batch: 2, seeds: [11, 12] });
     ev.filter((e) => e.type === 'scale').forEach((e, k) => {
       if (e.type !== 'scale') return;
       expect(e.index).toBe(k);
@@ -47,8 +49,8 @@ describe('generation (var-reference.md §6, docs/sampling.md)', () => {
 
   it('deterministic: same bundle + seed + settings ⇒ identical tokens and image bytes (also with more-smooth)', async () => {
     for (const moreSmooth of [false, true]) {
-      const a = done(await collect(engine.generate({ ...base, moreSmooth })));
-      const b = done(await collect(engine.generate({ ...base, moreSmooth })));
+      const a = done(await collect(engine.generate({ ...base, sampling: { ...sampling, moreSmooth } })));
+      const b = done(await collect(engine.generate({ ...base, sampling: { ...sampling, moreSmooth } })));
       expect(b.tokens).toEqual(a.tokens);
       expect(Buffer.from(b.images[1].data).equals(Buffer.from(a.images[1].data))).toBe(true);
     }
@@ -58,6 +60,8 @@ describe('generation (var-reference.md §6, docs/sampling.md)', () => {
     const batch = done(await collect(engine.generate({ ...base, batch: 3, seed: 100 })));
     const single = done(await collect(engine.generate({ ...base, batch: 1, seed: 102 })));
     expect(single.tokens[0]).toEqual(batch.tokens[2]);
+    const wrap = await collect(engine.generate({ ...base, batch: 2, seed: 0xffffffff, previews: false }));
+    expect(wrap[0]).toMatchObject({ type: 'start', seeds: [0xffffffff, 0] }); // uint32 wrap-around
     expect(Buffer.from(single.images[0].data).equals(Buffer.from(batch.images[2].data))).toBe(true);
   });
 
@@ -149,9 +153,10 @@ describe('generation (var-reference.md §6, docs/sampling.md)', () => {
   const bad: [string, Partial<GenerateRequest>, string][] = [
     ['class out of range', { classIndex: 10 }, 'bad-class'],
     ['negative class', { classIndex: -1 }, 'bad-class'],
-    ['NaN cfg', { cfg: NaN }, 'bad-cfg'],
-    ['top-p above 1', { topP: 1.5 }, 'bad-top-p'],
-    ['fractional top-k', { topK: 2.5 }, 'bad-top-k'],
+    ['NaN cfg', { sampling: { ...sampling, cfg: NaN } }, 'bad-cfg'],
+    ['top-p above 1', { sampling: { ...sampling, topP: 1.5 } }, 'bad-top-p'],
+    ['fractional top-k', { sampling: { ...sampling, topK: 2.5 } }, 'bad-top-k'],
+    ['no sampling object', { sampling: undefined }, 'bad-sampling'],
     ['seed ≥ 2^32', { seed: 2 ** 32 }, 'bad-seed'],
     ['batch 0', { batch: 0 }, 'bad-batch'],
     ['prefix with a wrong token count', { prefix: [{ tokens: [new Int32Array(2)] }] }, 'bad-prefix'],

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { VarEngine, providerChain } from '../../../src/engine/index';
+import { VarEngine } from '../../../src/engine/index';
+import { PROVIDER_NAMES as ENGINE_PROVIDERS, providerChain } from '../../../src/engine/providers';
+import { PROVIDER_NAMES } from '../../../src/shared/contract';
 import { TINY_BUNDLE } from './helpers';
 
 describe('execution providers', () => {
@@ -9,6 +11,10 @@ describe('execution providers', () => {
     expect(providerChain('auto', 'darwin')).toEqual(['coreml', 'cpu']);
     expect(providerChain('webgpu', 'linux')).toEqual(['webgpu', 'cpu']);
     expect(providerChain('cpu', 'linux')).toEqual(['cpu']);
+  });
+
+  it('the contract offers exactly the providers the engine knows (the engine keeps its own list: it imports nothing of ours)', () => {
+    expect([...PROVIDER_NAMES]).toEqual([...ENGINE_PROVIDERS]);
   });
 
   it('asking for CUDA where its libraries are missing falls back to CPU and says why', async () => {

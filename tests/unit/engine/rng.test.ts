@@ -1,23 +1,29 @@
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Xoshiro128, imageSeed, splitmix32State } from '../../../src/engine/rng';
+import { TINY_FIXTURES, readJson } from './helpers';
 
-// Test vectors computed with tools/var_ref/rng.py (the Python twin of the generator, docs/sampling.md).
-const VECTORS: { seed: number; state: number[]; u32: number[]; uniform: number }[] = [
-  { seed: 0, state: [1684164658, 3653269916, 2939563536, 2141751570], u32: [1789933344, 44971166, 2521387044], uniform: 0.8961040471869464 },
-  { seed: 1, state: [1580013426, 350525680, 3524174333, 3011703609], u32: [393288148, 2174103013, 3814759091], uniform: 0.48725518162749837 },
-  { seed: 42, state: [551831576, 144025891, 322543647, 3034809370], u32: [660444221, 3652823732, 77672526], uniform: 0.2119302863992052 },
-  { seed: 4294967295, state: [3950124170, 4293442868, 1302505678, 2762329221], u32: [4104197751, 1825856343, 1152209388], uniform: 0.5652051035911946 },
-];
+// The vectors are written by the Python twin of the generator (tools/var_ref/rng.py via tools/make_fixtures.py);
+// tools/tests/test_export_fixtures.py checks that the committed file is what the Python code writes.
+interface RngVector { seed: number; state: number[]; u32: number[]; uniforms: number[] }
+const VECTORS = readJson<{ seeds: RngVector[] }>(join(TINY_FIXTURES, 'rng.json')).seeds;
 
 describe('xoshiro128** seeded by splitmix32 (docs/sampling.md)', () => {
-  for (const v of VECTORS) {
-    it(`seed ${v.seed}: state, uint32 stream and uniform equal the Python reference exactly`, () => {
-      expect(Array.from(splitmix32State(v.seed))).toEqual(v.state);
-      const r = new Xoshiro128(v.seed);
-      expect([r.nextUint32(), r.nextUint32(), r.nextUint32()]).toEqual(v.u32);
-      expect(r.nextUniform()).toBe(v.uniform);
-    });
-  }
+  it('the fixture covers the seed range ends and several streams', () => {
+    const seeds = VECTORS.map((v) => v.seed);
+    expect(seeds).toContain(0);
+    expect(seeds).toContain(2 ** 32 - 1);
+    expect(seeds.length).toBeGreaterThanOrEqual(4);
+    for (const v of VECTORS) expect([v.state.length, v.u32.length >= 4, v.uniforms.length >= 4]).toEqual([4, true, true]);
+  });
+
+  it.each(VECTORS.map((v) => [v.seed, v] as const))('seed %d: state, uint32 stream and uniforms equal the Python reference exactly', (_seed, v) => {
+    expect(Array.from(splitmix32State(v.seed))).toEqual(v.state);
+    const r = new Xoshiro128(v.seed);
+    expect(Array.from({ length: v.u32.length }, () => r.nextUint32())).toEqual(v.u32);
+    const r2 = new Xoshiro128(v.seed);
+    expect(Array.from({ length: v.uniforms.length }, () => r2.nextUniform())).toEqual(v.uniforms);
+  });
 
   it('uniforms lie in [0, 1) and have a plausible mean', () => {
     const r = new Xoshiro128(7);

@@ -7,10 +7,10 @@ import http from 'node:http';
 import WebSocket from 'ws';
 import sharp from 'sharp';
 import extractChunks from 'png-chunks-extract';
-import { ModelCatalog } from '../../../src/server/host/models';
-import { StudioHost, type StudioSession } from '../../../src/server/host/service';
+import { ModelCatalog } from '../../../src/host/models';
+import { StudioHost, type StudioSession } from '../../../src/host/service';
 import { startStudioServer, type StudioServer } from '../../../src/server/server';
-import { encodeExport, inspectImage, readPngText } from '../../../src/server/host/image-io';
+import { encodeExport, inspectImage, readPngText, withPngText } from '../../../src/host/image-io';
 import type { ImageSettings, StudioEvent } from '../../../src/shared/contract';
 import { parseEvent } from '../../../src/shared/contract';
 import { decodeWire, encodeWire } from '../../../src/shared/wire';
@@ -40,7 +40,7 @@ function collector(): StudioSession & { events: StudioEvent[]; until(type: strin
   };
 }
 
-const baseSettings = { modelId: 'embedded', classIndex: 1, seed: 7, batch: 2, cfg: 2, topK: 16, topP: 0.9, moreSmooth: false };
+const baseSettings = { modelId: 'embedded', classIndex: 1, seed: 7, batch: 2, sampling: { cfg: 2, topK: 16, topP: 0.9, moreSmooth: false } };
 
 describe('StudioHost on the real engine (tiny fixture bundle)', () => {
   let host: StudioHost;
@@ -118,8 +118,8 @@ describe('StudioHost on the real engine (tiny fixture bundle)', () => {
 describe('export and inspect', () => {
   const image = { width: 4, height: 4, data: Uint8Array.from({ length: 48 }, (_, i) => (i * 37) & 255) };
   const settings: ImageSettings = {
-    format: 'var-studio-settings', version: 1, model: { id: 'embedded', name: 'tiny', title: 'Tiny ü', resolution: 4 },
-    classIndex: 2, resolvedClassIndex: 2, className: 'Ankle boot — 靴', seed: 99, cfg: 1.5, topK: 0, topP: 1, moreSmooth: false,
+    format: 'var-studio-settings', version: 2, model: { id: 'embedded', name: 'tiny', title: 'Tiny ü', resolution: 4 },
+    classIndex: 2, resolvedClassIndex: 2, className: 'Ankle boot — 靴', seed: 99, sampling: { cfg: 1.5, topK: 0, topP: 1, moreSmooth: false },
     prefix: { fromScale: 1, tokens: [Int32Array.of(3)] }, createdAt: '2026-01-01T00:00:00.000Z',
   };
   const base = { image, settings, fileName: 'shot', quality: 90, kernel: 'nearest' as const };
@@ -135,6 +135,14 @@ describe('export and inspect', () => {
     const back = await inspectImage(out.bytes);
     expect(back.settings).toEqual(settings);
     expect(back.image.data).toEqual(image.data);
+  });
+
+  it('an exported PNG of the old form (version 1, sampling flat) opens with its settings', async () => {
+    const { sampling, ...rest } = settings;
+    const v1 = JSON.stringify({ ...rest, version: 1, ...sampling, prefix: { fromScale: 1, tokens: [[3]] } });
+    const png = withPngText((await encodeExport({ ...base, format: 'png', upscale: 1 })).bytes, { 'var-studio': v1 });
+    const back = await inspectImage(png);
+    expect(back.settings).toEqual(settings);
   });
 
   it('JPEG and WebP: XMP carries the settings; upscale ×8 nearest repeats pixels', async () => {

@@ -3,9 +3,75 @@ import { ContractError } from '../../../src/shared/schema';
 import { parseEvent, parseParams, parseResult, requestKinds } from '../../../src/shared/contract';
 import { decodeWire, encodeWire, fromBase64, parseWireMessage, parseWireRequest, toBase64 } from '../../../src/shared/wire';
 import { settingsFromJson, settingsToJson } from '../../../src/shared/settings';
-import type { ImageSettings } from '../../../src/shared/contract';
+import type { ImageSettings, RequestKind } from '../../../src/shared/contract';
 
-const settings = { modelId: 'embedded', classIndex: 3, seed: 42, batch: 2, cfg: 1.5, topK: 100, topP: 0.95, moreSmooth: false };
+const sampling = { cfg: 1.5, topK: 100, topP: 0.95, moreSmooth: false };
+const settings = { modelId: 'embedded', classIndex: 3, seed: 42, batch: 2, sampling };
+
+const rgb = { width: 2, height: 1, data: Uint8Array.of(1, 2, 3, 4, 5, 6) };
+const imageSettings: ImageSettings = {
+  format: 'var-studio-settings', version: 2, model: { id: 'embedded', name: 'm', title: 'M', resolution: 2 }, classIndex: 1,
+  resolvedClassIndex: 1, className: 'a', seed: 1, sampling, createdAt: 'now',
+};
+const chain = { format: 'var-studio-edit-chain', version: 2, source: { kind: 'file', fileName: 'a.png', width: 2, height: 1 }, steps: [] };
+const meta = { format: 'var-studio-canvas', version: 1, docId: 'd', name: 'a', width: 2, height: 1, imageRev: 0, region: { x: 0, y: 0, size: 2 }, chain, savedAt: 'now' };
+const saved = { kind: 'saved', path: '/p/a.png', bytes: 10 };
+const loaded = {
+  id: 'embedded', name: 'm', title: 'M', description: '', license: 'MIT', resolution: 2, patchNums: [1, 2], vocabSize: 4, classes: ['a', 'b'],
+  sampling, previewMethod: 'x', provider: { inUse: 'cpu', requested: 'auto', skipped: [{ provider: 'cuda', reason: 'no libraries' }] },
+};
+
+/** One valid and one invalid params/result per request kind; `satisfies` makes a new kind without samples a type error. */
+const SAMPLES = {
+  'app.info': { params: {}, badParams: { extra: 1 }, result: { version: '1', host: 'browser', modelsDir: '/m' }, badResult: { version: '1', host: 'tv', modelsDir: '/m' } },
+  'models.list': {
+    params: {}, badParams: { all: true },
+    result: { models: [{ id: 'embedded', source: 'embedded', name: 'm', title: 'M', dir: '/m', resolution: 2, classCount: 2, problem: null }] },
+    badResult: { models: [{ id: 'embedded', source: 'web', name: 'm', title: 'M', dir: '/m', resolution: 2, classCount: 2, problem: null }] },
+  },
+  'models.load': { params: { modelId: 'user:a' }, badParams: { modelId: '../a' }, result: loaded, badResult: { ...loaded, vocabSize: 0 } },
+  'generate.start': { params: { jobId: 'j', settings }, badParams: { jobId: 'j', settings: { ...settings, batch: 0 } }, result: { jobId: 'j' }, badResult: { jobId: '' } },
+  'generate.cancel': { params: { jobId: 'j' }, badParams: { jobId: 'a b' }, result: { cancelled: true }, badResult: { cancelled: 'yes' } },
+  'image.export': {
+    params: { format: 'png', upscale: 2, kernel: 'nearest', quality: 90, image: rgb, settings: imageSettings, fileName: 'a' },
+    badParams: { format: 'gif', upscale: 2, kernel: 'nearest', quality: 90, image: rgb, settings: imageSettings, fileName: 'a' },
+    result: saved, badResult: { kind: 'saved', path: '/p/a.png' },
+  },
+  'image.inspect': {
+    params: { fileName: 'a.png', bytes: Uint8Array.of(1) }, badParams: { fileName: 'a.png', bytes: [1] },
+    result: { settings: imageSettings, note: 'ok', image: rgb, format: 'png' }, badResult: { settings: null, note: 'ok', image: { ...rgb, width: 3 }, format: 'png' },
+  },
+  'edit.start': {
+    params: {
+      jobId: 'e', modelId: 'embedded', operation: 'inpaint', classIndex: null, seed: 3, batch: 2, sampling, feather: 2, image: rgb,
+      mask: { width: 2, height: 1, data: Uint8Array.of(0, 255) }, region: { x: 0, y: -1, size: 2 },
+    },
+    badParams: {
+      jobId: 'e', modelId: 'embedded', operation: 'inpaint', classIndex: 4, seed: 3, batch: 2, sampling, feather: 2, image: rgb,
+      mask: { width: 2, height: 1, data: Uint8Array.of(0, 255) }, region: { x: 0, y: -1, size: 2 },
+    },
+    result: { jobId: 'e' }, badResult: {},
+  },
+  'edit.cancel': { params: { jobId: 'e' }, badParams: {}, result: { cancelled: false }, badResult: { cancelled: 0 } },
+  'canvas.open': {
+    params: { fileName: 'a.png', bytes: Uint8Array.of(1) }, badParams: { fileName: 5, bytes: Uint8Array.of(1) },
+    result: { image: rgb, format: 'png', chain, settingsJson: null, note: '' }, badResult: { image: rgb, format: 'png', chain: { ...chain, version: 3 }, settingsJson: null, note: '' },
+  },
+  'document.save': {
+    params: { meta, mask: Uint8Array.of(1) }, badParams: { meta: { ...meta, docId: 'a/b' }, mask: Uint8Array.of(1) },
+    result: { saved: true, imageRev: 0, bytes: 5 }, badResult: { saved: true, imageRev: -1, bytes: 5 },
+  },
+  'document.restore': {
+    params: {}, badParams: { force: true },
+    result: { document: { meta, image: Uint8Array.of(1), mask: Uint8Array.of(2) }, problem: null }, badResult: { document: null },
+  },
+  'document.discard': { params: {}, badParams: { all: 1 }, result: { discarded: true }, badResult: { discarded: null } },
+  'document.export': {
+    params: { format: 'webp', quality: 80, width: 2, height: 1, image: Uint8Array.of(1), chain, fileName: 'edited' },
+    badParams: { format: 'webp', quality: 0, width: 2, height: 1, image: Uint8Array.of(1), chain, fileName: 'edited' },
+    result: { kind: 'download', fileName: 'edited.webp', mime: 'image/webp', bytes: Uint8Array.of(1) }, badResult: { kind: 'mail' },
+  },
+} satisfies Record<RequestKind, { params: unknown; badParams: unknown; result: unknown; badResult: unknown }>;
 
 function problem(fn: () => unknown): string {
   try {
@@ -23,11 +89,13 @@ describe('request params', () => {
     expect(p.settings.seed).toBe(42);
   });
   it.each([
-    [{ ...settings, topP: 3 }, 'params.settings.topP'],
+    [{ ...settings, sampling: { ...sampling, topP: 3 } }, 'params.settings.sampling.topP'],
     [{ ...settings, seed: -1 }, 'params.settings.seed'],
     [{ ...settings, seed: 2 ** 32 }, 'params.settings.seed'],
     [{ ...settings, batch: 0 }, 'params.settings.batch'],
-    [{ ...settings, cfg: Number.NaN }, 'params.settings.cfg'],
+    [{ ...settings, sampling: { ...sampling, cfg: Number.NaN } }, 'params.settings.sampling.cfg'],
+    [{ ...settings, sampling: { ...sampling, cfg: 51 } }, 'params.settings.sampling.cfg'],
+    [{ ...settings, batch: 17 }, 'params.settings.batch'],
     [{ ...settings, classIndex: 1.5 }, 'params.settings.classIndex'],
     [{ ...settings, extra: 1 }, 'params.settings.extra'],
     [{ ...settings, modelId: '../../etc' }, 'params.settings.modelId'],
@@ -38,8 +106,8 @@ describe('request params', () => {
     expect(problem(() => parseParams('generate.start', { jobId: 'job-1', settings: bad }))).toContain(path);
   });
   it('rejects a missing field, a wrong type and an RGB buffer of the wrong size', () => {
-    const { topK: _omit, ...missing } = settings;
-    expect(problem(() => parseParams('generate.start', { jobId: 'j', settings: missing }))).toContain('params.settings.topK');
+    const { topK: _omit, ...missing } = sampling;
+    expect(problem(() => parseParams('generate.start', { jobId: 'j', settings: { ...settings, sampling: missing } }))).toContain('params.settings.sampling.topK');
     expect(problem(() => parseParams('models.load', { modelId: 5 }))).toContain('params.modelId');
     const image = { width: 2, height: 2, data: new Uint8Array(11) };
     expect(problem(() => parseParams('image.inspect', { fileName: 'a.png', bytes: [1, 2] }))).toContain('params.bytes');
@@ -47,15 +115,21 @@ describe('request params', () => {
   });
   it('only allows the upscale factors the UI offers', () => {
     const image = { width: 1, height: 1, data: new Uint8Array(3) };
-    const s: ImageSettings = { format: 'var-studio-settings', version: 1, model: { id: 'embedded', name: 'm', title: 'M', resolution: 1 }, classIndex: null, resolvedClassIndex: 0, className: 'a', seed: 1, cfg: 1, topK: 0, topP: 1, moreSmooth: false, createdAt: 'now' };
+    const s: ImageSettings = { format: 'var-studio-settings', version: 2, model: { id: 'embedded', name: 'm', title: 'M', resolution: 1 }, classIndex: null, resolvedClassIndex: 0, className: 'a', seed: 1, sampling: { cfg: 1, topK: 0, topP: 1, moreSmooth: false }, createdAt: 'now' };
     const base = { format: 'png', kernel: 'nearest', quality: 90, image, settings: s, fileName: 'x' };
     expect(parseParams('image.export', { ...base, upscale: 4 }).upscale).toBe(4);
     expect(problem(() => parseParams('image.export', { ...base, upscale: 3 }))).toContain('params.upscale');
     expect(problem(() => parseParams('image.export', { ...base, upscale: 2, fileName: '../x' }))).toContain('params.fileName');
   });
-  it('has a schema for every kind', () => {
-    expect(requestKinds).toEqual(expect.arrayContaining(['app.info', 'models.list', 'models.load', 'generate.start', 'generate.cancel', 'image.export', 'image.inspect']));
-    expect(parseResult('app.info', { version: '1', host: 'browser', modelsDir: '/m' }).host).toBe('browser');
+  it('has a params and a result schema for every kind: a valid sample round-trips, an invalid one is refused', () => {
+    expect(Object.keys(SAMPLES).sort()).toEqual([...requestKinds].sort());
+    for (const kind of requestKinds) {
+      const c = SAMPLES[kind];
+      expect(parseParams(kind, c.params), `${kind} params`).toEqual(c.params);
+      expect(parseResult(kind, c.result), `${kind} result`).toEqual(c.result);
+      expect(problem(() => parseParams(kind, c.badParams)), `${kind} bad params`).toMatch(/^params/);
+      expect(problem(() => parseResult(kind, c.badResult)), `${kind} bad result`).toMatch(/^result/);
+    }
   });
 });
 
@@ -97,8 +171,8 @@ describe('wire codec', () => {
 describe('embedded settings JSON', () => {
   it('round-trips, including the kept tokens of a vary', () => {
     const s: ImageSettings = {
-      format: 'var-studio-settings', version: 1, model: { id: 'embedded', name: 'fashion', title: 'Fashion', resolution: 32 },
-      classIndex: null, resolvedClassIndex: 4, className: 'Coat', seed: 4294967295, cfg: 2.5, topK: 600, topP: 0.96, moreSmooth: true,
+      format: 'var-studio-settings', version: 2, model: { id: 'embedded', name: 'fashion', title: 'Fashion', resolution: 32 },
+      classIndex: null, resolvedClassIndex: 4, className: 'Coat', seed: 4294967295, sampling: { cfg: 2.5, topK: 600, topP: 0.96, moreSmooth: true },
       prefix: { fromScale: 2, tokens: [Int32Array.of(5), Int32Array.of(1, 2, 3, 4)] }, createdAt: '2026-01-01T00:00:00.000Z',
     };
     const text = settingsToJson(s);
@@ -106,5 +180,17 @@ describe('embedded settings JSON', () => {
     const back = settingsFromJson(text);
     expect(back).toEqual(s);
     expect(() => settingsFromJson(text.replace('"seed":4294967295', '"seed":-4'))).toThrow(/settings\.seed/);
+  });
+  it('reads a version 1 record (sampling flat at the top level, as written before it was nested)', () => {
+    const v1 = '{"format":"var-studio-settings","version":1,"model":{"id":"embedded","name":"fashion","title":"Fashion","resolution":32},' +
+      '"classIndex":3,"resolvedClassIndex":3,"className":"Dress","seed":7,"cfg":2,"topK":16,"topP":0.9,"moreSmooth":true,' +
+      '"prefix":{"fromScale":1,"tokens":[[9]]},"createdAt":"2026-01-01T00:00:00.000Z"}';
+    const s = settingsFromJson(v1);
+    expect(s.version).toBe(2);
+    expect(s.sampling).toEqual({ cfg: 2, topK: 16, topP: 0.9, moreSmooth: true });
+    expect(s.prefix?.tokens).toEqual([Int32Array.of(9)]);
+    expect(settingsFromJson(settingsToJson(s))).toEqual(s);
+    expect(() => settingsFromJson(v1.replace('"topP":0.9', '"topP":9'))).toThrow(/settings\.sampling\.topP/);
+    expect(() => settingsFromJson(v1.replace('"version":1', '"version":3'))).toThrow(ContractError); // only version 1 is upgraded
   });
 });

@@ -42,8 +42,6 @@ export class CanvasDocument {
   steps: EditStep[];
   /** Bumped on every image change (autosave re-sends the image only then). */
   imageRev = 0;
-  /** Bumped on every mask change. */
-  maskRev = 0;
 
   constructor(
     readonly docId: string,
@@ -63,7 +61,7 @@ export class CanvasDocument {
   }
 
   chain(): EditChain {
-    return { format: 'var-studio-edit-chain', version: 1, source: this.source, steps: [...this.steps] };
+    return { format: 'var-studio-edit-chain', version: 2, source: this.source, steps: [...this.steps] };
   }
 
   /** Applies a change and returns the change that undoes it. */
@@ -91,13 +89,11 @@ export class CanvasDocument {
       this.height = r.height;
       this.region = { ...this.region, x: this.region.x + r.shiftX, y: this.region.y + r.shiftY };
       this.imageRev += 1;
-      this.maskRev += 1;
     }
     for (const p of c.patches) {
       if (p.image) pasteBytes(this.image, this.width, 3, p, p.image);
       if (p.mask) pasteBytes(this.mask, this.width, 1, p, p.mask);
       if (p.image) this.imageRev += 1;
-      if (p.mask) this.maskRev += 1;
     }
     if (c.steps) this.steps = [...c.steps];
     return inverse;

@@ -1,12 +1,13 @@
 // From the document to an edit.start request: only the pixels the region box covers are sent, with the
 // region relative to that crop (x, y ≤ 0 where the box reaches past the image edge).
-import type { MaskMsg, EditImage, Region } from '../../../shared/edit';
+import type { RgbImageMsg } from '../../../shared/contract';
+import type { MaskMsg, Region } from '../../../shared/edit';
 import type { CanvasDocument } from './document';
 import { regionCrop, regionProblem } from './geometry';
 import { countAtLeast, cropBytes } from './raster';
 
 export interface EditPayload {
-  image: EditImage;
+  image: RgbImageMsg;
   mask: MaskMsg;
   /** Relative to `image`'s top-left corner. */
   region: Region;

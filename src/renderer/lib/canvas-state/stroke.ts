@@ -42,10 +42,7 @@ export class Stroke {
     if (bx1 <= bx0 || by1 <= by0) return null;
     this.keepTiles({ x: bx0, y: by0, width: bx1 - bx0, height: by1 - by0 });
     const touched = strokeSegment(this.doc.mask, w, h, from.x, from.y, x, y, r, this.brush.hardness, this.brush.mode);
-    if (touched) {
-      this.doc.maskRev += 1;
-      this.dirty = union(this.dirty, touched);
-    }
+    if (touched) this.dirty = union(this.dirty, touched);
     return touched;
   }
 

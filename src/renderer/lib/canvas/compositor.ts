@@ -1,8 +1,6 @@
-// The compositor: the full-size flattened result of the document (what export writes), and a checksum
-// of it for tests and the debug hook. The document image is already flat (accepted results are pasted
-// into it), so flattening is a copy; staged candidates are not part of it until accepted.
+// The compositor's read-out: checksums of the document image (already flat: accepted results are pasted
+// into it, staged candidates are not) and of its mask, for tests and the debug hook.
 import type { CanvasDocument } from '../canvas-state/document';
-import type { RgbImageMsg } from '../../../shared/contract';
 import { moduleId, type CanvasModule } from './module';
 
 /** FNV-1a over the bytes: cheap, stable, good enough to tell images apart in tests. */
@@ -22,11 +20,6 @@ export class CompositorModule implements CanvasModule {
   constructor(private readonly getDoc: () => CanvasDocument | null) {}
 
   initialize(): void {}
-
-  flatten(): RgbImageMsg | null {
-    const doc = this.getDoc();
-    return doc ? { width: doc.width, height: doc.height, data: doc.image.slice() } : null;
-  }
 
   destroy(): void {}
 

@@ -3,6 +3,7 @@
 import Konva from 'konva';
 import type { CanvasDocument } from '../canvas-state/document';
 import type { Rect } from '../canvas-state/raster';
+import { toImageData } from '../image';
 import { moduleId, offscreen, type CanvasModule } from './module';
 
 export class ImageLayerModule implements CanvasModule {
@@ -34,18 +35,7 @@ export class ImageLayerModule implements CanvasModule {
       rect = undefined;
     }
     const r = rect ?? { x: 0, y: 0, width: doc.width, height: doc.height };
-    const data = new ImageData(r.width, r.height);
-    for (let y = 0; y < r.height; y++) {
-      let s = ((r.y + y) * doc.width + r.x) * 3;
-      let o = y * r.width * 4;
-      for (let x = 0; x < r.width; x++, s += 3, o += 4) {
-        data.data[o] = doc.image[s];
-        data.data[o + 1] = doc.image[s + 1];
-        data.data[o + 2] = doc.image[s + 2];
-        data.data[o + 3] = 255;
-      }
-    }
-    this.surface.ctx.putImageData(data, r.x, r.y);
+    this.surface.ctx.putImageData(toImageData({ width: doc.width, height: doc.height, data: doc.image }, r), r.x, r.y);
     this.node.image(this.surface.canvas);
     this.node.size({ width: doc.width, height: doc.height });
     this.frame.size({ width: doc.width, height: doc.height });

@@ -3,18 +3,12 @@
 import Konva from 'konva';
 import type { Region } from '../../../shared/edit';
 import type { RgbImageMsg } from '../../../shared/contract';
+import { toImageData } from '../image';
 import { moduleId, offscreen, type CanvasModule } from './module';
 
 export function rgbToCanvas(img: RgbImageMsg): HTMLCanvasElement {
   const { canvas, ctx } = offscreen(img.width, img.height);
-  const data = new ImageData(img.width, img.height);
-  for (let i = 0, j = 0; i < img.data.length; i += 3, j += 4) {
-    data.data[j] = img.data[i];
-    data.data[j + 1] = img.data[i + 1];
-    data.data[j + 2] = img.data[i + 2];
-    data.data[j + 3] = 255;
-  }
-  ctx.putImageData(data, 0, 0);
+  ctx.putImageData(toImageData(img), 0, 0);
   return canvas;
 }
 

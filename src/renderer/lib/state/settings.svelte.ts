@@ -35,6 +35,11 @@ export class GenerationSettings {
   moreSmooth = $state(false);
   prefix = $state<Prefix | null>(null);
 
+  /** The sampling settings as the contract's one object. */
+  get sampling(): Sampling {
+    return { cfg: this.cfg, topK: this.topK, topP: this.topP, moreSmooth: this.moreSmooth };
+  }
+
   snapshot(): SettingsSnapshot {
     return {
       classIndex: this.classIndex, seed: this.seed, seedLocked: this.seedLocked, batch: this.batch,
@@ -54,7 +59,7 @@ export class GenerationSettings {
     this.prefix = s.prefix;
   }
 
-  applyDefaults(d: Sampling): void {
+  applySampling(d: Sampling): void {
     this.cfg = d.cfg;
     this.topK = d.topK;
     this.topP = d.topP;

@@ -1,4 +1,4 @@
-// Undo (Ctrl+Z) over settings changes and history deletions. Each entry knows how to put things back.
+// Undo (Ctrl+Z) over settings changes and gallery deletions. Each entry knows how to put things back.
 export interface UndoEntry { label: string; undo(): void }
 
 const LIMIT = 200;
@@ -8,10 +8,6 @@ export class UndoStack {
 
   push(entry: UndoEntry): void {
     this.entries = [...this.entries.slice(-(LIMIT - 1)), entry];
-  }
-
-  get nextLabel(): string | null {
-    return this.entries.at(-1)?.label ?? null;
   }
 
   undo(): string | null {

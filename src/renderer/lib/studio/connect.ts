@@ -1,6 +1,7 @@
 // Picks the adapter: inside Electron the preload exposes `studioBridge`; otherwise we are in browser mode
 // and the server that served this page also speaks the contract on /ws.
-import { createIpcStudio, type StudioBridge } from './ipc-adapter';
+import { createIpcStudio } from './ipc-adapter';
+import type { StudioBridge } from '../../../shared/bridge';
 import { createWebSocketStudio } from './ws-adapter';
 import type { Studio } from './studio';
 

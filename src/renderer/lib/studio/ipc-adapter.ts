@@ -2,12 +2,8 @@
 // MessagePort that main hands over (structured clone carries the typed arrays as they are).
 import { parseEvent, parseResult, errorInfoSchema, type ErrorInfo, type ParamsOf, type RequestKind, type ResultOf, type StudioEvent } from '../../../shared/contract';
 import { toErrorInfo } from '../../../shared/errors';
+import { CHANNELS, type StudioBridge } from '../../../shared/bridge';
 import { Listeners, StudioCallError, type Studio } from './studio';
-
-export interface StudioBridge {
-  invoke(kind: string, params: unknown): Promise<unknown>;
-  connectEvents(): void;
-}
 
 export async function createIpcStudio(bridge: StudioBridge): Promise<Studio> {
   const events = new Listeners<StudioEvent>();
@@ -15,7 +11,7 @@ export async function createIpcStudio(bridge: StudioBridge): Promise<Studio> {
   const port = await new Promise<MessagePort>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('The app did not connect its event channel within 10 s. Restart VAR Studio.')), 10_000);
     const onMessage = (e: MessageEvent) => {
-      if (e.source === window && e.data === 'studio:port' && e.ports[0]) {
+      if (e.source === window && e.data === CHANNELS.port && e.ports[0]) {
         window.removeEventListener('message', onMessage);
         clearTimeout(timer);
         resolve(e.ports[0]);

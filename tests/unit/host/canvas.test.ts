@@ -9,18 +9,18 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import encodeChunks from 'png-chunks-encode';
-import { VarEngine, decodeImage, type RgbImage } from '../../../src/engine/index';
-import { featherWeights } from '../../../src/engine/image';
+import { VarEngine, type RgbImage } from '../../../src/engine/index';
+import { featherWeights } from '../../../src/engine/edit-pixels';
 import { planEdit } from '../../../src/engine/edit';
-import { checkEditParams, runEditJob } from '../../../src/server/host/edit';
-import { DocumentStore, encodeDocumentExport, openCanvasImage } from '../../../src/server/host/documents';
-import { readPngText } from '../../../src/server/host/image-io';
+import { checkEditParams, runEditJob } from '../../../src/host/edit';
+import { DocumentStore } from '../../../src/host/documents';
+import { decodeImage, encodeDocumentExport, openCanvasImage, readPngText, withPngText } from '../../../src/host/image-io';
 import { CanvasDocument, acceptChange } from '../../../src/renderer/lib/canvas-state/document';
 import { EditHistory } from '../../../src/renderer/lib/canvas-state/history';
 import { buildEditPayload } from '../../../src/renderer/lib/canvas-state/edit-request';
 import { dab } from '../../../src/renderer/lib/canvas-state/raster';
-import { LIMITS, parseEvent, parseParams, type LoadedModel, type StudioEvent } from '../../../src/shared/contract';
-import { EDIT_CHAIN_KEY, EDIT_LIMITS, type EditStartParams, type EditStep, type DocumentMeta } from '../../../src/shared/edit';
+import { parseEvent, parseParams, type LoadedModel, type StudioEvent } from '../../../src/shared/contract';
+import { EDIT_CHAIN_KEY, type EditStartParams, type EditStep, type DocumentMeta } from '../../../src/shared/edit';
 import { StudioError } from '../../../src/shared/errors';
 import { ContractError } from '../../../src/shared/schema';
 
@@ -53,7 +53,7 @@ function params(d: CanvasDocument, region: { x: number; y: number; size: number 
   const p = buildEditPayload(d, region);
   // Through the contract, as over the wire.
   return parseParams('edit.start', {
-    jobId: 'job-1', modelId: 'embedded', operation: 'inpaint', classIndex: null, seed: 11, batch: 2, cfg: 2, topK: 16, topP: 0.9, moreSmooth: false, feather: 3,
+    jobId: 'job-1', modelId: 'embedded', operation: 'inpaint', classIndex: null, seed: 11, batch: 2, sampling: { cfg: 2, topK: 16, topP: 0.9, moreSmooth: false }, feather: 3,
     image: p.image, mask: p.mask, region: p.region, ...over,
   });
 }
@@ -66,7 +66,7 @@ async function collect(p: EditStartParams, signal = new AbortController().signal
 
 const step = (region: { x: number; y: number; size: number }, d: CanvasDocument): EditStep => ({
   op: 'inpaint', model: { id: 'embedded', name: 'tiny', resolution: 16 }, classIndex: null, resolvedClassIndex: -1, className: 'null class', seed: 11,
-  cfg: 2, topK: 16, topP: 0.9, moreSmooth: false, feather: 3, region, maskedPixels: 1, canvas: { width: d.width, height: d.height, shiftX: 0, shiftY: 0 }, at: new Date().toISOString(),
+  sampling: { cfg: 2, topK: 16, topP: 0.9, moreSmooth: false }, feather: 3, region, maskedPixels: 1, canvas: { width: d.width, height: d.height, shiftX: 0, shiftY: 0 }, at: new Date().toISOString(),
 });
 
 describe('edit jobs on a real image', () => {
@@ -84,7 +84,7 @@ describe('edit jobs on a real image', () => {
 
     // Reference: the engine on the full image with the same mask and region.
     let full: RgbImage | undefined;
-    for await (const e of engine.edit({ image: photo, mask: { width: d.width, height: d.height, data: d.mask }, region, classIndex: null, seed: 11, batch: 2, feather: 3, cfg: 2, topK: 16, topP: 0.9, moreSmooth: false })) {
+    for await (const e of engine.edit({ image: photo, mask: { width: d.width, height: d.height, data: d.mask }, region, classIndex: null, seed: 11, batch: 2, feather: 3, sampling: { cfg: 2, topK: 16, topP: 0.9, moreSmooth: false } })) {
       if (e.type === 'done') full = e.images[0];
     }
     const before = d.image.slice();
@@ -160,7 +160,7 @@ describe('edit jobs on a real image', () => {
     expect(() => params(d, { x: 0, y: 0, size: 56 }, { operation: 'inpaint', classIndex: 3 })).toThrow(ContractError);
     expect(() => params(d, { x: 0, y: 0, size: 56 }, { operation: 'class-edit', classIndex: null })).toThrow(ContractError);
     const p = buildEditPayload(d, { x: 0, y: 0, size: 56 });
-    expect(() => parseParams('edit.start', { jobId: 'j', modelId: 'embedded', operation: 'inpaint', classIndex: null, seed: 1, batch: 1, cfg: 1, topK: 0, topP: 1, moreSmooth: false, feather: 0, image: p.image, mask: p.mask, region: { x: 5, y: 0, size: 56 } })).toThrow(/contains the whole cropped image/);
+    expect(() => parseParams('edit.start', { jobId: 'j', modelId: 'embedded', operation: 'inpaint', classIndex: null, seed: 1, batch: 1, sampling: { cfg: 1, topK: 0, topP: 1, moreSmooth: false }, feather: 0, image: p.image, mask: p.mask, region: { x: 5, y: 0, size: 56 } })).toThrow(/contains the whole cropped image/);
   });
 
   it('cancel stops between scales with job.cancelled and no edit.done', async () => {
@@ -186,16 +186,6 @@ describe('edit jobs on a real image', () => {
   });
 });
 
-describe('contract limits', () => {
-  it('edit.ts restates the contract limits it shares', () => {
-    expect(EDIT_LIMITS.maxSide).toBe(LIMITS.maxSide);
-    expect(EDIT_LIMITS.maxFileBytes).toBe(LIMITS.maxFileBytes);
-    expect(EDIT_LIMITS.maxScales).toBe(LIMITS.maxScales);
-    expect(EDIT_LIMITS.maxClasses).toBe(LIMITS.maxClasses);
-    expect(EDIT_LIMITS.maxBatch).toBeLessThanOrEqual(LIMITS.maxBatch);
-  });
-});
-
 describe('autosave', () => {
   let dir: string;
   beforeAll(() => {
@@ -205,7 +195,7 @@ describe('autosave', () => {
 
   const meta = (over: Partial<DocumentMeta> = {}): DocumentMeta => ({
     format: 'var-studio-canvas', version: 1, docId: 'doc-a', name: 'a', width: 4, height: 3, imageRev: 1, region: { x: 0, y: 0, size: 3 },
-    chain: { format: 'var-studio-edit-chain', version: 1, source: { kind: 'file', fileName: 'a.png', width: 4, height: 3 }, steps: [] }, savedAt: 'now', ...over,
+    chain: { format: 'var-studio-edit-chain', version: 2, source: { kind: 'file', fileName: 'a.png', width: 4, height: 3 }, steps: [] }, savedAt: 'now', ...over,
   });
 
   it('saves, restores exactly, skips an unchanged image, refuses a stale one, discards', async () => {
@@ -226,6 +216,22 @@ describe('autosave', () => {
     await expect(store.save({ meta: meta(), image: gzipSync(image.subarray(1)), mask: gzipSync(mask) })).rejects.toThrow(/holds 35 bytes/);
     expect(await store.discard()).toBe(true);
     expect((await store.restore()).document).toBeNull();
+  });
+
+  it('an autosave written before sampling was nested (chain version 1) restores as version 2', async () => {
+    const store = new DocumentStore(dir);
+    const d = newDoc();
+    const { sampling, ...flat } = step({ x: 0, y: 0, size: 3 }, d);
+    await store.save({ meta: meta(), image: gzipSync(new Uint8Array(36)), mask: gzipSync(new Uint8Array(12)) });
+    const index = join(dir, 'canvas', 'document.json');
+    const stored = JSON.parse(readFileSync(index, 'utf8'));
+    stored.meta.chain = { ...stored.meta.chain, version: 1, steps: [{ ...flat, ...sampling }] };
+    writeFileSync(index, JSON.stringify(stored));
+    const r = await store.restore();
+    expect(r.problem).toBeNull();
+    expect(r.document!.meta.chain.version).toBe(2);
+    expect(r.document!.meta.chain.steps[0].sampling).toEqual(sampling);
+    await store.discard();
   });
 
   it('a damaged autosave is moved aside with a message, not lost', async () => {
@@ -288,6 +294,11 @@ describe('opening files and export with the edit chain', () => {
         expect(readPngText(file.bytes)['var-studio']).toBeUndefined(); // no top-level generation settings: the file is not that generation
       }
     }
+    // A file exported before sampling was nested (chain version 1, flat steps) opens with its chain upgraded.
+    const { sampling, ...flatStep } = chain.steps[0];
+    const newPng = (await encodeDocumentExport({ format: 'png', quality: 90, width: d.width, height: d.height, image: gzipSync(d.image), chain, fileName: 'new' })).bytes;
+    const oldPng = withPngText(newPng, { [EDIT_CHAIN_KEY]: JSON.stringify({ ...chain, version: 1, steps: [{ ...flatStep, ...sampling }] }) });
+    expect((await openCanvasImage(oldPng, 'old.png')).chain).toEqual(chain);
     const damaged = { ...chain, source: { ...chain.source, settingsJson: '{"format":"nope"}' } };
     await expect(encodeDocumentExport({ format: 'png', quality: 90, width: d.width, height: d.height, image: gzipSync(d.image), chain: damaged, fileName: 'x' })).rejects.toThrow(ContractError);
   });

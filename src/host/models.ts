@@ -3,10 +3,22 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import type { ModelSummary } from '../../shared/contract';
-import { StudioError } from '../../shared/errors';
+import type { ModelSummary } from '../shared/contract';
+import { StudioError } from '../shared/errors';
+
+import { defaultModelDir } from '../engine/index';
+
+export { defaultModelDir };
 
 export const EMBEDDED_ID = 'embedded';
+
+/**
+ * The studio's id for a bundle folder, as the CLI writes it into a settings record: the embedded model, or
+ * a bundle of the user's models folder (`user:<folder name>`, which matches once the folder is copied there).
+ */
+export function modelIdForDir(dir: string, embeddedDir = defaultModelDir()): string {
+  return path.resolve(dir) === path.resolve(embeddedDir) ? EMBEDDED_ID : `user:${path.basename(path.resolve(dir))}`.slice(0, 200);
+}
 
 /** The user's models folder in browser mode; Electron uses <userData>/models instead. */
 export function defaultUserModelsDir(): string {

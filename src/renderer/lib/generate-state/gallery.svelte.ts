@@ -1,7 +1,7 @@
-// Every finished image (and every opened file) with its settings, per-scale previews and tokens.
+// The gallery: every finished image (and every opened file) with its settings, per-scale previews and tokens.
 import type { ImageSettings, RgbImageMsg } from '../../../shared/contract';
 
-export interface HistoryEntry {
+export interface GalleryEntry {
   id: string;
   /** Images of one run share a jobId (shown together as a batch). */
   jobId: string;
@@ -22,20 +22,20 @@ export interface HistoryEntry {
 
 const LIMIT = 300;
 
-export class History {
-  entries = $state.raw<HistoryEntry[]>([]);
+export class Gallery {
+  entries = $state.raw<GalleryEntry[]>([]);
   /** Ids ticked for side-by-side comparison (at most two). */
   compare = $state.raw<string[]>([]);
 
-  add(items: HistoryEntry[]): void {
+  add(items: GalleryEntry[]): void {
     this.entries = [...items, ...this.entries].slice(0, LIMIT);
   }
 
-  get(id: string | null): HistoryEntry | undefined {
+  get(id: string | null): GalleryEntry | undefined {
     return id ? this.entries.find((e) => e.id === id) : undefined;
   }
 
-  batchOf(jobId: string): HistoryEntry[] {
+  batchOf(jobId: string): GalleryEntry[] {
     return this.entries.filter((e) => e.jobId === jobId).sort((a, b) => a.indexInBatch - b.indexInBatch);
   }
 

@@ -1,12 +1,13 @@
-// Host side of a canvas edit (issue 6): checks an edit.start request against the loaded model, runs the
+// Host side of a canvas edit: checks an edit.start request against the loaded model, runs the
 // engine's edit on the cropped region and streams job.start / job.scale / edit.done to the session.
 // The renderer sends only the pixels the region covers; the engine's result for that crop is exactly the
 // region square (pasted back with the feather), which the renderer composites at the region's place —
 // every document pixel outside the region is never touched, so it stays byte-identical.
-import type { EditRequest, EngineEvent, RgbImage, VarEngine } from '../../engine/index';
-import type { LoadedModel, StudioEvent } from '../../shared/contract';
-import type { EditStartParams } from '../../shared/edit';
-import { StudioError, toErrorInfo } from '../../shared/errors';
+import type { EditRequest, VarEngine } from '../engine/index';
+import type { LoadedModel, StudioEvent } from '../shared/contract';
+import type { EditStartParams } from '../shared/edit';
+import { StudioError } from '../shared/errors';
+import { compact, pumpJob } from './jobs';
 
 /** Pixels the model will regenerate: masked pixels inside the image plus the region's part outside it. */
 export function countRegenerated(p: Pick<EditStartParams, 'image' | 'mask' | 'region'>): { masked: number; outside: number } {
@@ -31,10 +32,6 @@ export function checkEditParams(p: EditStartParams, model: LoadedModel): void {
     throw new StudioError('empty-mask', 'The mask is empty inside the region box: nothing would change.', 'Paint over what should change with the brush (B), move the region box onto the painted area, or use "Fill" to regenerate the whole region.');
 }
 
-function compact(img: RgbImage): RgbImage {
-  return { width: img.width, height: img.height, data: img.data.slice() };
-}
-
 /** The engine request for a checked edit.start (the region is relative to the cropped image). */
 export function toEngineRequest(p: EditStartParams): EditRequest {
   return {
@@ -43,40 +40,21 @@ export function toEngineRequest(p: EditStartParams): EditRequest {
     region: { x: p.region.x, y: p.region.y, size: p.region.size },
     classIndex: p.classIndex,
     ...(p.fromScale !== undefined ? { fromScale: p.fromScale } : {}),
-    seed: p.seed, batch: p.batch, feather: p.feather,
-    cfg: p.cfg, topK: p.topK, topP: p.topP, moreSmooth: p.moreSmooth,
+    seed: p.seed, batch: p.batch, feather: p.feather, sampling: p.sampling,
   };
 }
 
 /** Runs one edit job to its end; every outcome is an event (never throws). */
-export async function runEditJob(
+export function runEditJob(
   engine: Pick<VarEngine, 'edit'>, p: EditStartParams, signal: AbortSignal, emit: (e: StudioEvent) => void,
 ): Promise<void> {
-  const seeds = Array.from({ length: p.batch }, (_, b) => (p.seed + b) >>> 0);
-  let completed = 0;
-  try {
-    for await (const ev of engine.edit(toEngineRequest(p), signal) as AsyncGenerator<EngineEvent>) {
-      if (ev.type === 'start') {
-        emit({ type: 'job.start', jobId: p.jobId, scales: ev.scales, patchNums: [...ev.patchNums], batch: ev.batch, classIndices: [...ev.classIndices], seeds });
-      } else if (ev.type === 'scale') {
-        completed = ev.index + 1;
-        emit({ type: 'job.scale', jobId: p.jobId, index: ev.index, patch: ev.patch, previews: ev.preview.map(compact), tokens: ev.tokens.map((t) => t.slice()), elapsedMs: ev.elapsedMs });
-      } else if (ev.type === 'done') {
-        emit({
-          type: 'edit.done', jobId: p.jobId,
-          candidates: ev.images.map((image, b) => {
-            if (image.width !== p.region.size || image.height !== p.region.size)
-              throw new StudioError('internal', `The engine returned a ${image.width}×${image.height} result for a ${p.region.size}-pixel region.`, 'This is a bug; please report it with the image size and region.');
-            return { image: compact(image), offset: { x: p.region.x, y: p.region.y }, classIndex: ev.classIndices[b], seed: seeds[b] };
-          }),
-          tokens: ev.tokens.map((pyr) => pyr.map((t) => t.slice())),
-          timings: { ...ev.timings, perScaleMs: [...ev.timings.perScaleMs] },
-        });
-      }
-    }
-    if (signal.aborted) emit({ type: 'job.cancelled', jobId: p.jobId, completedScales: completed });
-  } catch (e) {
-    if (signal.aborted || (e as { code?: unknown }).code === 'aborted') emit({ type: 'job.cancelled', jobId: p.jobId, completedScales: completed });
-    else emit({ type: 'job.error', jobId: p.jobId, error: toErrorInfo(e, 'Check the mask, the region box and the settings, then try again.') });
-  }
+  return pumpJob(engine.edit(toEngineRequest(p), signal), p.jobId, signal, emit, (done, { seeds, tokens, timings }) => ({
+    type: 'edit.done', jobId: p.jobId,
+    candidates: done.images.map((image, b) => {
+      if (image.width !== p.region.size || image.height !== p.region.size)
+        throw new StudioError('internal', `The engine returned a ${image.width}×${image.height} result for a ${p.region.size}-pixel region.`, 'This is a bug; please report it with the image size and region.');
+      return { image: compact(image), offset: { x: p.region.x, y: p.region.y }, classIndex: done.classIndices[b], seed: seeds[b] };
+    }),
+    tokens, timings,
+  }), 'Check the mask, the region box and the settings, then try again.');
 }

@@ -1,16 +1,17 @@
 // StudioHost: the contract implemented on top of the engine. One instance per process (Electron main,
 // or the browser-mode server), shared by every connected window; events of a job go to the session
 // that started it. Electron-free and DOM-free, so both hosts use exactly this code.
-import { VarEngine, type EngineEvent, type GenerateRequest, type ProviderName, type RgbImage } from '../../engine/index';
+import { VarEngine, type ProviderName } from '../engine/index';
 import {
   parseParams, type ExportResult, type GenerateSettings, type LoadedModel, type ParamsOf, type RequestKind,
-  type ResultOf, type RgbImageMsg, type StudioEvent,
-} from '../../shared/contract';
-import { StudioError, toErrorInfo } from '../../shared/errors';
+  type ResultOf, type StudioEvent,
+} from '../shared/contract';
+import { StudioError, toErrorInfo } from '../shared/errors';
 import { ModelCatalog } from './models';
-import { encodeExport, inspectImage } from './image-io';
+import { encodeDocumentExport, encodeExport, inspectImage, openCanvasImage } from './image-io';
 import { checkEditParams, runEditJob } from './edit';
-import { DocumentStore, defaultDataDir, encodeDocumentExport, openCanvasImage } from './documents';
+import { checkGenerateSettings, runGenerateJob } from './generate';
+import { DocumentStore, defaultDataDir } from './documents';
 
 /** One connected window / browser tab. */
 export interface StudioSession {
@@ -38,11 +39,6 @@ interface RunningJob {
   session: StudioSession;
   controller: AbortController;
   done: Promise<void>;
-}
-
-function compact(img: RgbImage): RgbImageMsg {
-  // A view into a larger engine buffer would be cloned whole over IPC; send exactly this image.
-  return { width: img.width, height: img.height, data: img.data.slice() };
 }
 
 export class StudioHost {
@@ -79,7 +75,7 @@ export class StudioHost {
       }
       case 'image.inspect':
         return inspectImage((params as ParamsOf<'image.inspect'>).bytes);
-      // ---- the canvas editor (issue 6; handlers in ./edit.ts and ./documents.ts) ----
+      // ---- the canvas editor (handlers in ./edit.ts, ./documents.ts and ./image-io.ts) ----
       case 'edit.start':
         return this.startEdit(params as ParamsOf<'edit.start'>, session);
       case 'edit.cancel':
@@ -137,7 +133,7 @@ export class StudioHost {
       patchNums: [...m.patchNums],
       vocabSize: m.vocabSize,
       classes: [...m.classes],
-      sampling: { cfg: m.sampling.cfg, topK: m.sampling.topK, topP: m.sampling.topP, moreSmooth: m.sampling.moreSmooth },
+      sampling: { ...m.sampling },
       previewMethod: `${m.preview.method}: ${m.preview.description ?? ''}`.slice(0, 1000),
       provider: { inUse: engine.provider.inUse, requested: engine.provider.requested, skipped: engine.provider.skipped.map((s) => ({ provider: s.provider, reason: s.reason.slice(0, 2000) })) },
     };
@@ -147,24 +143,19 @@ export class StudioHost {
   }
 
   private start(jobId: string, settings: GenerateSettings, session: StudioSession): { jobId: string } {
-    if (this.job) throw new StudioError('busy', 'A generation is already running.', 'Wait for it to finish or press Cancel (Esc).');
-    const loaded = this.engine;
-    if (!loaded || loaded.id !== settings.modelId)
-      throw new StudioError('model-not-loaded', `The model "${settings.modelId}" is not loaded.`, 'Pick the model in the model picker first; it loads in a few seconds.');
-    const K = loaded.info.patchNums.length;
-    if (settings.classIndex !== null && settings.classIndex >= loaded.info.classes.length)
-      throw new StudioError('bad-class', `Class ${settings.classIndex} does not exist; this model has ${loaded.info.classes.length} classes.`, 'Pick a class from the class list.');
-    if (settings.prefix) {
-      const { fromScale, tokens } = settings.prefix;
-      if (fromScale >= K) throw new StudioError('bad-prefix', `Varying from scale ${fromScale} leaves nothing to regenerate: the model has ${K} scales.`, `Pick a scale from 1 to ${K - 1}.`);
-      tokens.forEach((t, k) => {
-        const p = loaded.info.patchNums[k];
-        if (t.length !== p * p) throw new StudioError('bad-prefix', `Scale ${k + 1} of the kept tokens has ${t.length} tokens; this model needs ${p * p}.`, 'The image was made by another model: pick that model, or generate anew.');
-        for (const v of t) if (v >= loaded.info.vocabSize) throw new StudioError('bad-prefix', `Token ${v} at scale ${k + 1} is outside this model's vocabulary of ${loaded.info.vocabSize}.`, 'The image was made by another model: pick that model, or generate anew.');
-      });
-    }
-    this.claimSlot(jobId, session, (job, emit) => this.run(job, loaded.engine, settings, emit));
+    const loaded = this.claimable(settings.modelId);
+    checkGenerateSettings(settings, loaded.info);
+    this.claimSlot(jobId, session, (job, emit) => runGenerateJob(loaded.engine, jobId, settings, job.controller.signal, emit));
     return { jobId };
+  }
+
+  /** The loaded engine, when the job slot is free and it holds the model the request names. */
+  private claimable(modelId: string): { engine: VarEngine; info: LoadedModel } {
+    if (this.job) throw new StudioError('busy', 'A generation or edit is already running.', 'Wait for it to finish or press Cancel (Esc).');
+    const loaded = this.engine;
+    if (!loaded || loaded.id !== modelId)
+      throw new StudioError('model-not-loaded', `The model "${modelId}" is not loaded.`, 'Pick the model in the model picker first; it loads in a few seconds.');
+    return loaded;
   }
 
   /**
@@ -189,38 +180,6 @@ export class StudioHost {
     this.job = job;
   }
 
-  private async run(job: RunningJob, engine: VarEngine, s: GenerateSettings, emit: (e: StudioEvent) => void): Promise<void> {
-    const req: GenerateRequest = {
-      cfg: s.cfg, topK: s.topK, topP: s.topP, moreSmooth: s.moreSmooth,
-      classIndex: s.classIndex, seed: s.seed, batch: s.batch,
-      ...(s.prefix ? { prefix: [{ tokens: s.prefix.tokens }] } : {}),
-    };
-    const seeds = Array.from({ length: s.batch }, (_, b) => (s.seed + b) >>> 0);
-    let completed = 0;
-    try {
-      for await (const ev of engine.generate(req, job.controller.signal) as AsyncGenerator<EngineEvent>) {
-        if (ev.type === 'start') {
-          emit({ type: 'job.start', jobId: job.jobId, scales: ev.scales, patchNums: [...ev.patchNums], batch: ev.batch, classIndices: [...ev.classIndices], seeds });
-        } else if (ev.type === 'scale') {
-          completed = ev.index + 1;
-          emit({ type: 'job.scale', jobId: job.jobId, index: ev.index, patch: ev.patch, previews: ev.preview.map(compact), tokens: ev.tokens.map((t) => t.slice()), elapsedMs: ev.elapsedMs });
-        } else if (ev.type === 'done') {
-          emit({
-            type: 'job.done', jobId: job.jobId, images: ev.images.map(compact), tokens: ev.tokens.map((pyr) => pyr.map((t) => t.slice())),
-            classIndices: [...ev.classIndices], seeds, timings: { ...ev.timings, perScaleMs: [...ev.timings.perScaleMs] },
-          });
-        }
-      }
-      if (job.controller.signal.aborted) emit({ type: 'job.cancelled', jobId: job.jobId, completedScales: completed });
-    } catch (e) {
-      if (job.controller.signal.aborted || (e as { code?: unknown }).code === 'aborted') {
-        emit({ type: 'job.cancelled', jobId: job.jobId, completedScales: completed });
-      } else {
-        emit({ type: 'job.error', jobId: job.jobId, error: toErrorInfo(e, 'Check the settings (cfg, top-k, top-p) and try again; if the model keeps failing, reload it from the model picker.') });
-      }
-    }
-  }
-
   private documentStore(): DocumentStore {
     this.documents ??= new DocumentStore(this.opts.dataDir ?? defaultDataDir());
     return this.documents;
@@ -228,10 +187,7 @@ export class StudioHost {
 
   /** A canvas edit takes the same single job slot as a generation (one engine run at a time). */
   private startEdit(p: ParamsOf<'edit.start'>, session: StudioSession): { jobId: string } {
-    if (this.job) throw new StudioError('busy', 'A generation or edit is already running.', 'Wait for it to finish or press Cancel (Esc).');
-    const loaded = this.engine;
-    if (!loaded || loaded.id !== p.modelId)
-      throw new StudioError('model-not-loaded', `The model "${p.modelId}" is not loaded.`, 'Pick the model in the model picker first; it loads in a few seconds.');
+    const loaded = this.claimable(p.modelId);
     checkEditParams(p, loaded.info);
     this.claimSlot(p.jobId, session, (job, emit) => runEditJob(loaded.engine, p, job.controller.signal, emit));
     return { jobId: p.jobId };

@@ -1,17 +1,23 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeImage, encodePng, readPngText } from '../../../src/engine/index';
-import { REPO, TINY_BUNDLE } from './helpers';
+import { ModelCatalog } from '../../../src/host/models';
+import { StudioHost } from '../../../src/host/service';
+import { decodeImage, encodeImage, inspectImage, openCanvasImage, readPngText } from '../../../src/host/image-io';
+import type { EventOf, StudioEvent } from '../../../src/shared/contract';
+import { EDIT_CHAIN_KEY, editChainFromJson } from '../../../src/shared/edit';
+import { REPO, TINY_BUNDLE } from '../engine/helpers';
+
+const encodePng = (img: { width: number; height: number; data: Uint8Array }) => encodeImage(img, { format: 'png', quality: 100 });
 
 const BIN = join(REPO, 'bin/var-studio.mjs');
 const tmp = mkdtempSync(join(tmpdir(), 'var-cli-test-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function cli(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: REPO, encoding: 'utf8', timeout: 60_000, env: { ...process.env, SOURCE_DATE_EPOCH: '1767225600' } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 const tiny = ['--model', TINY_BUNDLE, '--provider', 'cpu'];
@@ -38,12 +44,42 @@ describe('var-studio CLI (spawned)', () => {
     const png = readFileSync(res.files[1]);
     expect(png.subarray(37, 41).toString('latin1')).toBe('tEXt');
     const meta = JSON.parse(readPngText(png)['var-studio']);
-    expect(meta).toMatchObject({ classIndex: 4, seed: 78, cfg: 2.5, topK: 10, topP: 0.9, moreSmooth: false, model: 'tiny' });
+    expect(meta).toMatchObject({ format: 'var-studio-settings', classIndex: 4, resolvedClassIndex: 4, seed: 78, sampling: { cfg: 2.5, topK: 10, topP: 0.9, moreSmooth: false }, model: { name: 'tiny', id: 'user:bundle' } });
     const img = await decodeImage(png);
     expect([img.width, img.height]).toEqual([16, 16]);
     const tokens = JSON.parse(readFileSync(tokensOut, 'utf8'));
     expect(tokens.images).toHaveLength(2);
     expect(tokens.images[0].tokens.map((t: number[]) => t.length)).toEqual([1, 4, 9, 16]);
+  });
+
+  it('a PNG made by the CLI opens in the studio with its settings and regenerates identically there', async () => {
+    const out = join(tmp, 'studio.png');
+    const tokensOut = join(tmp, 'studio-tokens.json');
+    const r = cli('generate', ...tiny, '--class', 'random', '--seed', '4294967295', '--cfg', '2.5', '--top-k', '10', '--top-p', '0.9', '--more-smooth', '--out', out, '--tokens-out', tokensOut, '--quiet');
+    expect(r.code).toBe(0);
+    const file = readFileSync(out);
+    // The studio's open path: the settings come back whole, not "damaged".
+    const opened = await inspectImage(file);
+    expect(opened.note).toMatch(/^Settings restored/);
+    const s = opened.settings!;
+    expect(s).toMatchObject({ classIndex: null, seed: 4294967295, sampling: { cfg: 2.5, topK: 10, topP: 0.9, moreSmooth: true } });
+    expect((await openCanvasImage(file, 'studio.png')).settingsJson).not.toBeNull();
+    // The studio regenerates from those settings, on the model the record names (the bundle in the user's models folder).
+    const host = new StudioHost({ version: 't', host: 'browser', catalog: new ModelCatalog(join(tmp, 'no-embedded'), dirname(TINY_BUNDLE)), threads: 1, deliverExport: async () => ({ kind: 'cancelled' }) });
+    try {
+      const events: StudioEvent[] = [];
+      const session = { id: 's', emit: (e: StudioEvent) => events.push(e) };
+      await host.handle('models.load', { modelId: s.model.id }, session);
+      await host.handle('generate.start', { jobId: 'again', settings: { modelId: s.model.id, classIndex: s.classIndex, seed: s.seed, batch: 1, sampling: s.sampling } }, session);
+      await host.idle();
+      const done = events.find((e): e is EventOf<'job.done'> => e.type === 'job.done')!;
+      expect(done.classIndices).toEqual([s.resolvedClassIndex]);
+      expect(Buffer.from(done.images[0].data).equals(Buffer.from(opened.image.data))).toBe(true);
+      const tokens = JSON.parse(readFileSync(tokensOut, 'utf8')).images[0].tokens as number[][];
+      expect(done.tokens[0].map((t) => Array.from(t))).toEqual(tokens);
+    } finally {
+      await host.dispose();
+    }
   });
 
   it('generate is reproducible: same seed ⇒ identical PNG bytes', () => {
@@ -70,7 +106,10 @@ describe('var-studio CLI (spawned)', () => {
     const src = (w - 1) * 3;
     const dst = (w - 1 + 4) * 3;
     expect(Array.from(res.data.subarray(dst, dst + 3))).toEqual(Array.from(img.subarray(src, src + 3)));
-    expect(JSON.parse(readPngText(readFileSync(out))['var-studio'])).toMatchObject({ operation: 'class-edit', classIndex: 3, fromScale: 1, region: { x: -4, y: 0, size: 28 } });
+    const chain = editChainFromJson(readPngText(readFileSync(out))[EDIT_CHAIN_KEY]);
+    expect(chain.source).toMatchObject({ kind: 'file', fileName: 'in.png', width: 24, height: 24 });
+    expect(chain.steps[0]).toMatchObject({ op: 'class-edit', classIndex: 3, resolvedClassIndex: 3, seed: 9, fromScale: 1, feather: 2, region: { x: -4, y: 0, size: 28 }, canvas: { width: 28, height: 28, shiftX: 4, shiftY: 0 } });
+    expect((await openCanvasImage(readFileSync(out), 'edit.png')).chain).toEqual(chain); // the canvas continues its chain
   });
 
   it('bad input: class out of range', () => {

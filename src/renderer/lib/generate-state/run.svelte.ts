@@ -1,7 +1,6 @@
 // The generation in flight: per-scale previews as they stream in, progress, and how it ended.
 import type { ErrorInfo, GenerateSettings, RgbImageMsg } from '../../../shared/contract';
-
-export type RunStatus = 'idle' | 'starting' | 'running' | 'done' | 'cancelled' | 'error';
+import { isActive, type RunStatus } from '../studio/jobs';
 
 export class Run {
   jobId = $state<string | null>(null);
@@ -12,7 +11,7 @@ export class Run {
   classIndices = $state.raw<number[]>([]);
   /** [scale][image] */
   previews = $state.raw<RgbImageMsg[][]>([]);
-  /** [scale][image], kept to build history entries */
+  /** [scale][image], kept to build gallery entries */
   tokens: Int32Array[][] = [];
   scalesDone = $state(0);
   elapsedMs = $state(0);
@@ -26,7 +25,7 @@ export class Run {
   }
 
   get active(): boolean {
-    return this.status === 'starting' || this.status === 'running';
+    return isActive(this.status);
   }
 
   reset(jobId: string, settings: GenerateSettings, variedFrom: Run['variedFrom']): void {

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Write a bundle with random weights in a given shape, for `var-studio bench` (outside git: a cache folder).
 
-    /usr/bin/python3 bench/make_shaped_bundle.py --preset d16 --out DIR        # official VAR-d16 + VQVAE, 256 px (~1.6 GB)
-    /usr/bin/python3 bench/make_shaped_bundle.py --preset fashion32 --out DIR  # the embedded model's shape (tools/configs)
+    /usr/bin/python3 tools/make_shaped_bundle.py --preset d16 --out DIR        # official VAR-d16 + VQVAE, 256 px (~1.6 GB)
+    /usr/bin/python3 tools/make_shaped_bundle.py --preset fashion32 --out DIR  # the embedded model's shape (tools/configs)
 
 Weights: VAR `init_weights()` (the official init) and torch's default VQVAE init, seeded. Timing does not depend
 on trained weights (apart from how many tokens top-k/top-p keep), so these stand in for models that are not
@@ -17,15 +17,14 @@ import os
 import sys
 import time
 
+import torch
+
+from export_bundle import write_bundle
+from var_ref.config import OFFICIAL_VAE, OFFICIAL_VAR, VARConfig, vae_config_from_json
+from var_ref.var import VAR
+from var_ref.vqvae import VQVAE
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, 'tools'))
-
-import torch  # noqa: E402
-
-from export_bundle import write_bundle  # noqa: E402
-from var_ref.config import OFFICIAL_VAE, OFFICIAL_VAR, VARConfig, vae_config_from_json  # noqa: E402
-from var_ref.var import VAR  # noqa: E402
-from var_ref.vqvae import VQVAE  # noqa: E402
 
 
 def imagenet_classes():
@@ -72,7 +71,7 @@ def main(argv=None) -> int:
     m = write_bundle(vae, var, a.out, name=f'bench-{a.preset}-random', title=f'{a.preset}-shaped random weights (benchmark only)',
                      description=f'The {a.preset} shapes with random weights; draws noise.',
                      classes=classes, sampling=sampling, license='MIT',
-                     source={'recipe': f'bench/make_shaped_bundle.py --preset {a.preset} --seed {a.seed}'},
+                     source={'recipe': f'tools/make_shaped_bundle.py --preset {a.preset} --seed {a.seed}'},
                      preview_samples=2)
     total = sum(f['bytes'] for f in m['files'].values())
     print(json.dumps({'out': a.out, 'bytes': total, 'seconds': round(time.time() - t0, 1)}))

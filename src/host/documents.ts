@@ -1,0 +1,150 @@
+// The canvas document on the host: autosave to the app's data folder and restore after a reload, crash
+// or restart (opening files and export are image-io.ts'). Images travel gzip-packed (raw RGB / one byte
+// per mask pixel): exact and small on the wire.
+// Writes are crash-safe: data files get fresh names, document.json is replaced last by a rename.
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import {
+  documentMetaSchema, upgradeDocumentMeta, type DocumentMeta, type DocumentRestoreResult, type DocumentSaveParams,
+} from '../shared/edit';
+import { StudioError } from '../shared/errors';
+
+/** Browser mode's data folder (Electron passes its userData folder). VAR_STUDIO_DATA_DIR overrides it (tests). */
+export function defaultDataDir(): string {
+  return process.env.VAR_STUDIO_DATA_DIR ? path.resolve(process.env.VAR_STUDIO_DATA_DIR) : path.join(os.homedir(), '.var-studio');
+}
+
+/** Inflates a packed buffer and checks it holds exactly `expected` bytes. */
+export function unpack(packed: Uint8Array, expected: number, what: string): Uint8Array {
+  let raw: Buffer;
+  try {
+    raw = gunzipSync(packed, { maxOutputLength: expected + 1 });
+  } catch (e) {
+    throw new StudioError('bad-document', `The ${what} is not a valid gzip stream of ${expected} bytes (${(e as Error).message}).`, 'Reload the page; if it persists, open the image again.');
+  }
+  if (raw.length !== expected) throw new StudioError('bad-document', `The ${what} holds ${raw.length} bytes; ${expected} were expected.`, 'Reload the page; if it persists, open the image again.');
+  return new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+}
+
+interface StoredDocument { meta: DocumentMeta; imageFile: string; maskFile: string }
+
+const INDEX = 'document.json';
+
+export class DocumentStore {
+  readonly dir: string;
+  private saving: Promise<unknown> = Promise.resolve();
+  private counter = 0;
+
+  constructor(dataDir: string) {
+    this.dir = path.join(dataDir, 'canvas');
+  }
+
+  private async readIndex(): Promise<StoredDocument | null> {
+    let text: string;
+    try {
+      text = await fs.readFile(path.join(this.dir, INDEX), 'utf8');
+    } catch {
+      return null;
+    }
+    const raw = JSON.parse(text) as { meta?: unknown; imageFile?: unknown; maskFile?: unknown };
+    const meta = documentMetaSchema.parse(upgradeDocumentMeta(raw.meta), 'document.json meta');
+    const fileName = /^[a-z]+-[A-Za-z0-9_-]+\.gz$/;
+    if (typeof raw.imageFile !== 'string' || !fileName.test(raw.imageFile) || typeof raw.maskFile !== 'string' || !fileName.test(raw.maskFile))
+      throw new Error('document.json names no valid data files');
+    return { meta, imageFile: raw.imageFile, maskFile: raw.maskFile };
+  }
+
+  /** Saves one autosave; calls are serialised so an older save never lands after a newer one. */
+  save(p: DocumentSaveParams): Promise<{ saved: boolean; imageRev: number; bytes: number }> {
+    const run = this.saving.then(() => this.saveNow(p));
+    this.saving = run.catch(() => undefined);
+    return run;
+  }
+
+  private async saveNow(p: DocumentSaveParams): Promise<{ saved: boolean; imageRev: number; bytes: number }> {
+    const { meta } = p;
+    const pixels = meta.width * meta.height;
+    unpack(p.mask, pixels, 'autosaved mask');
+    if (p.image) unpack(p.image, pixels * 3, 'autosaved image');
+    await fs.mkdir(this.dir, { recursive: true });
+    let old: StoredDocument | null = null;
+    try {
+      old = await this.readIndex();
+    } catch {
+      old = null; // a damaged index is replaced by this save
+    }
+    let imageFile: string;
+    if (p.image) {
+      imageFile = `image-${this.uniqueName()}.gz`;
+      await this.writeFile(imageFile, p.image);
+    } else if (old && old.meta.docId === meta.docId && old.meta.imageRev === meta.imageRev && old.meta.width === meta.width && old.meta.height === meta.height) {
+      imageFile = old.imageFile;
+    } else {
+      return { saved: false, imageRev: old && old.meta.docId === meta.docId ? old.meta.imageRev : 0, bytes: 0 };
+    }
+    const maskFile = `mask-${this.uniqueName()}.gz`;
+    await this.writeFile(maskFile, p.mask);
+    const index: StoredDocument = { meta, imageFile, maskFile };
+    await this.writeFile(INDEX, Buffer.from(JSON.stringify(index)));
+    // The index now names the new files; the old ones can go.
+    for (const f of old ? [old.imageFile, old.maskFile] : []) if (f !== imageFile && f !== maskFile) await fs.rm(path.join(this.dir, f), { force: true });
+    return { saved: true, imageRev: meta.imageRev, bytes: (p.image?.length ?? 0) + p.mask.length };
+  }
+
+  private uniqueName(): string {
+    this.counter += 1;
+    return `${Date.now().toString(36)}-${process.pid}-${this.counter}`;
+  }
+
+  private async writeFile(name: string, data: Uint8Array): Promise<void> {
+    const tmp = path.join(this.dir, `.${name}.tmp`);
+    await fs.writeFile(tmp, data);
+    await fs.rename(tmp, path.join(this.dir, name));
+  }
+
+  async restore(): Promise<DocumentRestoreResult> {
+    await this.saving;
+    let stored: StoredDocument | null;
+    try {
+      stored = await this.readIndex();
+    } catch (e) {
+      return { document: null, problem: await this.quarantine(`The autosaved canvas could not be read (${(e as Error).message}).`) };
+    }
+    if (!stored) return { document: null, problem: null };
+    try {
+      const image = new Uint8Array(await fs.readFile(path.join(this.dir, stored.imageFile)));
+      const mask = new Uint8Array(await fs.readFile(path.join(this.dir, stored.maskFile)));
+      const pixels = stored.meta.width * stored.meta.height;
+      unpack(image, pixels * 3, 'autosaved image');
+      unpack(mask, pixels, 'autosaved mask');
+      return { document: { meta: stored.meta, image, mask }, problem: null };
+    } catch (e) {
+      return { document: null, problem: await this.quarantine(`The autosaved canvas is damaged (${(e as Error).message}).`) };
+    }
+  }
+
+  /** Moves a damaged autosave aside (nothing is deleted) and says where it went. */
+  private async quarantine(message: string): Promise<string> {
+    const broken = `${this.dir}.broken-${Date.now().toString(36)}`;
+    try {
+      await fs.rename(this.dir, broken);
+      return `${message} It was moved to ${broken}; the canvas starts empty.`;
+    } catch {
+      return message;
+    }
+  }
+
+  async discard(): Promise<boolean> {
+    await this.saving;
+    let existed = true;
+    try {
+      await fs.access(path.join(this.dir, INDEX));
+    } catch {
+      existed = false;
+    }
+    await fs.rm(this.dir, { recursive: true, force: true });
+    return existed;
+  }
+}

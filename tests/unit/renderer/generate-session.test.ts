@@ -1,0 +1,96 @@
+// The Generate workspace's session against the real host (tiny bundle) through an in-process Studio:
+// a run streams into the gallery, events reach only the job that asked, cancel drops the run at once and
+// the next run works, and deleting from the gallery is undone by Ctrl+Z.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StudioApp } from '../../../src/renderer/lib/state/app.svelte';
+import { GenerateSession } from '../../../src/renderer/lib/generate-state/session.svelte';
+import { inProcessStudio, until, type InProcessStudio } from './in-process-studio';
+
+let studio: InProcessStudio;
+let app: StudioApp;
+let gen: GenerateSession;
+
+beforeEach(async () => {
+  studio = inProcessStudio();
+  app = new StudioApp(studio);
+  await app.start();
+  gen = new GenerateSession(app);
+  app.settings.classIndex = 3;
+  app.settings.seed = 1234;
+  app.settings.seedLocked = true;
+});
+
+afterEach(async () => {
+  app.dispose();
+  await studio.close();
+});
+
+describe('GenerateSession', () => {
+  it('a run streams every scale, ends in the gallery with the seeds the host used, and frees the job slot', async () => {
+    expect(app.model?.id).toBe('embedded');
+    app.settings.batch = 2;
+    await gen.generate();
+    expect(gen.run.active).toBe(true);
+    await until('the run to finish', () => gen.run.status === 'done');
+    expect(gen.run.scalesDone).toBe(app.model!.patchNums.length);
+    expect(gen.gallery.entries.map((e) => e.settings?.seed)).toEqual([1234, 1235]);
+    expect(gen.gallery.entries.every((e) => e.jobId === gen.run.jobId && e.origin === 'generated')).toBe(true);
+    expect(gen.gallery.entries[0].scalePreviews).toHaveLength(app.model!.patchNums.length);
+    expect(gen.shown).toEqual({ kind: 'entry', id: gen.gallery.entries[0].id });
+    expect(app.jobs.busy).toBe(false);
+    expect(app.jobActive).toBe(false);
+  });
+
+  it('the same seed and settings give the same image twice', async () => {
+    await gen.generate();
+    await until('run 1', () => gen.run.status === 'done');
+    await gen.generate();
+    await until('run 2', () => gen.run.status === 'done' && gen.gallery.entries.length === 2);
+    const [b, a] = gen.gallery.entries;
+    expect(a.jobId).not.toBe(b.jobId);
+    expect(Buffer.from(b.image.data).equals(Buffer.from(a.image.data))).toBe(true);
+  });
+
+  it('cancel drops the run at once; the host ends it, nothing reaches the gallery, and the next run starts without "busy"', async () => {
+    const started = gen.generate();
+    gen.cancel();
+    expect(gen.run.status).toBe('cancelled');
+    expect(gen.run.active).toBe(false);
+    await started;
+    const cancelledId = gen.run.jobId!;
+    expect(studio.calls.filter((c) => c.kind === 'generate.cancel').map((c) => c.jobId)).toEqual([cancelledId]);
+    // The next run waits for the cancelled job's last event, then starts.
+    await gen.generate();
+    await until('the next run to finish', () => gen.run.status === 'done');
+    expect(studio.events.find((e) => e.jobId === cancelledId && e.type === 'job.cancelled')).toBeDefined();
+    expect(studio.events.some((e) => e.jobId === cancelledId && e.type === 'job.done')).toBe(false);
+    expect(gen.gallery.entries).toHaveLength(1);
+    expect(gen.gallery.entries[0].jobId).not.toBe(cancelledId);
+  });
+
+  it('deleting a gallery entry is undone (Ctrl+Z) back into its place; the main view leaves a deleted entry', async () => {
+    app.settings.batch = 3;
+    await gen.generate();
+    await until('the run', () => gen.run.status === 'done');
+    const ids = gen.gallery.entries.map((e) => e.id);
+    gen.show(ids[1]);
+    gen.deleteEntry(ids[1]);
+    expect(gen.gallery.entries.map((e) => e.id)).toEqual([ids[0], ids[2]]);
+    expect(gen.shown).toEqual({ kind: 'run' });
+    app.undo();
+    expect(gen.gallery.entries.map((e) => e.id)).toEqual(ids);
+    app.undo(); // nothing left: the gallery stays as it is
+    expect(gen.gallery.entries.map((e) => e.id)).toEqual(ids);
+  });
+
+  it('a refused start is an error of that run with the host\'s words, and frees the slot', async () => {
+    app.settings.classIndex = 999; // the tiny model has 10 classes
+    await gen.generate();
+    expect(gen.run.status).toBe('error');
+    expect(gen.run.error?.message).toMatch(/class/i);
+    expect(app.jobs.busy).toBe(false);
+    app.settings.classIndex = 1;
+    await gen.generate();
+    await until('a good run', () => gen.run.status === 'done');
+  });
+});
