@@ -61,8 +61,8 @@ describe('finding 2: every reply is checked against the contract before it is se
       const { outcome, ws } = await connect(`ws://127.0.0.1:${server.port}/ws`, { origin: originOf(server), headers: tokenCookie(server) });
       expect(outcome).toBe('open');
       const settings = {
-        format: 'var-studio-settings', version: 1, model: { id: 'embedded', name: 'tiny', title: 'Tiny', resolution: 4 },
-        classIndex: 2, resolvedClassIndex: 2, className: 'c', seed: 9, cfg: 1.5, topK: 0, topP: 1, moreSmooth: false, createdAt: '2026-01-01T00:00:00.000Z',
+        format: 'var-studio-settings', version: 2, model: { id: 'embedded', name: 'tiny', title: 'Tiny', resolution: 4 },
+        classIndex: 2, resolvedClassIndex: 2, className: 'c', seed: 9, sampling: { cfg: 1.5, topK: 0, topP: 1, moreSmooth: false }, createdAt: '2026-01-01T00:00:00.000Z',
       };
       const exportParams = { image: { width: 1, height: 1, data: new Uint8Array(3) }, settings, format: 'png', upscale: 8, kernel: 'lanczos3', quality: 90, fileName: 'x' };
       const reply = await call(ws, 1, 'image.export', exportParams);
