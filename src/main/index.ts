@@ -56,6 +56,16 @@ function buildMenu(): void {
 }
 
 async function main(): Promise<void> {
+  // One app per user: a second copy would autosave over the first one's canvas. It hands over and quits.
+  if (!app.requestSingleInstanceLock()) {
+    app.quit();
+    return;
+  }
+  app.on('second-instance', () => {
+    const win = BrowserWindow.getAllWindows()[0];
+    if (win?.isMinimized()) win.restore();
+    win?.focus();
+  });
   await app.whenReady();
   hardenSession();
   serveAppProtocol(rendererDir);

@@ -12,6 +12,8 @@ import { readFileSync, promises as fsp } from 'node:fs';
 import { ModelCatalog, defaultModelDir, defaultUserModelsDir } from '../host/models';
 import { PROVIDER_NAMES, type ProviderNameMsg } from '../shared/contract';
 import { StudioHost } from '../host/service';
+import { defaultDataDir } from '../host/documents';
+import { lockDataFolder } from '../host/data-lock';
 import { startStudioServer } from './server';
 import { TOKEN_PATTERN, newToken } from './auth';
 
@@ -102,8 +104,12 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const version = (JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  // One server per data folder: two would autosave over each other's canvas.
+  const dataDir = defaultDataDir();
+  const lock = await lockDataFolder(dataDir);
   const catalog = new ModelCatalog(args.model ?? defaultModelDir(), args.modelsDir);
   const host = new StudioHost({
+    dataDir,
     version, host: 'browser', catalog, provider: args.provider, threads: args.threads,
     // The server never writes files: the bytes go back to the browser, which downloads them.
     deliverExport: async (file) => ({ kind: 'download', ...file }),
@@ -118,6 +124,7 @@ async function main(): Promise<void> {
   const stop = async () => {
     await server.close();
     await host.dispose();
+    await lock.release();
     process.exit(0);
   };
   process.on('SIGINT', stop);
@@ -126,7 +133,8 @@ async function main(): Promise<void> {
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main().catch((e) => {
-    console.error(`var-studio serve: ${(e as Error).message}`);
+    const hint = typeof (e as { hint?: unknown }).hint === 'string' ? ` ${(e as { hint: string }).hint}` : '';
+    console.error(`var-studio serve: ${(e as Error).message}${hint}`);
     process.exit(1);
   });
 }
