@@ -46,6 +46,18 @@ export function parseRegion(v: string | undefined): { x: number; y: number; size
   return { x, y, size };
 }
 
+export type OutputFormat = 'png' | 'jpeg' | 'webp';
+const OUTPUT_FORMATS: Readonly<Record<string, OutputFormat>> = { '.png': 'png', '.jpg': 'jpeg', '.jpeg': 'jpeg', '.webp': 'webp' };
+
+/** The format an --out file is written in, from its extension; any other extension (or none) is refused. */
+export function outputFormat(out: string): OutputFormat {
+  const slash = Math.max(out.lastIndexOf('/'), out.lastIndexOf('\\'));
+  const dot = out.lastIndexOf('.');
+  const format = dot > slash + 1 ? OUTPUT_FORMATS[out.slice(dot).toLowerCase()] : undefined;
+  if (!format) throw new UsageError(`--out must name a .png, .jpg, .jpeg or .webp file (the format written), got ${JSON.stringify(out)}`);
+  return format;
+}
+
 /** FILE.png → FILE-b.png for images of a batch (FILE.png itself when the batch has one image). */
 export function batchPath(out: string, b: number, batch: number): string {
   if (batch === 1) return out;

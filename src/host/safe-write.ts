@@ -69,12 +69,34 @@ async function stage(file: FileToWrite, mode: number): Promise<string> {
  */
 export async function writeFilesSafely(files: readonly FileToWrite[], opts: { mode?: number } = {}): Promise<void> {
   const temps: string[] = [];
+  // Hard links to the files being replaced, so a rename that fails half-way through can be undone.
+  const backups: (string | null)[] = [];
   try {
     for (const f of files) temps.push(await stage(f, opts.mode ?? 0o644));
-    for (let i = 0; i < files.length; i++) await fs.rename(temps[i], files[i].path);
+    for (const f of files) {
+      const backup = tempPathFor(f.path);
+      inFlight.add(backup);
+      const linked = await fs.link(f.path, backup).then(() => true, () => false);
+      if (!linked) inFlight.delete(backup);
+      backups.push(linked ? backup : null);
+    }
+    const renamed: number[] = [];
+    try {
+      for (let i = 0; i < files.length; i++) {
+        await fs.rename(temps[i], files[i].path);
+        renamed.push(i);
+      }
+    } catch (e) {
+      for (const i of renamed.reverse()) {
+        const backup = backups[i];
+        await (backup ? fs.rename(backup, files[i].path) : fs.rm(files[i].path, { force: true })).catch(() => undefined);
+      }
+      throw e;
+    }
     for (const dir of new Set(files.map((f) => path.dirname(f.path)))) await syncFolder(dir);
   } finally {
-    for (const t of temps) {
+    for (const t of [...temps, ...backups]) {
+      if (!t) continue;
       await fs.rm(t, { force: true }).catch(() => undefined); // no-op once renamed
       inFlight.delete(t);
     }
