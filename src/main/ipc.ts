@@ -1,13 +1,13 @@
 // The thin Electron adapter of the contract: requests over ipcMain.handle (validated by StudioHost
 // against src/shared), job events over a MessagePort per window. Only our own page may call.
 import { BrowserWindow, MessageChannelMain, dialog, ipcMain, app, type IpcMainInvokeEvent, type MessagePortMain, type WebContents } from 'electron';
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { CHANNELS } from '../shared/bridge';
 import { ContractError } from '../shared/schema';
 import { isRequestKind, type ExportResult, type StudioEvent } from '../shared/contract';
 import { toErrorInfo } from '../shared/errors';
 import type { StudioHost, StudioSession } from '../host/service';
+import { writeFileSafely } from '../host/safe-write';
 
 interface WindowSession extends StudioSession {
   port: MessagePortMain | null;
@@ -78,6 +78,6 @@ export async function saveWithDialog(file: { bytes: Uint8Array; mime: string; fi
   };
   const choice = win ? await dialog.showSaveDialog(win, options) : await dialog.showSaveDialog(options);
   if (choice.canceled || !choice.filePath) return { kind: 'cancelled' };
-  await fs.writeFile(choice.filePath, file.bytes);
+  await writeFileSafely(choice.filePath, file.bytes); // a crash mid-export keeps the file being replaced
   return { kind: 'saved', path: choice.filePath, bytes: file.bytes.length };
 }
