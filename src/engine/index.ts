@@ -8,5 +8,5 @@ export type { ProviderName, ProviderReport } from './providers';
 export type { RgbImage } from './image';
 export type { SamplingSettings } from './sampler';
 export { resolveClass } from './requests';
-export { defaultRegion } from './edit';
+export { MAX_REGION, defaultRegion } from './edit';
 export { readManifest } from './bundle';
