@@ -5,6 +5,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { StudioError } from '../shared/errors';
+import { isProcessAlive } from './safe-write';
 
 export const LOCK_FILE = '.var-studio.lock';
 
@@ -15,15 +16,6 @@ const held = new Set<string>();
 export interface DataLock {
   readonly file: string;
   release(): Promise<void>;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function readRecord(file: string): Promise<LockRecord | null> {
@@ -57,7 +49,7 @@ export async function lockDataFolder(dir: string): Promise<DataLock> {
     const holder = await readRecord(file);
     // A lock from another machine (a shared home folder) cannot be checked: it is respected.
     const ours = holder?.pid === process.pid && held.has(file);
-    if (holder && (holder.host !== record.host || ours || (holder.pid !== process.pid && alive(holder.pid)))) {
+    if (holder && (holder.host !== record.host || ours || (holder.pid !== process.pid && isProcessAlive(holder.pid)))) {
       throw new StudioError('data-folder-in-use', `Another VAR Studio (pid ${holder.pid} on ${holder.host}, since ${holder.since}) is using the data folder ${dir}.`,
         `Close the other one first, or give this one its own folder (VAR_STUDIO_DATA_DIR). If no other copy runs, delete ${file}.`);
     }

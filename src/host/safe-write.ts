@@ -107,7 +107,8 @@ export async function writeFileSafely(target: string, data: Uint8Array | string,
   await writeFilesSafely([{ path: target, data }], opts);
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process of this machine still runs (EPERM: it does, as another user). */
+export function isProcessAlive(pid: number): boolean {
   if (pid === process.pid) return true;
   try {
     process.kill(pid, 0);
@@ -133,7 +134,7 @@ export async function sweepTempFiles(dir: string): Promise<string[]> {
     const owner = tempOwner(name);
     const full = path.join(dir, name);
     if (owner === null || inFlight.has(full)) continue;
-    if (owner !== process.pid && isAlive(owner)) continue;
+    if (owner !== process.pid && isProcessAlive(owner)) continue;
     await fs.rm(full, { force: true });
     removed.push(name);
   }
