@@ -5,7 +5,8 @@ import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { StudioHost } from '../../src/host/service';
-import { call, connect, originOf, realHost, serve, tmp, tokenCookie } from './helpers';
+import { tmp } from './helpers';
+import { call, connect, originOf, realHost, serve, tokenCookie } from './server-helpers';
 
 function get(port: number, pathname: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
