@@ -2,7 +2,7 @@
 // never a torn one), crash debris is swept, a full disk is a clear error that does not poison later
 // saves, and one data folder has one owner.
 import { describe, expect, it, vi } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { promises as fsp, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { sweepTempFiles, writeFileSafely } from '../../src/host/safe-write';
@@ -85,4 +85,15 @@ describe('finding 3: one data folder, one owner', () => {
     await lock.release();
     await (await lockDataFolder(dir)).release();
   }, 60_000);
+
+  it('a second `serve` on a data folder in use exits at once, naming the first one', async () => {
+    const dir = tmp('lock');
+    const lock = await lockDataFolder(dir);
+    const main = path.resolve(import.meta.dirname, '..', '..', 'src', 'server', 'main.ts');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', main, '--port', '0'], { env: { ...process.env, VAR_STUDIO_DATA_DIR: dir }, encoding: 'utf8', timeout: 60_000 });
+    await lock.release();
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`Another VAR Studio (pid ${process.pid}`);
+    expect(r.stderr).toContain('VAR_STUDIO_DATA_DIR');
+  }, 90_000);
 });
