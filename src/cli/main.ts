@@ -4,7 +4,7 @@
  * with status 2 and one line "var-studio: error: <reason>"; an internal failure exits with 1.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -16,7 +16,9 @@ import { modelIdForDir } from '../host/models';
 import { LIMITS, PROVIDER_NAMES, type ImageSettings } from '../shared/contract';
 import type { EditChain, EditOperation } from '../shared/edit';
 import { StudioError } from '../shared/errors';
-import { UsageError, batchPath, parseFloatArg, parseIntArg, parseRegion } from './args';
+import { forLog } from '../shared/log-text';
+import { type FileToWrite, writeFilesSafely } from '../host/safe-write';
+import { type OutputFormat, UsageError, batchPath, outputFormat, parseFloatArg, parseIntArg, parseRegion } from './args';
 import { MODELS_HELP, MODELS_USAGE, cmdModels, isModelsError, modelsHuman } from './models';
 import { Progress } from './progress';
 
@@ -40,6 +42,9 @@ common options:
 
 generate: sampling settings default to the model's manifest; --seed defaults to a random seed (printed).
   Image b of a batch uses seed + b, so any image can be regenerated alone; FILE.png becomes FILE-b.png.
+--out: the extension picks the format: .png (lossless, settings in a tEXt chunk), .jpg/.jpeg or .webp
+  (quality 95, settings in XMP); any other extension is refused. All outputs of a run (images and
+  --tokens-out) are written together: if one fails, none is left behind and existing files stay as they were.
   With SOURCE_DATE_EPOCH set, the record's time is that one, so the same command writes the same bytes.
   The PNG carries the studio's own settings record (tEXt chunk "var-studio" right after IHDR), so the
   studio opens it with its settings and regenerates it exactly.
@@ -112,9 +117,16 @@ async function drive(events: AsyncGenerator<EngineEvent>, progress: Progress, pa
   return { ...done!, seeds };
 }
 
-async function writeOut(path: string, bytes: Uint8Array | string): Promise<void> {
-  await mkdir(dirname(resolve(path)), { recursive: true });
-  await writeFile(path, bytes);
+/** Lossless PNG; JPEG and WebP at a high fixed quality. */
+const OUTPUT_QUALITY: Record<OutputFormat, number> = { png: 100, jpeg: 95, webp: 95 };
+
+/**
+ * Writes a command's outputs as one batch: every file is complete before any replaces its target, so a
+ * failure (or a kill) leaves no partial results and every existing file as it was.
+ */
+async function writeOutputs(files: FileToWrite[]): Promise<void> {
+  for (const dir of new Set(files.map((f) => dirname(resolve(f.path))))) await mkdir(dir, { recursive: true });
+  await writeFilesSafely(files);
 }
 
 async function cmdGenerate(argv: string[]): Promise<unknown> {
@@ -122,6 +134,7 @@ async function cmdGenerate(argv: string[]): Promise<unknown> {
   if (v.help) return USAGE;
   const c = commonOptions(v);
   if (!v.out) throw new UsageError('generate needs --out FILE.png');
+  const format = outputFormat(v.out);
   if (v.class === undefined) throw new UsageError('generate needs --class <index|name> (or "random")');
   const engine = await openEngine(c, v.model === undefined);
   try {
@@ -132,23 +145,24 @@ async function cmdGenerate(argv: string[]): Promise<unknown> {
     const m = engine.manifest;
     const model = { id: modelIdForDir(c.model), name: m.name, title: m.title, resolution: m.resolution };
     const createdAt = recordTime();
-    const files: string[] = [];
+    const outputs: FileToWrite[] = [];
     for (let b = 0; b < done.images.length; b++) {
       const path = batchPath(v.out, b, s.batch);
       const settings: ImageSettings = {
         format: 'var-studio-settings', version: 2, model, classIndex, resolvedClassIndex: done.classIndices[b],
         className: m.classes[done.classIndices[b]], seed: done.seeds[b], sampling: s.sampling, createdAt,
       };
-      await writeOut(path, await encodeImage(done.images[b], { format: 'png', quality: 100 }, settingsRecord(settings)));
-      files.push(path);
+      outputs.push({ path, data: await encodeImage(done.images[b], { format, quality: OUTPUT_QUALITY[format] }, settingsRecord(settings)) });
     }
+    const files = outputs.map((o) => o.path);
     if (v['tokens-out']) {
       const tokens = {
         model: engine.manifest.name, patchNums: engine.manifest.patchNums,
         images: done.tokens.map((t, b) => ({ seed: done.seeds[b], classIndex: done.classIndices[b], tokens: t.map((x) => Array.from(x)) })),
       };
-      await writeOut(v['tokens-out'], JSON.stringify(tokens));
+      outputs.push({ path: v['tokens-out'], data: JSON.stringify(tokens) });
     }
+    await writeOutputs(outputs);
     return {
       ok: true, command: 'generate', files, tokensFile: v['tokens-out'] ?? null, seed: s.seed, classIndices: done.classIndices,
       settings: { ...s.sampling, batch: s.batch },
@@ -178,6 +192,7 @@ async function cmdEdit(argv: string[]): Promise<unknown> {
   if (!v.image) throw new UsageError('edit needs --image IN');
   if (!v.mask) throw new UsageError('edit needs --mask MASK (white = regenerate)');
   if (!v.out) throw new UsageError('edit needs --out FILE.png');
+  const format = outputFormat(v.out);
   const region = parseRegion(v.region);
   const feather = parseFloatArg('feather', v.feather) ?? 4;
   const image = await decodeImage(await readInput(v.image, '--image'));
@@ -197,7 +212,7 @@ async function cmdEdit(argv: string[]): Promise<unknown> {
     const { width, height } = done.images[0];
     const op: EditOperation = classIndex !== null ? 'class-edit' : width !== image.width || height !== image.height ? 'outpaint' : 'inpaint';
     const at = recordTime();
-    const files: string[] = [];
+    const outputs: FileToWrite[] = [];
     for (let b = 0; b < done.images.length; b++) {
       const path = batchPath(v.out, b, s.batch);
       const resolved = done.classIndices[b];
@@ -211,9 +226,10 @@ async function cmdEdit(argv: string[]): Promise<unknown> {
           canvas: { width, height, shiftX: Math.max(0, -used.x), shiftY: Math.max(0, -used.y) }, at,
         }],
       };
-      await writeOut(path, await encodeImage(done.images[b], { format: 'png', quality: 100 }, chainRecord(chain)));
-      files.push(path);
+      outputs.push({ path, data: await encodeImage(done.images[b], { format, quality: OUTPUT_QUALITY[format] }, chainRecord(chain)) });
     }
+    await writeOutputs(outputs);
+    const files = outputs.map((o) => o.path);
     return { ok: true, command: 'edit', files, seed: s.seed, classIndex, size: [done.images[0].width, done.images[0].height], provider: engine.provider, timings: done.timings };
   } finally {
     await engine.dispose();
@@ -288,7 +304,7 @@ export async function main(argv: string[]): Promise<number> {
       (e instanceof TypeError && (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'));
     const code = (e as { code?: string }).code ?? 'internal';
     const message = (e instanceof Error ? e.message : String(e)).split('\n')[0];
-    process.stderr.write(`var-studio: error: ${message}\n`);
+    process.stderr.write(`var-studio: error: ${forLog(message)}\n`); // messages may quote bundle or file text
     if (wantsJson) process.stdout.write(`${JSON.stringify({ ok: false, error: { code, message } })}\n`);
     if (!known && process.env.VAR_STUDIO_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return known ? 2 : 1;

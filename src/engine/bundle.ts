@@ -5,10 +5,10 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { readFile, realpath, stat } from 'node:fs/promises';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { BundleError } from './errors';
-import { type Manifest, validateManifest } from './manifest';
+import { type Manifest, isPlainFileName, validateManifest } from './manifest';
 
 export interface LoadedBundle {
   dir: string;
@@ -49,12 +49,33 @@ export async function readManifest(dir: string): Promise<Manifest> {
 }
 
 /**
+ * The real path of a file the manifest lists, refused unless it is a plain name whose real path (symlinks
+ * followed) lies inside the bundle folder: a third-party bundle cannot reach any other file on disk.
+ */
+export async function bundleFilePath(dir: string, name: string, expected: string): Promise<string> {
+  if (!isPlainFileName(name)) throw new BundleError('bad-file-name', `${dir}: ${JSON.stringify(name)}: expected a plain file name inside the bundle folder`, dir, name);
+  let root: string;
+  let real: string;
+  try {
+    root = await realpath(dir);
+    real = await realpath(join(root, name));
+  } catch {
+    throw new BundleError('missing-file', `${dir}: ${name}: expected ${expected} (listed in manifest "files"), found no such file`, dir, name);
+  }
+  const rel = relative(root, real);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+    throw new BundleError('file-outside-bundle', `${dir}: ${name}: expected a file inside the bundle folder, found a link to ${real} (copy the file into the bundle instead)`, dir, name);
+  }
+  return real;
+}
+
+/**
  * Check every file of `manifest.files`: present, of the recorded size (a truncated download shows here)
  * and, unless `verifyHashes` is false, of the recorded sha256.
  */
 export async function verifyFiles(dir: string, manifest: Manifest, verifyHashes = true): Promise<void> {
   for (const [name, entry] of Object.entries(manifest.files)) {
-    const path = join(dir, name);
+    const path = await bundleFilePath(dir, name, `a file of ${entry.bytes} bytes`);
     let size: number;
     try {
       size = (await stat(path)).size;
@@ -77,7 +98,7 @@ export async function loadBundle(dir: string, opts: { verifyHashes?: boolean } =
   const abs = resolve(dir);
   const manifest = await readManifest(abs);
   await verifyFiles(abs, manifest, opts.verifyHashes ?? true);
-  const bytes = await readFile(join(abs, manifest.codebook.file));
+  const bytes = await readFile(await bundleFilePath(abs, manifest.codebook.file, 'the codebook'));
   // Copy into an aligned buffer: a Buffer may sit at an offset that is not a multiple of 4.
   const codebook = new Float32Array(manifest.vocabSize * manifest.cvae);
   new Uint8Array(codebook.buffer).set(bytes);

@@ -51,13 +51,19 @@ function maskValue(mask: EditMask, i: number): number {
 }
 
 /**
- * The default region when none is given: the whole image if it is square; otherwise the square of side
- * min(w, h) centred on the mask's bounding box, shifted to lie inside the image.
+ * The largest edit region side: its float crop (size²·3 float64) stays near 100 MB. The same number as the
+ * contract's EDIT_LIMITS.maxRegion (the engine imports nothing of the app; a unit test checks they agree).
+ */
+export const MAX_REGION = 2048;
+
+/**
+ * The default region when none is given: the whole image if it is square (and at most MAX_REGION); otherwise
+ * the square of side min(w, h, MAX_REGION) centred on the mask's bounding box, shifted to lie inside the image.
  */
 export function defaultRegion(img: RgbImage, mask: EditMask): EditRegion {
   const { width: w, height: h } = img;
-  if (w === h) return { x: 0, y: 0, size: w };
-  const size = Math.min(w, h);
+  if (w === h && w <= MAX_REGION) return { x: 0, y: 0, size: w };
+  const size = Math.min(w, h, MAX_REGION);
   let x0 = w, y0 = h, x1 = -1, y1 = -1;
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
@@ -91,7 +97,7 @@ export function checkEditInputs(img: RgbImage, mask: EditMask, region: EditRegio
     if (region.x >= img.width || region.y >= img.height || region.x + region.size <= 0 || region.y + region.size <= 0) {
       throw new EngineError('bad-region', `region ${region.x},${region.y} size ${region.size} does not overlap the ${img.width}×${img.height} image`);
     }
-    if (region.size > 16384) throw new EngineError('bad-region', `region size ${region.size} is larger than 16384 pixels`);
+    if (region.size > MAX_REGION) throw new EngineError('bad-region', `region size ${region.size} is larger than ${MAX_REGION} pixels (the region is resized to the model's resolution anyway; pick a smaller one)`);
   }
   if (!Number.isFinite(feather) || feather < 0) throw new EngineError('bad-feather', `feather must be a number ≥ 0 (pixels), got ${feather}`);
 }

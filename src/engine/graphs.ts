@@ -2,8 +2,8 @@
  * The five ONNX sessions of a bundle, created through the provider chain, with their I/O checked
  * against the contract of docs/model-bundle.md ("Graph contracts", names exact).
  */
-import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { bundleFilePath } from './bundle';
 import { BundleError } from './errors';
 import { GRAPH_NAMES, type GraphName, type Manifest } from './manifest';
 import { type ProviderName, type ProviderReport, type SessionTuning, firstLine, providerChain, sessionOptions } from './providers';
@@ -105,6 +105,8 @@ export class BundleSessions {
    * all succeed is used. A graph that fails on CPU is a broken bundle file (BundleError naming it).
    */
   static async create(dir: string, manifest: Manifest, requested: ProviderName | 'auto', tuning: SessionTuning): Promise<BundleSessions> {
+    const paths = {} as Record<GraphName, string>;
+    for (const g of GRAPH_NAMES) paths[g] = await bundleFilePath(dir, manifest.graphs[g].model, 'an ONNX graph');
     const chain = providerChain(requested);
     const skipped: ProviderReport['skipped'] = [];
     for (const provider of chain) {
@@ -113,7 +115,7 @@ export class BundleSessions {
         for (const g of GRAPH_NAMES) {
           const file = manifest.graphs[g].model;
           try {
-            opened[g] = await ort.InferenceSession.create(join(dir, file), sessionOptions(provider, graphTuning(g, tuning)));
+            opened[g] = await ort.InferenceSession.create(paths[g], sessionOptions(provider, graphTuning(g, tuning)));
           } catch (e) {
             if (provider === 'cpu') {
               throw new BundleError('bad-onnx', `${dir}: ${file}: expected a loadable ONNX graph (with its weights file ${manifest.graphs[g].weights}), found an error: ${firstLine(e)}`, dir, file);

@@ -47,6 +47,26 @@ export interface Manifest {
 
 type Json = unknown;
 
+/**
+ * The legal sampling values. The engine imports nothing of the app, so it keeps its own copy of the
+ * contract's bounds (src/shared/contract.ts); a unit test asserts the two agree.
+ */
+export const SAMPLING_BOUNDS = {
+  cfg: { min: 0, max: 50 },
+  topK: { min: 0, max: 1 << 20 },
+  topP: { min: 0, max: 1 },
+} as const;
+
+/**
+ * A file name a manifest may list: a plain name inside the bundle folder (no separators, no "..", no
+ * leading dot or dash, so no absolute path, no hidden file, no way out of the folder).
+ */
+export const BUNDLE_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+
+export function isPlainFileName(name: string): boolean {
+  return BUNDLE_FILE_NAME.test(name) && !name.includes('..');
+}
+
 function describe(v: Json): string {
   if (v === undefined) return 'nothing (missing)';
   if (v === null) return 'null';
@@ -174,12 +194,25 @@ export function validateManifest(raw: Json, dir: string): Manifest {
     topP: c.num(s, 'topP', 'sampling.'),
     moreSmooth: c.bool(s, 'moreSmooth', 'sampling.'),
   };
+  // A default the engine would refuse must fail here, naming the manifest, not later in a user's run.
+  const inRange = (key: 'cfg' | 'topK' | 'topP', max: number) => {
+    const v = sampling[key];
+    if (v < SAMPLING_BOUNDS[key].min || v > max) c.fail('bad-field', `sampling.${key}`, `a value in ${SAMPLING_BOUNDS[key].min}..${max}`, String(v));
+  };
+  inRange('cfg', SAMPLING_BOUNDS.cfg.max);
+  inRange('topK', Math.min(SAMPLING_BOUNDS.topK.max, vocabSize));
+  inRange('topP', SAMPLING_BOUNDS.topP.max);
   const pv = c.obj(m.preview, 'preview');
   const preview = { method: c.str(pv, 'method', 'preview.'), description: c.str(pv, 'description', 'preview.') };
 
   const files = c.obj(m.files, 'files');
-  const fileEntries: Record<string, FileEntry> = {};
+  // No prototype: a name such as "toString" or "constructor" is listed only if the manifest lists it.
+  const fileEntries: Record<string, FileEntry> = Object.create(null) as Record<string, FileEntry>;
+  const listed = (name: string) => Object.hasOwn(fileEntries, name);
   for (const [name, entry] of Object.entries(files)) {
+    if (!isPlainFileName(name)) {
+      c.fail('bad-file-name', `files[${JSON.stringify(name)}]`, 'a plain file name inside the bundle folder (letters, digits, ".", "_", "-"; no "/", "\\" or "..")', JSON.stringify(name));
+    }
     const e = c.obj(entry, `files.${name}`);
     const sha = c.str(e, 'sha256', `files.${name}.`);
     if (!/^[0-9a-f]{64}$/.test(sha)) c.fail('bad-field', `files.${name}.sha256`, '64 lowercase hex digits', describe(sha));
@@ -192,14 +225,14 @@ export function validateManifest(raw: Json, dir: string): Manifest {
     const ge = c.obj(g[name], `graphs.${name}`);
     const files2: GraphFiles = { model: c.str(ge, 'model', `graphs.${name}.`), weights: c.str(ge, 'weights', `graphs.${name}.`) };
     for (const key of ['model', 'weights'] as const) {
-      if (!(files2[key] in fileEntries)) c.fail('file-not-listed', `graphs.${name}.${key}`, `a file listed in "files"`, `"${files2[key]}", which "files" does not list`);
+      if (!listed(files2[key])) c.fail('file-not-listed', `graphs.${name}.${key}`, `a file listed in "files"`, `"${files2[key]}", which "files" does not list`);
     }
     graphs[name] = files2;
   }
 
   const cb = c.obj(m.codebook, 'codebook');
   const cbFile = c.str(cb, 'file', 'codebook.');
-  if (!(cbFile in fileEntries)) c.fail('file-not-listed', 'codebook.file', 'a file listed in "files"', `"${cbFile}", which "files" does not list`);
+  if (!listed(cbFile)) c.fail('file-not-listed', 'codebook.file', 'a file listed in "files"', `"${cbFile}", which "files" does not list`);
   const cbShape = cb.shape;
   if (!Array.isArray(cbShape) || cbShape.length !== 2 || cbShape[0] !== vocabSize || cbShape[1] !== cvae) {
     c.fail('bad-field', 'codebook.shape', `[vocabSize, cvae] = [${vocabSize}, ${cvae}]`, JSON.stringify(cbShape));

@@ -1,14 +1,14 @@
 /** Validation of generate/edit requests: every refusal is an EngineError whose message says what to change. */
 import { EngineError } from './errors';
-import type { Manifest } from './manifest';
+import { SAMPLING_BOUNDS, type Manifest } from './manifest';
 import type { SamplingSettings } from './sampler';
 
 export const MAX_BATCH = 64;
 
 export function checkSettings(s: SamplingSettings, m: Manifest): void {
   if (typeof s !== 'object' || s === null) throw new EngineError('bad-sampling', `sampling must be an object { cfg, topK, topP, moreSmooth }, got ${s}`);
-  if (typeof s.cfg !== 'number' || !Number.isFinite(s.cfg) || s.cfg < 0) {
-    throw new EngineError('bad-cfg', `cfg must be a finite number ≥ 0, got ${s.cfg}`);
+  if (typeof s.cfg !== 'number' || !Number.isFinite(s.cfg) || s.cfg < SAMPLING_BOUNDS.cfg.min || s.cfg > SAMPLING_BOUNDS.cfg.max) {
+    throw new EngineError('bad-cfg', `cfg must be a number in ${SAMPLING_BOUNDS.cfg.min}..${SAMPLING_BOUNDS.cfg.max}, got ${s.cfg}`);
   }
   if (!Number.isInteger(s.topK) || s.topK < 0) {
     throw new EngineError('bad-top-k', `top-k must be an integer ≥ 0 (0 = off, 1 = greedy, at most ${m.vocabSize}), got ${s.topK}`);

@@ -1,7 +1,9 @@
 // The canvas document on the host: autosave to the app's data folder and restore after a reload, crash
 // or restart (opening files and export are image-io.ts'). Images travel gzip-packed (raw RGB / one byte
 // per mask pixel): exact and small on the wire.
-// Writes are crash-safe: data files get fresh names, document.json is replaced last by a rename.
+// Writes are crash-safe: data files get fresh names, every file is written by writeFileSafely, and
+// document.json is replaced last. Debris of a crash (temp files, data files no index names) is swept when the
+// store is first used and after every save, so it cannot grow without bound.
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +12,7 @@ import {
   documentMetaSchema, upgradeDocumentMeta, type DocumentMeta, type DocumentRestoreResult, type DocumentSaveParams,
 } from '../shared/edit';
 import { StudioError } from '../shared/errors';
+import { sweepTempFiles, tempOwner, writeFileSafely } from './safe-write';
 
 /** Browser mode's data folder (Electron passes its userData folder). VAR_STUDIO_DATA_DIR overrides it (tests). */
 export function defaultDataDir(): string {
@@ -31,11 +34,15 @@ export function unpack(packed: Uint8Array, expected: number, what: string): Uint
 interface StoredDocument { meta: DocumentMeta; imageFile: string; maskFile: string }
 
 const INDEX = 'document.json';
+const DATA_FILE = /^(image|mask)-[A-Za-z0-9_-]+\.gz$/;
+/** Temp names of versions before writeFileSafely (no pid in them): always debris now. */
+const LEGACY_TEMP = /^\.(document\.json|(image|mask)-[A-Za-z0-9_-]+\.gz)\.tmp$/;
 
 export class DocumentStore {
   readonly dir: string;
   private saving: Promise<unknown> = Promise.resolve();
   private counter = 0;
+  private swept = false;
 
   constructor(dataDir: string) {
     this.dir = path.join(dataDir, 'canvas');
@@ -63,7 +70,43 @@ export class DocumentStore {
     return run;
   }
 
+  /**
+   * Removes crash debris: temp files of processes that are gone, legacy temp names, and data files the
+   * index does not name. Returns the names removed. Saves are serialised, so none is in flight here.
+   */
+  async sweep(): Promise<string[]> {
+    const removed = await sweepTempFiles(this.dir);
+    let names: string[];
+    try {
+      names = await fs.readdir(this.dir);
+    } catch {
+      return removed;
+    }
+    let index: StoredDocument | null;
+    try {
+      index = await this.readIndex();
+    } catch {
+      return removed; // a damaged index: leave its files for restore to quarantine
+    }
+    const keep = new Set(index ? [index.imageFile, index.maskFile] : []);
+    for (const name of names) {
+      const legacyTemp = LEGACY_TEMP.test(name) && tempOwner(name) === null;
+      if (legacyTemp || (DATA_FILE.test(name) && !keep.has(name))) {
+        await fs.rm(path.join(this.dir, name), { force: true });
+        removed.push(name);
+      }
+    }
+    return removed;
+  }
+
+  private async sweepOnce(): Promise<void> {
+    if (this.swept) return;
+    this.swept = true;
+    await this.sweep().catch(() => undefined);
+  }
+
   private async saveNow(p: DocumentSaveParams): Promise<{ saved: boolean; imageRev: number; bytes: number }> {
+    await this.sweepOnce();
     const { meta } = p;
     const pixels = meta.width * meta.height;
     unpack(p.mask, pixels, 'autosaved mask');
@@ -88,8 +131,8 @@ export class DocumentStore {
     await this.writeFile(maskFile, p.mask);
     const index: StoredDocument = { meta, imageFile, maskFile };
     await this.writeFile(INDEX, Buffer.from(JSON.stringify(index)));
-    // The index now names the new files; the old ones can go.
-    for (const f of old ? [old.imageFile, old.maskFile] : []) if (f !== imageFile && f !== maskFile) await fs.rm(path.join(this.dir, f), { force: true });
+    // The index now names the new files; the old ones and any earlier debris can go (best effort).
+    await this.sweep().catch(() => undefined);
     return { saved: true, imageRev: meta.imageRev, bytes: (p.image?.length ?? 0) + p.mask.length };
   }
 
@@ -99,13 +142,12 @@ export class DocumentStore {
   }
 
   private async writeFile(name: string, data: Uint8Array): Promise<void> {
-    const tmp = path.join(this.dir, `.${name}.tmp`);
-    await fs.writeFile(tmp, data);
-    await fs.rename(tmp, path.join(this.dir, name));
+    await writeFileSafely(path.join(this.dir, name), data);
   }
 
   async restore(): Promise<DocumentRestoreResult> {
     await this.saving;
+    await this.sweepOnce();
     let stored: StoredDocument | null;
     try {
       stored = await this.readIndex();

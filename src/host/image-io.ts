@@ -10,7 +10,7 @@ import * as pngText from 'png-chunk-text';
 import type { RgbImage } from '../engine/index';
 import { LIMITS, type ExportFormat, type ExportParams, type ImageSettings, type InspectResult } from '../shared/contract';
 import {
-  EDIT_CHAIN_KEY, EDIT_LIMITS, editChainFromJson, editChainToJson,
+  EDIT_CHAIN_KEY, editChainFromJson, editChainToJson,
   type CanvasOpenResult, type DocumentExportParams, type EditChain,
 } from '../shared/edit';
 import { SETTINGS_KEY, describeSettings, settingsFromJson, settingsToJson } from '../shared/settings';
@@ -165,10 +165,35 @@ export async function encodeDocumentExport(p: DocumentExportParams): Promise<Ima
 
 // ---------- decoding ----------
 
-/** Decodes PNG/JPEG/WebP (anything sharp reads) to RGB: EXIF orientation applied, alpha over white, sRGB. */
+/**
+ * The one set of pixel limits for every image the host reads (canvas, inspect, CLI inputs): checked on the
+ * header before any pixel is decoded, so a decompression bomb costs its header and nothing more.
+ */
+export const PIXEL_LIMITS = { maxSide: LIMITS.maxSide, maxPixels: LIMITS.maxSide * LIMITS.maxSide } as const;
+
+/** The formats the host decodes: the ones it also writes. */
+const OPENABLE = new Set(['png', 'jpeg', 'webp']);
+
+/** Refuses, from the header alone, a format the host does not open or a size past PIXEL_LIMITS. */
+function checkHeader(header: Header, what: string): string {
+  if (!header.format || !OPENABLE.has(header.format))
+    throw new StudioError('unsupported-image', `${what} is a ${header.format ?? 'unknown'} file; PNG, JPEG and WebP can be opened.`, 'Convert the file to PNG, JPEG or WebP first.');
+  if (!header.width || !header.height || header.width > PIXEL_LIMITS.maxSide || header.height > PIXEL_LIMITS.maxSide)
+    throw new StudioError('image-too-large', `${what} is ${header.width}×${header.height} pixels; at most ${PIXEL_LIMITS.maxSide}×${PIXEL_LIMITS.maxSide} can be opened.`, `Scale the image down (at most ${PIXEL_LIMITS.maxSide} pixels per side) and open it again.`);
+  return header.format;
+}
+
+/** Decodes PNG/JPEG/WebP to RGB: EXIF orientation applied, alpha over white, sRGB. The header is checked first. */
 export async function decodeImage(bytes: Uint8Array): Promise<RgbImage> {
+  let header: Header;
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: 20000 * 20000 })
+    header = await readHeader(bytes);
+  } catch (e) {
+    throw new StudioError('unreadable-image', `cannot decode the image (${bytes.length} bytes; PNG, JPEG or WebP expected): ${(e as Error).message.split('\n')[0]}`, 'The file may be truncated or damaged; use another copy.');
+  }
+  checkHeader(header, 'The image');
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: PIXEL_LIMITS.maxPixels })
       .rotate()
       .flatten({ background: { r: 255, g: 255, b: 255 } })
       .toColourspace('srgb')
@@ -210,8 +235,7 @@ export async function inspectImage(bytes: Uint8Array): Promise<InspectResult> {
   } catch (e) {
     throw new StudioError('unreadable-image', `This file is not an image that can be read (${(e as Error).message}).`, 'Open a PNG, JPEG or WebP file, for example one exported by VAR Studio.');
   }
-  if (!header.width || !header.height || header.width > LIMITS.maxSide || header.height > LIMITS.maxSide)
-    throw new StudioError('image-too-large', `The image is ${header.width}×${header.height}; at most ${LIMITS.maxSide}×${LIMITS.maxSide} can be opened.`, 'Scale the image down first.');
+  checkHeader(header, 'The image'); // the same formats and limits as canvas.open
   let settings: ImageSettings | null = null;
   let note = 'This image carries no VAR Studio settings.';
   try {
@@ -225,8 +249,6 @@ export async function inspectImage(bytes: Uint8Array): Promise<InspectResult> {
   return { settings, note, image: await decodeImage(bytes), format: header.format ?? 'unknown' };
 }
 
-const OPENABLE = new Set(['png', 'jpeg', 'webp']);
-
 /** canvas.open: an image for the canvas with its edit chain / generation settings if it has them. */
 export async function openCanvasImage(bytes: Uint8Array, fileName: string): Promise<CanvasOpenResult> {
   let header: Header;
@@ -235,11 +257,13 @@ export async function openCanvasImage(bytes: Uint8Array, fileName: string): Prom
   } catch (e) {
     throw new StudioError('unreadable-image', `"${fileName}" is not an image that can be read (${(e as Error).message.split('\n')[0]}). The canvas was left as it was.`, 'Open a PNG, JPEG or WebP file.');
   }
-  const { format, width, height } = header;
-  if (!format || !OPENABLE.has(format))
-    throw new StudioError('unsupported-image', `"${fileName}" is a ${format ?? 'unknown'} file; the canvas opens PNG, JPEG and WebP. The canvas was left as it was.`, 'Convert the file to PNG, JPEG or WebP first.');
-  if (!width || !height || width > EDIT_LIMITS.maxSide || height > EDIT_LIMITS.maxSide)
-    throw new StudioError('image-too-large', `"${fileName}" is ${width}×${height} pixels; the canvas opens images up to ${EDIT_LIMITS.maxSide}×${EDIT_LIMITS.maxSide}. The canvas was left as it was.`, `Scale the image down (at most ${EDIT_LIMITS.maxSide} pixels per side) and open it again.`);
+  let format: string;
+  try {
+    format = checkHeader(header, JSON.stringify(fileName));
+  } catch (e) {
+    if (e instanceof StudioError) throw new StudioError(e.code, `${e.message} The canvas was left as it was.`, e.hint);
+    throw e;
+  }
   let image: RgbImage;
   try {
     image = await decodeImage(bytes);

@@ -7,12 +7,15 @@ import { ModelCatalog } from '../host/models';
 import { StudioHost } from '../host/service';
 import { hardenApp, hardenSession } from './security';
 import { registerIpc, saveWithDialog } from './ipc';
+import { registerAppScheme, serveAppProtocol } from './app-protocol';
+import { APP_INDEX_URL } from './app-url';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // out/main
-const rendererIndex = path.join(here, '..', 'renderer', 'index.html');
+const rendererDir = path.join(here, '..', 'renderer');
 const preloadPath = path.join(here, '..', 'preload', 'index.cjs');
 
 hardenApp();
+registerAppScheme();
 
 function createWindow(): BrowserWindow {
   const win = new BrowserWindow({
@@ -36,7 +39,7 @@ function createWindow(): BrowserWindow {
     },
   });
   win.once('ready-to-show', () => win.show());
-  void win.loadFile(rendererIndex);
+  void win.loadURL(APP_INDEX_URL);
   return win;
 }
 
@@ -53,8 +56,19 @@ function buildMenu(): void {
 }
 
 async function main(): Promise<void> {
+  // One app per user: a second copy would autosave over the first one's canvas. It hands over and quits.
+  if (!app.requestSingleInstanceLock()) {
+    app.quit();
+    return;
+  }
+  app.on('second-instance', () => {
+    const win = BrowserWindow.getAllWindows()[0];
+    if (win?.isMinimized()) win.restore();
+    win?.focus();
+  });
   await app.whenReady();
   hardenSession();
+  serveAppProtocol(rendererDir);
   buildMenu();
   const catalog = new ModelCatalog(
     // The embedded model ships next to the app (models/ in the repository or the package's app folder).
@@ -62,7 +76,7 @@ async function main(): Promise<void> {
     path.join(app.getPath('userData'), 'models'),
   );
   const host = new StudioHost({ version: app.getVersion(), host: 'electron', catalog, deliverExport: saveWithDialog, dataDir: app.getPath('userData') });
-  registerIpc(host, rendererIndex);
+  registerIpc(host, APP_INDEX_URL);
   createWindow();
   app.on('activate', () => {
     if (BrowserWindow.getAllWindows().length === 0) createWindow();

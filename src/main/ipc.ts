@@ -1,14 +1,13 @@
 // The thin Electron adapter of the contract: requests over ipcMain.handle (validated by StudioHost
 // against src/shared), job events over a MessagePort per window. Only our own page may call.
 import { BrowserWindow, MessageChannelMain, dialog, ipcMain, app, type IpcMainInvokeEvent, type MessagePortMain, type WebContents } from 'electron';
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { CHANNELS } from '../shared/bridge';
 import { ContractError } from '../shared/schema';
 import { isRequestKind, type ExportResult, type StudioEvent } from '../shared/contract';
 import { toErrorInfo } from '../shared/errors';
 import type { StudioHost, StudioSession } from '../host/service';
+import { writeFileSafely } from '../host/safe-write';
 
 interface WindowSession extends StudioSession {
   port: MessagePortMain | null;
@@ -36,14 +35,15 @@ function sessionFor(contents: WebContents): WindowSession {
   return s;
 }
 
-export function isOwnPage(url: string | undefined, rendererIndex: string): boolean {
-  return url === pathToFileURL(rendererIndex).href;
+/** Only the app's own page (app://studio/index.html) may call the host. */
+export function isOwnPage(url: string | undefined, indexUrl: string): boolean {
+  return url === indexUrl;
 }
 
-export function registerIpc(host: StudioHost, rendererIndex: string): void {
+export function registerIpc(host: StudioHost, indexUrl: string): void {
   ipcMain.handle(CHANNELS.request, async (event: IpcMainInvokeEvent, message: unknown) => {
     try {
-      if (!isOwnPage(event.senderFrame?.url, rendererIndex)) throw new ContractError('sender', 'the VAR Studio page', event.senderFrame?.url ?? 'unknown frame');
+      if (!isOwnPage(event.senderFrame?.url, indexUrl)) throw new ContractError('sender', 'the VAR Studio page', event.senderFrame?.url ?? 'unknown frame');
       if (typeof message !== 'object' || message === null) throw new ContractError('message', 'an object with kind and params', message);
       const { kind, params, ...rest } = message as Record<string, unknown>;
       if (Object.keys(rest).length) throw new ContractError(`message.${Object.keys(rest)[0]}`, 'no such key', 'a value');
@@ -56,7 +56,7 @@ export function registerIpc(host: StudioHost, rendererIndex: string): void {
   });
 
   ipcMain.on(CHANNELS.connect, (event) => {
-    if (!isOwnPage(event.senderFrame?.url, rendererIndex)) return;
+    if (!isOwnPage(event.senderFrame?.url, indexUrl)) return;
     const s = sessionFor(event.sender);
     s.port?.close();
     const { port1, port2 } = new MessageChannelMain();
@@ -78,6 +78,6 @@ export async function saveWithDialog(file: { bytes: Uint8Array; mime: string; fi
   };
   const choice = win ? await dialog.showSaveDialog(win, options) : await dialog.showSaveDialog(options);
   if (choice.canceled || !choice.filePath) return { kind: 'cancelled' };
-  await fs.writeFile(choice.filePath, file.bytes);
+  await writeFileSafely(choice.filePath, file.bytes); // a crash mid-export keeps the file being replaced
   return { kind: 'saved', path: choice.filePath, bytes: file.bytes.length };
 }

@@ -2,6 +2,7 @@
 // no webviews, no permissions. The window itself is created with contextIsolation + sandbox on and
 // nodeIntegration off (createWindow in index.ts).
 import { app, session, type WebContents } from 'electron';
+import { isAllowedRequest } from './app-url';
 
 export function hardenApp(): void {
   app.enableSandbox();
@@ -17,9 +18,7 @@ export function hardenSession(): void {
   const s = session.defaultSession;
   s.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
   s.setPermissionCheckHandler(() => false);
-  // The app loads only its own files; refuse any network request a bug might try to make.
-  s.webRequest.onBeforeRequest((details, callback) => {
-    const url = details.url;
-    callback({ cancel: !(url.startsWith('file://') || url.startsWith('devtools://') || url.startsWith('data:') || url.startsWith('blob:')) });
-  });
+  // The app loads only its own files (app://studio/, see app-protocol.ts); refuse file:// and any network
+  // request a bug might try to make.
+  s.webRequest.onBeforeRequest((details, callback) => callback({ cancel: !isAllowedRequest(details.url) }));
 }

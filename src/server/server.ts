@@ -1,25 +1,24 @@
-// Browser mode: serves the built renderer and the contract over a WebSocket, on loopback only.
-// Every incoming message is decoded and validated against src/shared; a malformed one is answered with
-// an error and the connection stays usable. Only files that were in the renderer folder at start are served.
+// Browser mode: serves the built renderer and the contract over a WebSocket, on loopback only, to clients
+// that hold the per-launch token (auth.ts). Every incoming message is decoded and validated against
+// src/shared; a malformed one is answered with an error and the connection stays usable. Every reply is
+// checked against the contract and the message cap before it is sent. Only files that were in the
+// renderer folder at start are served.
 import http from 'node:http';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ContractError } from '../shared/schema';
-import { LIMITS } from '../shared/contract';
-import { toErrorInfo } from '../shared/errors';
-import { decodeWire, encodeWire, idOf, parseWireRequest, type WireMessage } from '../shared/wire';
+import { LIMITS, parseResult, type RequestKind } from '../shared/contract';
+import { StudioError, toErrorInfo } from '../shared/errors';
+import { forLog } from '../shared/log-text';
+import { staticTypeOf } from '../shared/static-types';
+import { MAX_WIRE_MESSAGE_CHARS, decodeWire, encodeWire, idOf, parseWireRequest, type WireMessage } from '../shared/wire';
+import { cookieName, newToken, readCookie, tokenCookie, tokenMatches } from './auth';
 import type { StudioHost, StudioSession } from '../host/service';
 import { CSP_HEADER } from './csp';
 
 export const LOOPBACK = '127.0.0.1';
-
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon',
-  '.json': 'application/json', '.woff2': 'font/woff2', '.txt': 'text/plain; charset=utf-8',
-};
 
 /**
  * Reads the built UI into memory once, at start: exactly these files are served (nothing else on disk is
@@ -32,7 +31,7 @@ async function snapshotFiles(root: string): Promise<Map<string, { body: Buffer; 
       const full = path.join(dir, e.name);
       if (e.isDirectory()) await walk(full);
       else if (e.isFile())
-        files.set('/' + path.relative(root, full).split(path.sep).join('/'), { body: await fs.readFile(full), type: TYPES[path.extname(full)] ?? 'application/octet-stream' });
+        files.set('/' + path.relative(root, full).split(path.sep).join('/'), { body: await fs.readFile(full), type: staticTypeOf(full) });
     }
   }
   await walk(root);
@@ -40,13 +39,56 @@ async function snapshotFiles(root: string): Promise<Map<string, { body: Buffer; 
 }
 
 export interface StudioServer {
+  /** The URL to open: the origin plus `?token=…`. */
   url: string;
+  /** http://127.0.0.1:PORT/ without the token. */
+  origin: string;
   port: number;
+  token: string;
   close(): Promise<void>;
 }
 
-export async function startStudioServer(opts: { port: number; rendererDir: string; host: StudioHost; log?: (line: string) => void }): Promise<StudioServer> {
-  const log = opts.log ?? (() => undefined);
+export interface StudioServerOptions {
+  port: number;
+  rendererDir: string;
+  host: StudioHost;
+  log?: (line: string) => void;
+  /** The secret clients must hold; a fresh random one per launch when absent. */
+  token?: string;
+  /** How often sockets are pinged; one that has not answered the previous ping is closed. */
+  heartbeatMs?: number;
+  /** Open WebSockets at most; the next one is closed with code 1013 and a reason. */
+  maxConnections?: number;
+}
+
+export const DEFAULT_HEARTBEAT_MS = 30_000;
+export const DEFAULT_MAX_CONNECTIONS = 16;
+const CLOSE_TRY_AGAIN_LATER = 1013;
+
+const UNAUTHORIZED = 'This VAR Studio server needs its access token. Open the full URL the server printed at start (http://127.0.0.1:PORT/?token=...).';
+
+/** Checks a result against the contract and the message cap, so an oversized reply fails fast and clearly. */
+function checkedReply(id: number, kind: RequestKind, result: unknown): string {
+  try {
+    parseResult(kind, result);
+  } catch (e) {
+    if (!(e instanceof ContractError)) throw e;
+    throw new StudioError('reply-too-large', `The reply to ${kind} does not fit the contract: ${e.message}`,
+      'The result is larger than the app can carry. For an export pick a smaller scale or JPEG/WebP; for an image, use a smaller one.');
+  }
+  const text = encodeWire({ t: 'res', id, ok: true, result });
+  if (text.length > MAX_WIRE_MESSAGE_CHARS) {
+    throw new StudioError('reply-too-large', `The reply to ${kind} would be ${(text.length / 2 ** 20).toFixed(0)} MiB, more than the ${MAX_WIRE_MESSAGE_CHARS / 2 ** 20} MiB a message may carry.`,
+      'Use a smaller image or a smaller batch.');
+  }
+  return text;
+}
+
+export async function startStudioServer(opts: StudioServerOptions): Promise<StudioServer> {
+  const log = (line: string) => opts.log?.(forLog(line));
+  const token = opts.token ?? newToken();
+  const heartbeatMs = opts.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   let files: Map<string, { body: Buffer; type: string }>;
   try {
     files = await snapshotFiles(opts.rendererDir);
@@ -67,6 +109,9 @@ export async function startStudioServer(opts: { port: number; rendererDir: strin
     'Cache-Control': 'no-store',
   };
 
+  const hasToken = (req: http.IncomingMessage, url: URL) =>
+    tokenMatches(readCookie(req.headers.cookie, cookieName(port)), token) || tokenMatches(url.searchParams.get('token'), token);
+
   const server = http.createServer((req, res) => {
     // A DNS-rebinding page would arrive with its own Host name: answer only to our loopback names.
     if (!allowedHosts().has(req.headers.host ?? '')) {
@@ -77,11 +122,28 @@ export async function startStudioServer(opts: { port: number; rendererDir: strin
       res.writeHead(405, { Allow: 'GET, HEAD', ...securityHeaders }).end();
       return;
     }
+    let url: URL;
     let pathname: string;
     try {
-      pathname = decodeURIComponent(new URL(req.url ?? '/', `http://${LOOPBACK}`).pathname);
+      url = new URL(req.url ?? '/', `http://${LOOPBACK}`);
+      pathname = decodeURIComponent(url.pathname);
     } catch {
       res.writeHead(400, securityHeaders).end();
+      return;
+    }
+    if (url.searchParams.has('token')) {
+      if (!tokenMatches(url.searchParams.get('token'), token)) {
+        res.writeHead(401, { 'Content-Type': 'text/plain; charset=utf-8', ...securityHeaders }).end(UNAUTHORIZED);
+        return;
+      }
+      // Trade the URL's token for a cookie and drop it from the address bar (and from the history).
+      url.searchParams.delete('token');
+      const clean = '/' + url.pathname.replace(/^\/+/, '') + url.search; // never "//host": no open redirect
+      res.writeHead(303, { Location: clean, 'Set-Cookie': tokenCookie(port, token), ...securityHeaders }).end();
+      return;
+    }
+    if (!hasToken(req, url)) {
+      res.writeHead(401, { 'Content-Type': 'text/plain; charset=utf-8', ...securityHeaders }).end(UNAUTHORIZED);
       return;
     }
     if (pathname === '/') pathname = '/index.html';
@@ -93,22 +155,71 @@ export async function startStudioServer(opts: { port: number; rendererDir: strin
     res.writeHead(200, { 'Content-Type': file.type, 'Content-Length': file.body.length, ...securityHeaders });
     res.end(req.method === 'HEAD' ? undefined : file.body);
   });
+  // Slow or half-sent requests must not hold sockets open for the default minutes.
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
+  server.maxConnections = maxConnections * 4 + 16;
 
+  const refuse = (socket: import('node:stream').Duplex, status: string, body: string) => {
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    socket.destroy();
+  };
   const wss = new WebSocketServer({ noServer: true, maxPayload: Math.ceil(LIMITS.maxFileBytes * 1.4) + 65536 });
   server.on('upgrade', (req, socket, head) => {
     const origin = req.headers.origin;
     const okOrigin = origin === `http://${LOOPBACK}:${port}` || origin === `http://localhost:${port}`;
-    if (req.url !== '/ws' || !allowedHosts().has(req.headers.host ?? '') || !okOrigin) {
-      socket.write('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
-      socket.destroy();
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', `http://${LOOPBACK}`);
+    } catch {
+      refuse(socket, '400 Bad Request', 'Bad request');
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    if (url.pathname !== '/ws' || !allowedHosts().has(req.headers.host ?? '') || !okOrigin) {
+      refuse(socket, '403 Forbidden', 'Forbidden');
+      return;
+    }
+    if (!hasToken(req, url)) {
+      refuse(socket, '401 Unauthorized', UNAUTHORIZED);
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      if (wss.clients.size > maxConnections) {
+        ws.close(CLOSE_TRY_AGAIN_LATER, `VAR Studio accepts at most ${maxConnections} connections; close another tab and reload`);
+        return;
+      }
+      wss.emit('connection', ws, req);
+    });
   });
 
+  // Heartbeat: a socket that has not answered the last ping (idle, half-open, or stuck mid-frame) is closed.
+  const alive = new WeakMap<WebSocket, boolean>();
+  let lastBeat = Date.now();
+  const heartbeat = setInterval(() => {
+    // After a stall of the event loop the pongs may still be unread: ping again instead of judging.
+    const late = Date.now() - lastBeat > heartbeatMs * 1.5;
+    lastBeat = Date.now();
+    for (const ws of wss.clients) {
+      if (alive.get(ws) === false && !late) {
+        ws.terminate();
+        continue;
+      }
+      alive.set(ws, false);
+      ws.ping();
+    }
+  }, heartbeatMs);
+  heartbeat.unref();
+
   wss.on('connection', (ws: WebSocket) => {
+    alive.set(ws, true);
+    ws.on('pong', () => alive.set(ws, true));
+    const sendText = (text: string) => {
+      if (ws.readyState === ws.OPEN) ws.send(text);
+    };
     const send = (m: WireMessage) => {
-      if (ws.readyState === ws.OPEN) ws.send(encodeWire(m));
+      const text = encodeWire(m);
+      if (text.length <= MAX_WIRE_MESSAGE_CHARS) sendText(text);
+      else sendText(encodeWire({ t: 'err', error: { code: 'reply-too-large', message: `A ${m.t === 'evt' ? m.event.type : m.t} message of ${(text.length / 2 ** 20).toFixed(0)} MiB was not sent: more than the ${MAX_WIRE_MESSAGE_CHARS / 2 ** 20} MiB a message may carry.`, hint: 'Use a smaller image or a smaller batch.' } }));
     };
     const session: StudioSession = { id: randomUUID(), emit: (event) => send({ t: 'evt', event }) };
     ws.on('message', async (data, isBinary) => {
@@ -120,7 +231,7 @@ export async function startStudioServer(opts: { port: number; rendererDir: strin
         id = idOf(raw);
         const req = parseWireRequest(raw);
         const result = await opts.host.handle(req.kind, req.params, session);
-        send({ t: 'res', id: req.id, ok: true, result });
+        sendText(checkedReply(req.id, req.kind, result));
       } catch (e) {
         const error = toErrorInfo(e);
         if (error.code === 'bad-message') log(`rejected a malformed message: ${error.message}`);
@@ -139,11 +250,15 @@ export async function startStudioServer(opts: { port: number; rendererDir: strin
   });
   const address = server.address();
   port = typeof address === 'object' && address ? address.port : opts.port;
+  const origin = `http://${LOOPBACK}:${port}/`;
   return {
-    url: `http://${LOOPBACK}:${port}/`,
+    url: `${origin}?token=${token}`,
+    origin,
     port,
+    token,
     close: () =>
       new Promise<void>((resolve) => {
+        clearInterval(heartbeat);
         for (const c of wss.clients) c.terminate();
         wss.close();
         server.close(() => resolve());

@@ -15,7 +15,7 @@ export const LIMITS = {
   maxVocab: 1 << 20,
   maxSide: 8192,
   maxClasses: 100_000,
-  /** The largest classifier-free guidance scale offered (the engine itself accepts any finite cfg ≥ 0). */
+  /** The largest classifier-free guidance scale (the engine keeps the same bound in SAMPLING_BOUNDS). */
   maxCfg: 50,
   /** An opened file (image.inspect, canvas.open) or an exported file returned for download. */
   maxFileBytes: 64 * 1024 * 1024,

@@ -30,9 +30,19 @@ function describe(value: unknown): string {
   return typeof value === 'object' ? 'an object' : typeof value;
 }
 
-function join(path: string, key: string | number): string {
-  return typeof key === 'number' ? `${path}[${key}]` : path ? `${path}.${key}` : key;
+const PLAIN_KEY = /^[A-Za-z_$][A-Za-z0-9_$]{0,63}$/;
+
+/**
+ * The path of a member in error messages. Keys come from the client, so anything but a short plain
+ * identifier is quoted with JSON.stringify: a key cannot forge the message's structure or a log line.
+ */
+export function keyPath(path: string, key: string | number): string {
+  if (typeof key === 'number') return `${path}[${key}]`;
+  if (!PLAIN_KEY.test(key)) return `${path}[${JSON.stringify(key.length > 80 ? key.slice(0, 77) + '...' : key)}]`;
+  return path ? `${path}.${key}` : key;
 }
+
+const join = keyPath;
 
 function make<T>(expected: string, check: (value: unknown, path: string) => T): Schema<T> {
   return { expected, parse: (value, path = '') => check(value, path) };

@@ -10,18 +10,20 @@ export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 const embedded = path.join(repoRoot, 'models', 'var-fashion-32');
 export const modelDir = existsSync(path.join(embedded, 'manifest.json')) ? embedded : path.join(repoRoot, 'tests', 'fixtures', 'tiny', 'bundle');
 
-export interface ServeInfo { url: string; modelDir: string; modelsDir: string; log: string[] }
+/** `url` is the printed one, with the access token (opening it sets the cookie); `origin` is without it. */
+export interface ServeInfo { url: string; origin: string; modelDir: string; modelsDir: string; log: string[] }
 
 /**
  * Start `npm run serve` on a free loopback port and wait for its URL. `modelsDir` defaults to a new empty
- * folder; `dataDir` (the app data folder, where the canvas autosaves) to the server's own default.
+ * folder; `dataDir` (the app data folder, where the canvas autosaves and the server takes its one-server
+ * lock) to a new empty folder too, so parallel workers never share one.
  * Stop it with `process.kill(-proc.pid)`: npm runs it in its own process group.
  */
 export async function startServe(opts: { modelsDir?: string; dataDir?: string } = {}): Promise<{ info: ServeInfo; proc: ChildProcess }> {
   const modelsDir = opts.modelsDir ?? mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-models-'));
   const log: string[] = [];
   const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
-  if (opts.dataDir) env.VAR_STUDIO_DATA_DIR = opts.dataDir;
+  env.VAR_STUDIO_DATA_DIR = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-data-'));
   const proc = spawn('npm', ['run', 'serve', '--', '--port', '0', '--model', modelDir, '--models-dir', modelsDir, '--threads', '1'], {
     cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env,
   });
@@ -29,7 +31,7 @@ export async function startServe(opts: { modelsDir?: string; dataDir?: string } 
     const timer = setTimeout(() => reject(new Error(`npm run serve printed no URL within 240 s:\n${log.join('')}`)), 240_000);
     const onData = (d: Buffer) => {
       log.push(String(d));
-      const m = /VAR Studio is running at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(log.join(''));
+      const m = /VAR Studio is running at (http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]+)/.exec(log.join(''));
       if (m) {
         clearTimeout(timer);
         resolve(m[1]);
@@ -39,7 +41,7 @@ export async function startServe(opts: { modelsDir?: string; dataDir?: string } 
     proc.stderr?.on('data', (d: Buffer) => log.push(String(d)));
     proc.once('exit', (code) => reject(new Error(`npm run serve exited with ${code}:\n${log.join('')}`)));
   });
-  return { info: { url, modelDir, modelsDir, log }, proc };
+  return { info: { url, origin: new URL(url).origin + '/', modelDir, modelsDir, log }, proc };
 }
 
 export const test = base.extend<{ consoleProblems: string[] }, { serve: ServeInfo }>({

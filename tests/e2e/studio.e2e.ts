@@ -184,7 +184,7 @@ test('a malformed message is rejected with an error shown in the UI, and the app
     got.push(await next());
     ws.close();
     return got.map((g) => JSON.parse(g));
-  }, serve.url);
+  }, serve.origin); // the page holds the token cookie, which the socket sends
   expect(replies[0]).toMatchObject({ t: 'err', error: { code: 'bad-message' } });
   expect(replies[1]).toMatchObject({ t: 'res', id: 1, ok: false, error: { code: 'bad-message' } });
   expect(replies[1].error.message).toContain('params.settings.sampling.topP');

@@ -65,7 +65,7 @@ test.describe('desktop app', () => {
       // Navigation away is blocked.
       await win.evaluate(() => { location.href = 'https://example.com/'; });
       await win.waitForTimeout(500);
-      expect(win.url()).toMatch(/renderer\/index\.html$/);
+      expect(win.url()).toBe('app://studio/index.html');
     } finally {
       await app.close();
     }

@@ -117,7 +117,7 @@ describe('var-studio CLI (spawned)', () => {
   });
 
   it('bad input: NaN cfg, unknown class name, unknown option', () => {
-    expectRefusal(cli('generate', ...tiny, '--class', '1', '--cfg', 'NaN', '--out', join(tmp, 'x.png')), /--cfg must be a finite number/);
+    expectRefusal(cli('generate', ...tiny, '--class', '1', '--cfg', 'NaN', '--out', join(tmp, 'x.png')), /--cfg must be a number in 0..50, got "NaN"/);
     expectRefusal(cli('generate', ...tiny, '--class', 'zebra', '--out', join(tmp, 'x.png')), /no class named "zebra"/);
     expectRefusal(cli('generate', ...tiny, '--class', '1', '--bogus', '--out', join(tmp, 'x.png')), /bogus/);
   });

@@ -14,6 +14,8 @@ import { encodeExport, inspectImage, readPngText, withPngText } from '../../../s
 import type { ImageSettings, StudioEvent } from '../../../src/shared/contract';
 import { parseEvent } from '../../../src/shared/contract';
 import { decodeWire, encodeWire } from '../../../src/shared/wire';
+import { chmodSync, readFileSync, statSync } from 'node:fs';
+import { parseServeArgs, tokenFromFile } from '../../../src/server/main';
 
 const tinyBundle = path.resolve(import.meta.dirname, '..', '..', 'fixtures', 'tiny', 'bundle');
 
@@ -180,7 +182,8 @@ describe('browser-mode server', () => {
     await host.dispose();
   });
 
-  function get(pathname: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  const withCookie = () => ({ Cookie: `var-studio-token-${server.port}=${server.token}` });
+  function get(pathname: string, headers: Record<string, string> = withCookie()): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
     return new Promise((resolve, reject) => {
       const req = http.request({ host: '127.0.0.1', port: server.port, path: pathname, headers }, (res) => {
         let body = '';
@@ -193,7 +196,8 @@ describe('browser-mode server', () => {
   }
 
   it('listens on 127.0.0.1 and serves only its own files, with the CSP header', async () => {
-    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/\?token=[A-Za-z0-9_-]{43}$/);
+    expect(server.origin).toBe(`http://127.0.0.1:${server.port}/`);
     const index = await get('/');
     expect(index.status).toBe(200);
     expect(index.headers['content-security-policy']).toContain("script-src 'self'");
@@ -201,7 +205,36 @@ describe('browser-mode server', () => {
     expect((await get('/assets/a.js')).status).toBe(200);
     for (const p of ['/../package.json', '/%2e%2e/package.json', '/assets/../../package.json', '/etc/passwd', '/assets/%2e%2e%2f%2e%2e%2fpackage.json'])
       expect((await get(p)).status, p).toBe(404);
-    expect((await get('/', { Host: 'evil.example:80' })).status).toBe(421);
+    expect((await get('/', { ...withCookie(), Host: 'evil.example:80' })).status).toBe(421);
+  });
+
+  it('serves nothing without the token; the URL token becomes an HttpOnly SameSite=Strict cookie', async () => {
+    for (const p of ['/', '/index.html', '/assets/a.js', '/?token=', `/?token=${server.token.slice(1)}`]) {
+      const r = await get(p, {});
+      expect(r.status, p).toBe(401);
+      expect(r.body, p).toContain('?token=');
+    }
+    expect((await get('/', { Cookie: `var-studio-token-${server.port}=${server.token}x` })).status).toBe(401);
+    const first = await get(`/?token=${server.token}`, {});
+    expect(first.status).toBe(303);
+    expect(first.headers.location).toBe('/');
+    expect(first.headers['set-cookie']).toEqual([`var-studio-token-${server.port}=${server.token}; HttpOnly; SameSite=Strict; Path=/`]);
+    const deep = await get(`/.//evil.example/?token=${server.token}&x=1`, {});
+    expect(deep.headers.location).toBe('/evil.example/?x=1');
+    expect((await get('/assets/a.js', { Cookie: `other=1; var-studio-token-${server.port}=${server.token}` })).status).toBe(200);
+  });
+
+  it('refuses WebSocket upgrades without the token, with it from the cookie or the query', async () => {
+    const outcome = (url: string, headers: Record<string, string> = {}) => new Promise<string>((r) => {
+      const ws = new WebSocket(url, { origin: `http://127.0.0.1:${server.port}`, headers });
+      ws.on('open', () => { r('open'); ws.close(); });
+      ws.on('unexpected-response', (_req, res) => r(String(res.statusCode)));
+      ws.on('error', () => r('error'));
+    });
+    expect(await outcome(`ws://127.0.0.1:${server.port}/ws`)).toBe('401');
+    expect(await outcome(`ws://127.0.0.1:${server.port}/ws?token=nope`)).toBe('401');
+    expect(await outcome(`ws://127.0.0.1:${server.port}/ws?token=${server.token}`)).toBe('open');
+    expect(await outcome(`ws://127.0.0.1:${server.port}/ws`, withCookie())).toBe('open');
   });
 
   it('says what to do when the port is taken', async () => {
@@ -209,7 +242,7 @@ describe('browser-mode server', () => {
   });
 
   it('refuses WebSocket upgrades from another origin', async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`, { origin: 'http://evil.example' });
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws?token=${server.token}`, { origin: 'http://evil.example' });
     const outcome = await new Promise<string>((r) => {
       ws.on('open', () => r('open'));
       ws.on('error', () => r('refused'));
@@ -218,7 +251,7 @@ describe('browser-mode server', () => {
   });
 
   it('answers malformed messages with an error and keeps the connection working', async () => {
-    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`, { origin: `http://127.0.0.1:${server.port}` });
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`, { origin: `http://127.0.0.1:${server.port}`, headers: withCookie() });
     await new Promise((r) => ws.on('open', r));
     const replies: any[] = [];
     const next = () => new Promise<any>((r) => ws.once('message', (d) => r(decodeWire(String(d)))));
@@ -232,5 +265,28 @@ describe('browser-mode server', () => {
     ws.send(encodeWire({ t: 'req', id: 7, kind: 'models.list', params: {} }));
     expect(await next()).toMatchObject({ t: 'res', id: 7, ok: true });
     ws.close();
+  });
+});
+
+describe('--token-file', () => {
+  it('creates the file with mode 0600 and a fresh token, then reads the same token back', async () => {
+    const file = path.join(tmp('var-token-'), 'token');
+    expect(parseServeArgs(['--token-file', file]).tokenFile).toBe(file);
+    const token = await tokenFromFile(file);
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(readFileSync(file, 'utf8')).toBe(`${token}\n`);
+    expect(await tokenFromFile(file)).toBe(token);
+  });
+
+  it('refuses a token file other users can read, and one that holds no usable token', async () => {
+    const dir = tmp('var-token-');
+    const open = path.join(dir, 'open');
+    writeFileSync(open, 'a'.repeat(40));
+    chmodSync(open, 0o644);
+    await expect(tokenFromFile(open)).rejects.toThrow(/can be read by other users.*chmod 600/);
+    const short = path.join(dir, 'short');
+    writeFileSync(short, 'secret', { mode: 0o600 });
+    await expect(tokenFromFile(short)).rejects.toThrow(/32\.\.256 characters/);
   });
 });
