@@ -25,7 +25,9 @@ class ExportError(RuntimeError):
 
 
 def export_onnx(module: torch.nn.Module, args: Tuple, input_names: List[str], output_names: List[str],
-                dynamic_axes: Dict[str, Dict[int, str]]) -> onnx.ModelProto:
+                dynamic_axes: Dict[str, Dict[int, str]], export_params: bool = True) -> onnx.ModelProto:
+    """Trace `module` to ONNX. export_params=False leaves the weights out: they become graph inputs after the
+    contract's inputs (what `structure_only` turns into external-data initializers without their bytes)."""
     module.eval()
     buf = io.BytesIO()
     # torch 1.13 merges initializers of *equal value* (all-zero biases, all-one norms, the zero_k_bias buffers …,
@@ -39,11 +41,13 @@ def export_onnx(module: torch.nn.Module, args: Tuple, input_names: List[str], ou
             warnings.simplefilter('ignore')  # tracer warnings about shape-to-int conversions are expected here
             torch.onnx.export(module, args, buf, opset_version=OPSET, do_constant_folding=False,
                               input_names=input_names, output_names=output_names, dynamic_axes=dynamic_axes,
-                              export_params=True, keep_initializers_as_inputs=False)
+                              export_params=export_params, keep_initializers_as_inputs=False)
     finally:
         torch._C._jit_pass_onnx_deduplicate_initializers = dedup
     model = onnx.load_from_string(buf.getvalue())
     got_in = [i.name for i in model.graph.input]
+    if not export_params:
+        got_in = got_in[:len(input_names)]
     got_out = [o.name for o in model.graph.output]
     if got_in != input_names or got_out != output_names:
         raise ExportError(f'exported graph I/O {got_in} → {got_out} differs from the contract {input_names} → {output_names}')
