@@ -29,12 +29,24 @@ export interface BigModelRun {
   transformerWeightsBytes: number; bundleBytes: number;
   hashCheckMs: number; loadMs: Record<string, number>; engineCreateMs: number;
   rssAfterLoadMB: number; maxRssAfterLoadMB: number;
+  /** Linux /proc/self/status after load: anonymous (heap) and file-backed (mapped files) resident memory. */
+  rssSplitAfterLoadMB: { anon: number; file: number } | null;
   generation: null | { classIndex: number; totalMs: number; perScaleMs: number[]; decodeMs: number; previewMs: number; maxRssMB: number; rssMB: number };
   machine: { cpus: number; cpuModel: string; totalMemGB: number; loadAverage: number[]; node: string; threads: number | null };
 }
 
 const mb = (bytes: number) => bytes / (1 << 20);
 const maxRssMB = () => process.resourceUsage().maxRSS / 1024; // KiB → MiB
+
+function rssSplitMB(): { anon: number; file: number } | null {
+  try {
+    const status = readFileSync('/proc/self/status', 'utf8');
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024;
+    return { anon: kb('RssAnon'), file: kb('RssFile') };
+  } catch {
+    return null;
+  }
+}
 
 async function measure(dir: string, generate: boolean, threads: number | undefined, label: string): Promise<BigModelRun> {
   const manifest = await readManifest(dir);
@@ -48,6 +60,7 @@ async function measure(dir: string, generate: boolean, threads: number | undefin
   const loadMs = { ...engine.coreContext().sessions.loadMs };
   const rssAfterLoadMB = mb(process.memoryUsage().rss);
   const maxRssAfterLoadMB = maxRssMB();
+  const rssSplitAfterLoadMB = rssSplitMB();
   process.stderr.write(`big_models: loaded in ${(engineCreateMs / 1000).toFixed(1)} s, peak RSS ${maxRssAfterLoadMB.toFixed(0)} MB\n`);
 
   let generation: BigModelRun['generation'] = null;
@@ -72,7 +85,7 @@ async function measure(dir: string, generate: boolean, threads: number | undefin
     resolution: m.resolution,
     transformerWeightsBytes: statSync(join(dir, m.graphs.transformer.weights)).size,
     bundleBytes: Object.values(m.files).reduce((a, f) => a + f.bytes, 0),
-    hashCheckMs, loadMs, engineCreateMs, rssAfterLoadMB, maxRssAfterLoadMB, generation,
+    hashCheckMs, loadMs, engineCreateMs, rssAfterLoadMB, maxRssAfterLoadMB, rssSplitAfterLoadMB, generation,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', totalMemGB: totalmem() / 2 ** 30, loadAverage: loadavg(), node: process.version, threads: threads ?? null },
   };
 }
@@ -82,7 +95,7 @@ const gb = (bytes: number) => `${(bytes / 1e9).toFixed(2)} GB`;
 
 /** The markdown section for all stored runs (one row per model, newest run). */
 export function section(runs: BigModelRun[]): string {
-  const head = ['model', 'transformer.weights · bundle', 'sha256 check', 'session creation (transformer · others)', 'peak RSS after load',
+  const head = ['model', 'transformer.weights · bundle', 'sha256 check', 'session creation (transformer · others)', 'RSS after load: peak · now (heap + mapped files)',
     'time / image (B=1, CFG)', 'peak RSS after generation', 'load average'];
   const rows = runs.map((r) => {
     const others = Object.entries(r.loadMs).filter(([g]) => g !== 'transformer').reduce((a, [, v]) => a + v, 0);
@@ -91,7 +104,7 @@ export function section(runs: BigModelRun[]): string {
       `${gb(r.transformerWeightsBytes)} · ${gb(r.bundleBytes)}`,
       sec(r.hashCheckMs),
       `${sec(r.loadMs.transformer)} · ${sec(others)}`,
-      `${(r.maxRssAfterLoadMB / 1024).toFixed(2)} GiB`,
+      `${(r.maxRssAfterLoadMB / 1024).toFixed(2)} · ${(r.rssAfterLoadMB / 1024).toFixed(2)} GiB${r.rssSplitAfterLoadMB ? ` (${(r.rssSplitAfterLoadMB.anon / 1024).toFixed(2)} + ${(r.rssSplitAfterLoadMB.file / 1024).toFixed(2)})` : ''}`,
       r.generation ? sec(r.generation.totalMs) : 'not run',
       r.generation ? `${(r.generation.maxRssMB / 1024).toFixed(2)} GiB` : '—',
       r.machine.loadAverage.map((x) => x.toFixed(1)).join(' '),
