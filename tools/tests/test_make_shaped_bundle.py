@@ -25,10 +25,10 @@ def pair(tmp_path_factory):
     cfg = TINY_VAR.replace(depth=5)
     streamed_dir = str(tmp_path_factory.mktemp('streamed'))
     streamed = shaped.write_streamed(vae, cfg, template, streamed_dir, META)
-    # the same model built the ordinary way: every block i holds the template's block i mod 2
+    # the same model built the ordinary way: every block i holds the template's block i mod 2, scaled
     full = VAR(cfg)
     tsd = template.state_dict()
-    full.load_state_dict({k: tsd[shaped.template_key(k, template.depth)] for k in full.state_dict()})
+    full.load_state_dict({k: torch.from_numpy(shaped.template_tensor(tsd, k, template.depth)) for k in full.state_dict()})
     normal_dir = str(tmp_path_factory.mktemp('normal'))
     normal = write_bundle(vae, full, normal_dir, **META)
     return streamed_dir, streamed, normal_dir, normal, full
@@ -38,6 +38,8 @@ def test_template_key_maps_blocks_modulo_the_template_depth():
     assert shaped.template_key('blocks.7.attn.mat_qkv.weight', 2) == 'blocks.1.attn.mat_qkv.weight'
     assert shaped.template_key('blocks.12.ffn.fc1.bias', 2) == 'blocks.0.ffn.fc1.bias'
     assert shaped.template_key('head.weight', 2) == 'head.weight'
+    # copies are not byte-identical (onnxruntime would share identical initializers)
+    assert [shaped.block_copy_gain(f'blocks.{i}.ffn.fc1.weight', 2) for i in (0, 1, 2, 5)] == [1.0, 1.0, 1.001, 1.002]
 
 
 def test_streamed_transformer_equals_a_normal_export(pair):
