@@ -18,7 +18,6 @@ const MB = 1024 * 1024;
 
 const WRITE_D16 = `
 import sys
-sys.path.insert(0, 'tools')
 from tests.official_checkpoints import write_official_pair
 from var_ref.config import OFFICIAL_VAE, OFFICIAL_VAR
 write_official_pair(sys.argv[1], OFFICIAL_VAR[16], OFFICIAL_VAE, seed=16, var_name='var_d16.pth', vae_name='vae_ch160v4096z32.pth')
@@ -46,7 +45,7 @@ async function main(): Promise<void> {
   }
   const dir = mkdtempSync(join(tmpdir(), 'var-import-d16-'));
   try {
-    execFileSync('/usr/bin/python3', ['-c', WRITE_D16, dir], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+    execFileSync('/usr/bin/python3', ['-c', WRITE_D16, dir], { cwd: REPO, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, OPENBLAS_NUM_THREADS: '1', PYTHONPATH: 'tools' } });
     const tsx = join(REPO, 'node_modules/tsx/dist/cli.mjs');
     const run = spawnSync(process.execPath, ['--expose-gc', tsx, fileURLToPath(import.meta.url), '--worker', dir, '--samples', String(samples)], { cwd: REPO, encoding: 'utf8' });
     if (run.status !== 0) throw new Error(`worker failed: ${run.stderr}`);

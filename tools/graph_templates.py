@@ -30,7 +30,6 @@ import sys
 import time
 from typing import Dict, List, Optional
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import onnx  # noqa: E402
 import torch  # noqa: E402

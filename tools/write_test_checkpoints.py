@@ -33,14 +33,12 @@ import zlib
 from collections import OrderedDict
 
 TOOLS = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, TOOLS)
-sys.path.insert(0, os.path.join(TOOLS, 'tests'))
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from checkpoints import CheckpointError, load_state_dict_file, vae_layout, validate_pair, var_layout  # noqa: E402
-from official_checkpoints import write_official_pair  # noqa: E402
+from tests.official_checkpoints import write_official_pair  # noqa: E402
 from var_ref.config import (OFFICIAL_VAE, OFFICIAL_VAR, PATCH_NUMS_256, PATCH_NUMS_512, VARConfig, VQVAEConfig,  # noqa: E402
                             config_to_json)
 

@@ -92,6 +92,8 @@ export class BundleSessions {
   private constructor(
     readonly sessions: Record<GraphName, ort.InferenceSession>,
     readonly provider: ProviderReport,
+    /** Milliseconds each session took to create with the provider in use (big models: mostly reading weights). */
+    readonly loadMs: Record<GraphName, number>,
   ) {}
 
   get transformer() { return this.sessions.transformer; }
@@ -111,11 +113,14 @@ export class BundleSessions {
     const skipped: ProviderReport['skipped'] = [];
     for (const provider of chain) {
       const opened: Partial<Record<GraphName, ort.InferenceSession>> = {};
+      const loadMs: Partial<Record<GraphName, number>> = {};
       try {
         for (const g of GRAPH_NAMES) {
           const file = manifest.graphs[g].model;
           try {
+            const t0 = performance.now();
             opened[g] = await ort.InferenceSession.create(paths[g], sessionOptions(provider, graphTuning(g, tuning)));
+            loadMs[g] = performance.now() - t0;
           } catch (e) {
             if (provider === 'cpu') {
               throw new BundleError('bad-onnx', `${dir}: ${file}: expected a loadable ONNX graph (with its weights file ${manifest.graphs[g].weights}), found an error: ${firstLine(e)}`, dir, file);
@@ -141,7 +146,7 @@ export class BundleSessions {
         await Promise.all(Object.values(sessions).map((s) => s.release()));
         throw e;
       }
-      return new BundleSessions(sessions, { inUse: provider, requested, skipped });
+      return new BundleSessions(sessions, { inUse: provider, requested, skipped }, loadMs as Record<GraphName, number>);
     }
     // Only reachable if CPU itself failed for a non-bundle reason.
     throw new BundleError('no-provider', `${dir}: no execution provider could run this bundle: ${skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ')}`, dir);
