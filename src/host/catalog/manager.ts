@@ -121,8 +121,11 @@ async function folderSize(dir: string): Promise<number | null> {
 }
 
 /** The bundle assembler, imported on first use so that listing models never loads ONNX or the readers. */
-export async function loadImporter(): Promise<ImportCheckpoints> {
-  return (await import('../../engine/import/index')).importCheckpoints;
+export async function loadImporter(env: NodeJS.ProcessEnv = process.env): Promise<ImportCheckpoints> {
+  const { importCheckpoints } = await import('../../engine/import/index');
+  // VAR_STUDIO_GRAPH_TEMPLATES: graph templates of other architectures (tests' small models, a mirror's fine-tunes)
+  const templatesDir = env.VAR_STUDIO_GRAPH_TEMPLATES?.trim();
+  return templatesDir ? (o) => importCheckpoints({ templatesDir: resolve(templatesDir), ...o }) : importCheckpoints;
 }
 
 interface Active {

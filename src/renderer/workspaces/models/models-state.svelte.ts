@@ -141,13 +141,18 @@ export class ModelsPage {
     }
   }
 
-  /** The picker lists bundles from disk: re-read it, and leave a model that no longer exists. */
+  /** The picker lists bundles from disk: re-read it, and leave a loaded model whose bundle was removed. */
   private async afterModelsChanged(): Promise<void> {
     await Promise.all([this.refresh(), this.app.refreshModels().catch(() => undefined)]);
+    const loaded = this.app.model;
+    if (loaded && !this.app.models.some((m) => m.id === loaded.id)) {
+      const usable = this.app.models.find((m) => m.source === 'embedded' && !m.problem) ?? this.app.models.find((m) => !m.problem);
+      if (usable) await this.app.loadModel(usable.id, { applyDefaults: true });
+    }
   }
 
-  /** The picker id of a ready catalogue model (its bundle folder in the models folder). */
+  /** The picker id of a ready catalogue model: its bundle folder <models folder>/<name>. */
   pickerId(name: string): string | null {
-    return this.app.models.find((m) => m.source === 'user' && m.name === name && !m.problem)?.id ?? this.app.models.find((m) => m.id === `user:${name}`)?.id ?? null;
+    return this.app.models.find((m) => m.id === `user:${name}` && !m.problem)?.id ?? null;
   }
 }

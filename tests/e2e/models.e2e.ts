@@ -1,0 +1,206 @@
+// The Models page in Debian's Chromium, no internet: torch writes a small checkpoint pair in the official key
+// layout (random weights, depth 2); a local HTTP server serves it like Hugging Face (a redirect, then Range
+// requests); the catalogue (the official one plus two test entries whose sha256 match those files) and the
+// download source are replaced through the test/mirror hooks VAR_STUDIO_MODEL_CATALOG / _BASE_URL, and the
+// small architecture's graph templates through VAR_STUDIO_GRAPH_TEMPLATES. Real server, manager, importer, engine.
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Page } from '@playwright/test';
+import { FileServer } from '../unit/host/file-server';
+import { test, expect, repoRoot, startServe, generateAndWait, recordFrames, events, docScreenshot, type ServeInfo } from './fixtures';
+
+test.describe.configure({ mode: 'serial' });
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-pull-'));
+const modelsDir = path.join(tmp, 'models');
+const files = new FileServer();
+let serve: { info: ServeInfo; proc: ChildProcess } | null = null;
+let serveEnv: Record<string, string> = {};
+
+/** The pair "a" of tools/make_import_fixtures.py (d2, width 64) and its graph templates. */
+const WRITE_PAIR = `
+import os, sys
+sys.path.insert(0, 'tools')
+import torch; torch.set_num_threads(1)
+from make_import_fixtures import PAIRS
+from graph_templates import write_template
+from tests.official_checkpoints import write_official_pair
+out = sys.argv[1]
+v, q = PAIRS['a']
+write_official_pair(os.path.join(out, 'a'), v, q, seed=97, var_name='var.pth', vae_name='vae.pth')
+write_template('var', v, os.path.join(out, 'templates'), log=lambda *_: None)
+write_template('vae', q, os.path.join(out, 'templates'), log=lambda *_: None)
+`;
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+function testCatalogue(varBytes: Buffer, vaeBytes: Buffer): unknown {
+  const official = JSON.parse(readFileSync(path.join(repoRoot, 'resources', 'official-models.json'), 'utf8')) as { files: unknown[] };
+  const sampling = { cfg: 3, topK: 100, topP: 0.9, moreSmooth: false };
+  const testVar = (name: string, file: string, title: string) => ({
+    kind: 'var', name, file, title, parameters: 1_234_567, sha256: sha(varBytes), bytes: varBytes.length, licence: 'MIT',
+    depth: 2, resolution: 256, patchNums: [1, 2, 3, 4, 5, 6, 8, 10, 13, 16], sharedAdaLN: false, vqvae: 'vae_test.pth',
+    readme: { fid: 99.5, relCost: null, paramsLabel: '1.2M' }, paper: null, sampling, fidSampling: sampling,
+  });
+  return {
+    ...official,
+    files: [
+      ...official.files,
+      { kind: 'vqvae', name: 'vae-test', file: 'vae_test.pth', title: 'Test VQVAE', parameters: 1, sha256: sha(vaeBytes), bytes: vaeBytes.length, licence: 'MIT' },
+      testVar('var-test', 'var_test.pth', 'VAR test d2 · random weights'),
+      testVar('var-test-b', 'var_test_b.pth', 'VAR test d2 (b) · random weights'),
+    ],
+  };
+}
+
+test.beforeAll(async () => {
+  test.setTimeout(600_000);
+  execFileSync('/usr/bin/python3', ['-c', WRITE_PAIR, path.join(tmp, 'fx')], { cwd: repoRoot, stdio: 'pipe', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+  const varBytes = readFileSync(path.join(tmp, 'fx', 'a', 'var.pth'));
+  const vaeBytes = readFileSync(path.join(tmp, 'fx', 'a', 'vae.pth'));
+  await files.start();
+  files.add('vae_test.pth', vaeBytes);
+  // slow enough (64 KiB every 60 ms, ~3 s) that the page shows the transfer
+  files.add('var_test.pth', varBytes, { chunkDelayMs: 60 });
+  files.add('var_test_b.pth', varBytes, { chunkDelayMs: 150 });
+  const catalogFile = path.join(tmp, 'catalogue.json');
+  writeFileSync(catalogFile, JSON.stringify(testCatalogue(varBytes, vaeBytes)));
+  serveEnv = { VAR_STUDIO_MODEL_CATALOG: catalogFile, VAR_STUDIO_MODEL_BASE_URL: files.resolveBase, VAR_STUDIO_GRAPH_TEMPLATES: path.join(tmp, 'fx', 'templates') };
+  serve = await startServe({ modelsDir, env: serveEnv });
+});
+
+async function stopServe(): Promise<void> {
+  const proc = serve?.proc;
+  serve = null;
+  if (!proc?.pid || proc.exitCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  process.kill(-proc.pid, 'SIGTERM'); // the whole process group that npm started
+  await exited;
+}
+
+test.afterAll(async () => {
+  await stopServe();
+  await files.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+async function openModels(page: Page, url: string): Promise<void> {
+  await page.goto(url);
+  await expect(page.getByTestId('provider')).toBeVisible();
+  await page.getByRole('button', { name: 'Models', exact: true }).click();
+  await expect(page.getByTestId('models-page')).toBeVisible();
+  await expect(page.getByTestId('model-row').first()).toBeVisible();
+}
+
+const row = (page: Page, name: string) => page.locator(`[data-testid="model-row"][data-name="${name}"]`);
+
+test('Models page → Download → progress → ready → Use → 1000 classes → Generate; Remove asks first', async ({ page, consoleProblems }) => {
+  const frames = recordFrames(page);
+  await openModels(page, serve!.info.url);
+  // every catalogue entry with its facts; the official ones are not downloaded
+  await expect(page.getByTestId('model-row')).toHaveCount(8);
+  await expect(row(page, 'var-d16')).toContainText('310M');
+  await expect(row(page, 'var-d16')).toContainText('3.55');
+  await expect(row(page, 'var-d16')).toHaveAttribute('data-state', 'not-downloaded');
+  await expect(page.getByTestId('models-dir')).toHaveText(modelsDir);
+  await expect(page.getByTestId('free-disk')).toHaveText(/\d.* (KB|MB|GB|TB)/);
+
+  const r = row(page, 'var-test');
+  await r.getByTestId('model-download').click();
+  await expect(r).toHaveAttribute('data-state', 'downloading');
+  await expect(r.getByTestId('model-status')).toContainText(/Downloading \d+(\.\d)? %/);
+  await expect(r.getByTestId('model-progress')).toBeVisible();
+  await docScreenshot(page, 'screenshot-models.png');
+  await expect(r).toHaveAttribute('data-state', 'ready', { timeout: 240_000 });
+  await expect(r.getByTestId('model-status')).toHaveText('Ready');
+
+  // the host reported each step, with growing percentages and a rate
+  const statuses = events(frames.received, 'models.status').filter((e) => e.name === 'var-test').map((e) => e.status);
+  const states = [...new Set(statuses.map((s) => s.state))];
+  expect(states).toEqual(expect.arrayContaining(['downloading', 'verifying', 'importing', 'ready']));
+  const percents = statuses.filter((s) => s.state === 'downloading').map((s) => s.percent as number);
+  expect(percents.some((p) => p > 0 && p < 100)).toBe(true);
+  expect(percents).toEqual([...percents].sort((a, b) => a - b));
+  // Hugging Face's shape: a redirect, then the bytes from the CDN path
+  expect(files.log.filter((l) => l.path.endsWith('/var_test.pth')).map((l) => l.status)).toEqual([302, 200]);
+  // nothing half-written in the models folder: the bundle and the dot-folder of downloads only
+  expect(readdirSync(modelsDir).filter((f) => !f.startsWith('.'))).toEqual(['var-test']);
+
+  // in the picker without a Rescan
+  await expect(page.locator('[data-testid="model-select"] option[value="user:var-test"]')).toHaveCount(1);
+  await r.getByTestId('model-use').click();
+  await expect(page.getByTestId('generate')).toBeEnabled();
+  await expect(page.getByTestId('model-select')).toHaveValue('user:var-test');
+
+  // 1000 ImageNet names, searchable
+  const search = page.getByTestId('class-search');
+  await expect(search).toHaveAttribute('placeholder', /1000 classes/);
+  const t0 = Date.now();
+  await search.fill('goldfish');
+  await expect(page.getByTestId('class-option')).toHaveCount(1);
+  console.log(`class filter over 1000 names answered in ${Date.now() - t0} ms`);
+  await page.getByTestId('class-option').first().click();
+  await expect(page.getByTestId('class-chosen')).toContainText('goldfish');
+
+  await generateAndWait(page);
+  await expect(page.getByTestId('main-image')).toHaveAttribute('data-filled', 'true');
+  await expect(page.getByTestId('gallery-item')).toHaveCount(1);
+  const start = events(frames.received, 'job.start').at(-1);
+  expect(start.classIndices).toEqual([1]);
+  expect(start.patchNums).toEqual([1, 2, 3, 4, 5, 6, 8, 10, 13, 16]);
+
+  // Remove: a dialog says what goes and how much it frees; "Keep it" deletes nothing
+  await page.getByRole('button', { name: 'Models', exact: true }).click();
+  await r.getByTestId('model-remove').click();
+  const dialog = page.getByTestId('confirm-dialog');
+  await expect(dialog).toBeVisible();
+  await expect(dialog.getByTestId('remove-list')).toContainText(path.join(modelsDir, 'var-test'));
+  await expect(dialog.getByTestId('remove-list')).toContainText('model bundle');
+  await expect(dialog.getByTestId('remove-frees')).toHaveText(/\d.* (KB|MB)/);
+  await dialog.getByTestId('confirm-cancel').click();
+  await expect(dialog).toBeHidden();
+  await expect(r).toHaveAttribute('data-state', 'ready');
+  expect(existsSync(path.join(modelsDir, 'var-test', 'manifest.json'))).toBe(true);
+
+  await r.getByTestId('model-remove').click();
+  await dialog.getByTestId('confirm-ok').click();
+  await expect(r).toHaveAttribute('data-state', 'not-downloaded');
+  expect(existsSync(path.join(modelsDir, 'var-test'))).toBe(false);
+  await expect(page.locator('[data-testid="model-select"] option[value="user:var-test"]')).toHaveCount(0);
+  // the page left the removed model for a usable one
+  await expect(page.getByTestId('model-select')).not.toHaveValue('user:var-test');
+  expect(consoleProblems).toEqual([]);
+});
+
+test('Pause keeps the bytes, Resume continues with a Range request, and a paused download survives a server restart', async ({ page }) => {
+  await openModels(page, serve!.info.url);
+  const r = row(page, 'var-test-b');
+  await r.getByTestId('model-download').click();
+  await expect(r.getByTestId('model-status')).toContainText(/Downloading ([1-9]\d*|0\.[1-9])/, { timeout: 60_000 });
+  await r.getByTestId('model-pause').click();
+  await expect(r).toHaveAttribute('data-state', 'paused');
+  await expect(r.getByTestId('model-status')).toContainText('Paused at');
+  const partial = path.join(modelsDir, '.downloads', 'var_test_b.pth.part');
+  expect(existsSync(partial)).toBe(true);
+
+  await r.getByTestId('model-resume').click();
+  await expect(r).toHaveAttribute('data-state', 'downloading');
+  await expect.poll(() => files.log.filter((l) => l.path === '/cdn/var_test_b.pth').at(-1)?.range ?? '').toMatch(/^bytes=[1-9]\d*-$/);
+  await expect(files.log.filter((l) => l.path === '/cdn/var_test_b.pth').at(-1)?.status).toBe(206);
+
+  // the app closes mid-download; after the restart the page shows it paused and resumes it on click
+  await stopServe();
+  serve = await startServe({ modelsDir, env: serveEnv });
+  files.faults.set('var_test_b.pth', {});
+  await openModels(page, serve.info.url);
+  await expect(r).toHaveAttribute('data-state', 'paused');
+  await expect(r.getByTestId('model-status')).toContainText(/Paused at \d/);
+  await r.getByTestId('model-resume').click();
+  await expect(r).toHaveAttribute('data-state', 'ready', { timeout: 240_000 });
+  const cdn = files.log.filter((l) => l.path === '/cdn/var_test_b.pth');
+  expect(cdn.at(-1)).toMatchObject({ status: 206, range: expect.stringMatching(/^bytes=[1-9]\d*-$/) });
+  await expect(page.locator('[data-testid="model-select"] option[value="user:var-test-b"]')).toHaveCount(1);
+});
