@@ -12,6 +12,9 @@ import { encodeDocumentExport, encodeExport, inspectImage, openCanvasImage } fro
 import { checkEditParams, runEditJob } from './edit';
 import { checkGenerateSettings, runGenerateJob } from './generate';
 import { DocumentStore, defaultDataDir } from './documents';
+import { handleModelRequest, isModelRequestKind, modelEvent } from './catalog/contract';
+import { ModelManager, type ModelManagerOptions } from './catalog/manager';
+import { catalogFromEnv } from './catalog/catalog';
 
 /** One connected window / browser tab. */
 export interface StudioSession {
@@ -32,6 +35,14 @@ export interface StudioHostOptions {
   deliverExport(file: { bytes: Uint8Array; mime: string; fileName: string }, session: StudioSession): Promise<ExportResult>;
   /** The app's data folder (the canvas autosave lives in <dataDir>/canvas); default ~/.var-studio or $VAR_STUDIO_DATA_DIR. */
   dataDir?: string;
+  /** The model manager's options (catalogue, download source, importer); it works in catalog.userModelsDir. */
+  modelManager?: Omit<ModelManagerOptions, 'modelsDir'>;
+  /**
+   * "Import checkpoint files…" where the host can ask the user for files (Electron's open dialog in main):
+   * the chosen VAR and VQVAE checkpoints, or null when the user cancelled. Absent in browser mode, where the
+   * page picks files placed in the models folder by name instead.
+   */
+  pickCheckpointFiles?(session: StudioSession): Promise<{ varFile: string; vaeFile: string } | null>;
 }
 
 interface RunningJob {
@@ -46,12 +57,17 @@ export class StudioHost {
   private loading: Promise<LoadedModel> | null = null;
   private job: RunningJob | null = null;
   private documents: DocumentStore | null = null;
+  private manager: Promise<ModelManager> | null = null;
+  /** Every session that sent a request: download progress goes to all windows, not only the one that asked. */
+  private readonly sessions = new Map<string, StudioSession>();
 
   constructor(private readonly opts: StudioHostOptions) {}
 
   /** Validates params against the contract, then runs the request. Throws StudioError / ContractError. */
   async handle<K extends RequestKind>(kind: K, rawParams: unknown, session: StudioSession): Promise<ResultOf<K>> {
     const params = parseParams(kind, rawParams);
+    this.sessions.set(session.id, session);
+    if (isModelRequestKind(kind)) return (await handleModelRequest(await this.models(), kind, params as never)) as ResultOf<K>;
     return (await this.dispatch(kind, params, session)) as ResultOf<K>;
   }
 
@@ -90,6 +106,8 @@ export class StudioHost {
         return this.documentStore().restore();
       case 'document.discard':
         return { discarded: await this.documentStore().discard() };
+      case 'models.importDialog':
+        return { imported: await this.importPicked(session) };
       case 'document.export':
         return this.opts.deliverExport(await encodeDocumentExport(params as ParamsOf<'document.export'>), session);
       default:
@@ -180,6 +198,27 @@ export class StudioHost {
     this.job = job;
   }
 
+  private async importPicked(session: StudioSession): Promise<{ name: string; dir: string } | null> {
+    if (!this.opts.pickCheckpointFiles)
+      throw new StudioError('not-available', 'This host has no file dialog for checkpoints.', `Put the .pth or .safetensors files into ${this.opts.catalog.userModelsDir}, press Refresh and pick them on the Models page.`);
+    const picked = await this.opts.pickCheckpointFiles(session);
+    return picked ? (await this.models()).importFiles(picked.varFile, picked.vaeFile) : null;
+  }
+
+  /** The model manager, opened on first use; its status events go to every session. */
+  private models(): Promise<ModelManager> {
+    // VAR_STUDIO_MODEL_CATALOG replaces the official catalogue (mirrors, tests), as in the CLI
+    this.manager ??= catalogFromEnv().then((catalog) => ModelManager.open({ catalog, ...this.opts.modelManager, modelsDir: this.opts.catalog.userModelsDir })).then((m) => {
+      m.on((e) => {
+        const event = modelEvent(e);
+        for (const s of this.sessions.values()) s.emit(event);
+      });
+      return m;
+    });
+    this.manager.catch(() => { this.manager = null; });
+    return this.manager;
+  }
+
   private documentStore(): DocumentStore {
     this.documents ??= new DocumentStore(this.opts.dataDir ?? defaultDataDir());
     return this.documents;
@@ -203,6 +242,7 @@ export class StudioHost {
 
   /** A window closed: stop its job so the engine is free for others. */
   sessionClosed(session: StudioSession): void {
+    this.sessions.delete(session.id);
     if (this.job?.session.id === session.id) this.job.controller.abort();
   }
 
@@ -213,6 +253,8 @@ export class StudioHost {
 
   async dispose(): Promise<void> {
     this.job?.controller.abort();
+    // running downloads stop with their bytes on disk; the next start shows them paused
+    await (await this.manager?.catch(() => null))?.pauseAll();
     await this.idle();
     await this.engine?.engine.dispose();
     this.engine = null;

@@ -7,6 +7,7 @@ import { ModelCatalog } from '../host/models';
 import { StudioHost } from '../host/service';
 import { hardenApp, hardenSession } from './security';
 import { registerIpc, saveWithDialog } from './ipc';
+import { pickCheckpointFiles } from './import-dialog';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // out/main
 const rendererIndex = path.join(here, '..', 'renderer', 'index.html');
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
     process.env.VAR_STUDIO_MODEL ? path.resolve(process.env.VAR_STUDIO_MODEL) : path.join(app.getAppPath(), 'models', 'var-fashion-32'),
     path.join(app.getPath('userData'), 'models'),
   );
-  const host = new StudioHost({ version: app.getVersion(), host: 'electron', catalog, deliverExport: saveWithDialog, dataDir: app.getPath('userData') });
+  const host = new StudioHost({ version: app.getVersion(), host: 'electron', catalog, deliverExport: saveWithDialog, pickCheckpointFiles, dataDir: app.getPath('userData') });
   registerIpc(host, rendererIndex);
   createWindow();
   app.on('activate', () => {

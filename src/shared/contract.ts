@@ -8,6 +8,7 @@ import {
   seedSchema, timingsSchema, tokenMapSchema, tokenPyramidSchema,
 } from './blocks';
 import { editEvents, editRequests } from './edit';
+import { modelManagerEvents, modelManagerRequests } from './model-manager';
 
 export {
   LIMITS, PROVIDER_NAMES, exportResultSchema, idSchema, jobIdSchema, providerNameSchema, rgbImageSchema, samplingSchema,
@@ -148,6 +149,8 @@ export const requests = {
   'image.inspect': { params: inspectParamsSchema, result: inspectResultSchema },
   // The canvas editor: edit jobs, canvas open, autosaved document, export with the edit chain.
   ...editRequests,
+  // The model manager: the official catalogue, downloads (pull / pause / cancel), remove, import.
+  ...modelManagerRequests,
 } as const satisfies Record<string, { params: Schema<unknown>; result: Schema<unknown> }>;
 
 export type RequestKind = keyof typeof requests;
@@ -194,6 +197,7 @@ export const eventSchema = tagged('type', {
   'job.cancelled': obj({ type: literal('job.cancelled'), jobId: jobIdSchema, completedScales: int(0, LIMITS.maxScales) }),
   'job.error': obj({ type: literal('job.error'), jobId: jobIdSchema, error: errorInfoSchema }),
   ...editEvents,
+  ...modelManagerEvents,
 });
 export type StudioEvent = Infer<typeof eventSchema>;
 export type EventOf<T extends StudioEvent['type']> = Extract<StudioEvent, { type: T }>;

@@ -20,9 +20,9 @@ interface Rule {
 }
 
 const RULES: Record<Part, Rule> = {
-  engine: { parts: [], packages: ['node:*', 'onnxruntime-node', 'sharp', 'png-chunk*'] },
+  engine: { parts: [], packages: ['node:*', 'onnxruntime-node', 'sharp', 'png-chunk*', 'yauzl'] },
   shared: { parts: [], packages: [] },
-  host: { parts: ['engine', 'shared'], packages: ['node:*', 'sharp', 'png-chunk*'] },
+  host: { parts: ['engine', 'shared'], packages: ['node:*', 'sharp', 'png-chunk*', 'undici'] },
   main: { parts: ['host', 'shared'], packages: ['node:*', 'electron'] },
   server: { parts: ['host', 'shared'], packages: ['node:*', 'ws'] },
   cli: { parts: ['engine', 'host', 'shared'], packages: ['node:*'] },
@@ -44,7 +44,8 @@ interface Import { spec: string; typeOnly: boolean }
 
 /** Every module specifier of a file, and whether the statement is type-only (`import type` / `export type`). */
 function importsOf(code: string): Import[] {
-  const re = /\b(import|export)\s+(type\s+)?[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]|\bimport\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)|\brequire\(\s*['"]([^'"]+)['"]\s*\)/g;
+  // a side-effect import starts a statement (so a string like 'models.import' is not one)
+  const re = /\b(import|export)\s+(type\s+)?[^'"`;]*?\bfrom\s*['"]([^'"]+)['"]|(?:^|[;{}])\s*import\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)|\brequire\(\s*['"]([^'"]+)['"]\s*\)/gm;
   return [...code.matchAll(re)].map((m) => ({ spec: m[3] ?? m[4] ?? m[5] ?? m[6], typeOnly: Boolean(m[3] && m[2]) }));
 }
 
@@ -92,7 +93,7 @@ describe('layering: one rule table over all of src/', () => {
     const code = [
       "import a from 'electron';", 'import { b } from "../x/y";', "export * from './z';", "import 'side';",
       "const c = await import('../../bench/bench');", "const d = require('ws');", "import type { T } from '../shared/t';",
-      "export type { U } from '../shared/u';", "import { type V } from '../shared/v';",
+      "export type { U } from '../shared/u';", "import { type V } from '../shared/v';", "const k = 'models.import'; x('import', 'y');",
     ].join('\n');
     expect(importsOf(code)).toEqual([
       { spec: 'electron', typeOnly: false }, { spec: '../x/y', typeOnly: false }, { spec: './z', typeOnly: false },

@@ -236,6 +236,11 @@ export class ModelManager {
     return this.status(entry.name);
   }
 
+  /** Pauses every running or queued pull (the app is closing). */
+  async pauseAll(): Promise<void> {
+    await Promise.all([...this.active.keys()].map((name) => this.pause(name)));
+  }
+
   private stopActive(act: Active, how: 'pause' | 'cancel'): void {
     act.stop = how;
     if (how === 'pause') act.download?.pause();

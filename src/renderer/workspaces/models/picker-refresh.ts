@@ -4,7 +4,9 @@ import type { StudioApp } from '../../lib/state/app.svelte';
 
 export function refreshPickerOnNewModels(app: StudioApp): () => void {
   return app.studio.onEvent((e) => {
-    if (e.type === 'models.status' && e.status.state === 'ready' && !app.models.some((m) => m.source === 'user' && m.dir === e.status.dir))
+    if (e.type !== 'models.status' || e.status.state !== 'ready') return;
+    const dir = e.status.dir;
+    if (!app.models.some((m) => m.source === 'user' && m.dir === dir))
       app.refreshModels().catch((err: unknown) => app.toasts.error('Could not list the models', err));
   });
 }
