@@ -10,7 +10,7 @@
  */
 import { mkdir, readFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { ImportOptions, ImportProgress } from '../../engine/import/index';
 import { Download, type DownloadOptions, discardPartial, partPath, partialProgress } from '../downloads/download';
@@ -334,9 +334,11 @@ export class ModelManager {
     return opts.purgeShared === true || !others.some((e) => !['not-downloaded', 'failed'].includes(this.status(e.name).state));
   }
 
-  /** Free bytes on the models folder's disk (null when the system cannot tell). */
-  freeSpace(): Promise<number | null> {
-    return this.freeBytes(this.o.modelsDir);
+  /** Free bytes on the models folder's disk, asked of its nearest existing folder (null when the system cannot tell). */
+  async freeSpace(): Promise<number | null> {
+    let dir = this.o.modelsDir;
+    while (!(await exists(dir)) && dirname(dir) !== dir) dir = dirname(dir);
+    return this.freeBytes(dir);
   }
 
   /**

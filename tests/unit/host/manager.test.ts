@@ -223,6 +223,9 @@ describe('ModelManager', () => {
 
   it('removalPlan names what remove deletes with its size (the shared VQVAE only with the last model), and deletes nothing', async () => {
     const { m } = await open();
+    // the models folder does not exist yet: free space is that of the disk it will be on
+    expect(existsSync(modelsDir)).toBe(false);
+    expect(await m.freeSpace()).toBeGreaterThan(0);
     await m.pull('var-a');
     await m.pull('var-b');
     const bundleBytes = (dir: string) => readdirSync(dir).reduce((t, f) => t + statSync(join(dir, f)).size, 0);
