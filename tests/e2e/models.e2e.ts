@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { Page } from '@playwright/test';
+import type { Locator, Page } from '@playwright/test';
 import { FileServer } from '../unit/host/file-server';
 import { test, expect, repoRoot, startServe, generateAndWait, recordFrames, events, docScreenshot, type ServeInfo } from './fixtures';
 
@@ -97,6 +97,15 @@ async function openModels(page: Page, url: string): Promise<void> {
 
 const row = (page: Page, name: string) => page.locator(`[data-testid="model-row"][data-name="${name}"]`);
 
+/** Waits for a row to become ready; a failure ends the wait at once with the page's message. */
+async function untilReady(r: Locator): Promise<void> {
+  await expect.poll(async () => {
+    const state = await r.getAttribute('data-state');
+    if (state === 'failed') throw new Error(`the pull failed: ${await r.getByTestId('model-status').textContent()}`);
+    return state;
+  }, { timeout: 240_000 }).toBe('ready');
+}
+
 test('Models page → Download → progress → ready → Use → 1000 classes → Generate; Remove asks first', async ({ page, consoleProblems }) => {
   const frames = recordFrames(page);
   await openModels(page, serve!.info.url);
@@ -114,7 +123,7 @@ test('Models page → Download → progress → ready → Use → 1000 classes �
   await expect(r.getByTestId('model-status')).toContainText(/Downloading \d+(\.\d)? %/);
   await expect(r.getByTestId('model-progress')).toBeVisible();
   await docScreenshot(page, 'screenshot-models.png');
-  await expect(r).toHaveAttribute('data-state', 'ready', { timeout: 240_000 });
+  await untilReady(r);
   await expect(r.getByTestId('model-status')).toHaveText('Ready');
 
   // the host reported each step, with growing percentages and a rate
@@ -199,7 +208,7 @@ test('Pause keeps the bytes, Resume continues with a Range request, and a paused
   await expect(r).toHaveAttribute('data-state', 'paused');
   await expect(r.getByTestId('model-status')).toContainText(/Paused at \d/);
   await r.getByTestId('model-resume').click();
-  await expect(r).toHaveAttribute('data-state', 'ready', { timeout: 240_000 });
+  await untilReady(r);
   const cdn = files.log.filter((l) => l.path === '/cdn/var_test_b.pth');
   expect(cdn.at(-1)).toMatchObject({ status: 206, range: expect.stringMatching(/^bytes=[1-9]\d*-$/) });
   await expect(page.locator('[data-testid="model-select"] option[value="user:var-test-b"]')).toHaveCount(1);

@@ -122,10 +122,11 @@ async function folderSize(dir: string): Promise<number | null> {
 
 /** The bundle assembler, imported on first use so that listing models never loads ONNX or the readers. */
 export async function loadImporter(env: NodeJS.ProcessEnv = process.env): Promise<ImportCheckpoints> {
-  const { importCheckpoints } = await import('../../engine/import/index');
-  // VAR_STUDIO_GRAPH_TEMPLATES: graph templates of other architectures (tests' small models, a mirror's fine-tunes)
+  const { importCheckpoints, defaultTemplatesDir } = await import('../../engine/import/index');
+  // VAR_STUDIO_GRAPH_TEMPLATES: graph templates of other architectures (tests' small models, a mirror's fine-tunes);
+  // the class names still come from the app's resources
   const templatesDir = env.VAR_STUDIO_GRAPH_TEMPLATES?.trim();
-  return templatesDir ? (o) => importCheckpoints({ templatesDir: resolve(templatesDir), ...o }) : importCheckpoints;
+  return templatesDir ? (o) => importCheckpoints({ templatesDir: resolve(templatesDir), resourcesDir: dirname(defaultTemplatesDir()), ...o }) : importCheckpoints;
 }
 
 interface Active {
