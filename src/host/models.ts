@@ -20,9 +20,9 @@ export function modelIdForDir(dir: string, embeddedDir = defaultModelDir()): str
   return path.resolve(dir) === path.resolve(embeddedDir) ? EMBEDDED_ID : `user:${path.basename(path.resolve(dir))}`.slice(0, 200);
 }
 
-/** The user's models folder in browser mode; Electron uses <userData>/models instead. */
-export function defaultUserModelsDir(): string {
-  return path.join(os.homedir(), '.var-studio', 'models');
+/** The user's models folder in browser mode and the CLI ($VAR_STUDIO_MODELS_DIR overrides it); Electron uses <userData>/models. */
+export function defaultUserModelsDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.VAR_STUDIO_MODELS_DIR?.trim() ? path.resolve(env.VAR_STUDIO_MODELS_DIR) : path.join(os.homedir(), '.var-studio', 'models');
 }
 
 interface ManifestHead { name?: unknown; title?: unknown; resolution?: unknown; classes?: unknown }

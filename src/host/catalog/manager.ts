@@ -9,7 +9,6 @@
  * Pulls run one at a time (a queue): the shared VQVAE is then downloaded once, and bandwidth is not split.
  */
 import { mkdir, readFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { ImportOptions, ImportProgress } from '../../engine/import/index';
@@ -69,11 +68,6 @@ export interface ModelManagerOptions {
   downloadOptions?: Partial<Pick<DownloadOptions, 'retries' | 'retryDelayMs' | 'progressIntervalMs' | 'maxRedirects' | 'freeBytes'>>;
   /** Keep the VAR checkpoint after a successful import (default false: the bundle holds the same weights). */
   keepCheckpoints?: boolean;
-}
-
-/** The user's models folder outside Electron: $VAR_STUDIO_MODELS_DIR, else ~/.var-studio/models (browser mode's too). */
-export function defaultModelsDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.VAR_STUDIO_MODELS_DIR?.trim() ? resolve(env.VAR_STUDIO_MODELS_DIR) : join(homedir(), '.var-studio', 'models');
 }
 
 export class ModelManagerError extends Error {
@@ -350,7 +344,7 @@ export class ModelManager {
     for (const [flag, f] of [['VAR', varFile], ['VQVAE', vaeFile]] as const) {
       if (!(await exists(f))) throw new ModelManagerError('no-such-file', `The ${flag} checkpoint ${f} does not exist.`);
     }
-    const base = (opts.name ?? basename(varFile).replace(/\.(pth|pt|bin|safetensors)$/i, '')).toLowerCase().replace(/[^a-z0-9.-]+/g, '-').replace(/^[-.]+|-+$/g, '') || 'imported-model';
+    const base = (opts.name ?? basename(varFile).replace(/\.(pth|pt|bin|safetensors)$/i, '')).toLowerCase().replace(/[^a-z0-9.-]+/g, '-').slice(0, 56).replace(/^[-.]+|-+$/g, '') || 'imported-model';
     let name = base;
     for (let i = 2; await exists(join(this.modelsDir, name)); i++) name = `${base}-${i}`;
     const dir = join(this.modelsDir, name);
@@ -516,7 +510,7 @@ export class ModelManager {
     } catch (e) {
       if (act.stop) return this.afterStop(entry, act);
       const code = typeof (e as { code?: unknown }).code === 'string' ? (e as { code: string }).code : 'failed';
-      this.set(name, { state: 'failed', code, message: (e as Error).message.split('\n')[0] });
+      this.set(name, { state: 'failed', code: code.slice(0, 64), message: (e as Error).message.split('\n')[0].slice(0, 4000) });
       await this.persist();
       throw e;
     }

@@ -62,8 +62,8 @@ describe('GenerateSession', () => {
     // The next run waits for the cancelled job's last event, then starts.
     await gen.generate();
     await until('the next run to finish', () => gen.run.status === 'done');
-    expect(studio.events.find((e) => e.jobId === cancelledId && e.type === 'job.cancelled')).toBeDefined();
-    expect(studio.events.some((e) => e.jobId === cancelledId && e.type === 'job.done')).toBe(false);
+    expect(studio.events.find((e) => e.type === 'job.cancelled' && e.jobId === cancelledId)).toBeDefined();
+    expect(studio.events.some((e) => e.type === 'job.done' && e.jobId === cancelledId)).toBe(false);
     expect(gen.gallery.entries).toHaveLength(1);
     expect(gen.gallery.entries[0].jobId).not.toBe(cancelledId);
   });

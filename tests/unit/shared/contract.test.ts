@@ -71,6 +71,32 @@ const SAMPLES = {
     badParams: { format: 'webp', quality: 0, width: 2, height: 1, image: Uint8Array.of(1), chain, fileName: 'edited' },
     result: { kind: 'download', fileName: 'edited.webp', mime: 'image/webp', bytes: Uint8Array.of(1) }, badResult: { kind: 'mail' },
   },
+  'models.catalog': {
+    params: {}, badParams: { refresh: true },
+    result: {
+      models: [{
+        name: 'var-d16', title: 'VAR-d16', file: 'var_d16.pth', resolution: 256, parameters: 310283520, paramsLabel: '310M', fid: 3.55, licence: 'MIT',
+        sampling, downloadBytes: 1679192180, diskNeeded: 3358384360, approximate: false,
+        status: { state: 'downloading', file: 'var_d16.pth', received: 10, total: 100, percent: 10, rate: 5e6, eta: null },
+      }],
+      modelsDir: '/m', source: 'https://huggingface.co/FoundationVision/var/resolve/x', localFiles: [{ file: 'tuned.safetensors', bytes: 5 }],
+    },
+    badResult: { models: [], modelsDir: '/m', source: 's', localFiles: [{ file: '../etc/passwd', bytes: 5 }] },
+  },
+  'models.pull': { params: { name: 'var-d16' }, badParams: { name: 'VAR D16' }, result: { status: { state: 'queued' } }, badResult: { status: { state: 'done' } } },
+  'models.pause': {
+    params: { name: 'var-d16' }, badParams: {}, result: { status: { state: 'paused', received: 1, total: 2, percent: 50 } },
+    badResult: { status: { state: 'paused', received: 1, total: 2, percent: 150 } },
+  },
+  'models.cancel': { params: { name: 'var-d16' }, badParams: { name: '' }, result: { status: { state: 'not-downloaded' } }, badResult: { status: null } },
+  'models.remove': {
+    params: { name: 'var-d16', purgeShared: true }, badParams: { name: 'var-d16', purgeShared: 'yes' },
+    result: { removed: ['/m/var-d16'], keptShared: '/m/.downloads/vae_ch160v4096z32.pth' }, badResult: { removed: '/m/var-d16', keptShared: null },
+  },
+  'models.import': {
+    params: { varFile: 'tuned.safetensors', vaeFile: 'vae.pth' }, badParams: { varFile: 'a/../../b.pth', vaeFile: 'vae.pth' },
+    result: { name: 'tuned', dir: '/m/tuned' }, badResult: { name: 'Tuned Model', dir: '/m/tuned' },
+  },
 } satisfies Record<RequestKind, { params: unknown; badParams: unknown; result: unknown; badResult: unknown }>;
 
 function problem(fn: () => unknown): string {

@@ -92,7 +92,7 @@ export class EditJob {
   }
 
   private onEvent(e: StudioEvent): void {
-    if (e.jobId !== this.jobId) return;
+    if (!('jobId' in e) || e.jobId !== this.jobId) return; // model-manager events carry no job
     if (e.type === 'job.error') {
       if (this.status !== 'cancelled') {
         this.status = 'error';

@@ -102,7 +102,7 @@ export class GenerateSession {
 
   private onEvent(e: StudioEvent): void {
     const run = this.run;
-    if (e.jobId !== run.jobId) return;
+    if (!('jobId' in e) || e.jobId !== run.jobId) return; // model-manager events carry no job
     if (e.type === 'job.error') {
       if (run.status !== 'cancelled') {
         run.status = 'error';

@@ -163,6 +163,7 @@ export class JobRunner {
   }
 
   private route(e: StudioEvent): void {
+    if (!('jobId' in e)) return; // model-manager events are not job events
     const rec = this.jobs.get(e.jobId);
     if (isFinalEvent(e)) {
       if (this.slot?.jobId === e.jobId) this.freeSlot(this.slot);
