@@ -5,7 +5,7 @@
 // small architecture's graph templates through VAR_STUDIO_GRAPH_TEMPLATES. Real server, manager, importer, engine.
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Locator, Page } from '@playwright/test';
@@ -212,4 +212,26 @@ test('Pause keeps the bytes, Resume continues with a Range request, and a paused
   const cdn = files.log.filter((l) => l.path === '/cdn/var_test_b.pth');
   expect(cdn.at(-1)).toMatchObject({ status: 206, range: expect.stringMatching(/^bytes=[1-9]\d*-$/) });
   await expect(page.locator('[data-testid="model-select"] option[value="user:var-test-b"]')).toHaveCount(1);
+});
+
+test('browser mode: "Import checkpoint files…" offers the files placed in the models folder and imports a chosen pair', async ({ page, consoleProblems }) => {
+  await openModels(page, serve!.info.url);
+  await page.getByTestId('import-open').click();
+  const panel = page.getByTestId('import-panel');
+  // the page says where to put the files; nothing is there yet
+  await expect(panel.getByTestId('import-folder')).toHaveText(modelsDir);
+  await expect(panel.getByTestId('import-empty')).toBeVisible();
+  copyFileSync(path.join(tmp, 'fx', 'a', 'var.pth'), path.join(modelsDir, 'tuned-d2.pth'));
+  copyFileSync(path.join(tmp, 'fx', 'a', 'vae.pth'), path.join(modelsDir, 'my-vqvae.pth'));
+  await panel.getByRole('button', { name: 'Refresh' }).click();
+  await panel.getByTestId('import-var').selectOption('tuned-d2.pth');
+  await panel.getByTestId('import-vae').selectOption('my-vqvae.pth');
+  await panel.getByTestId('import-name').fill('Bad Name');
+  await expect(panel.getByTestId('import-run')).toBeDisabled();
+  await panel.getByTestId('import-name').fill('my-tuned');
+  await panel.getByTestId('import-run').click();
+  await expect(page.locator('[data-testid="model-select"] option[value="user:my-tuned"]')).toHaveCount(1, { timeout: 120_000 });
+  await expect(page.getByTestId('import-progress')).toBeHidden();
+  expect(existsSync(path.join(modelsDir, 'my-tuned', 'manifest.json'))).toBe(true);
+  expect(consoleProblems).toEqual([]);
 });
