@@ -3,13 +3,14 @@
 // requests); the catalogue (the official one plus two test entries whose sha256 match those files) and the
 // download source are replaced through the test/mirror hooks VAR_STUDIO_MODEL_CATALOG / _BASE_URL, and the
 // small architecture's graph templates through VAR_STUDIO_GRAPH_TEMPLATES. Real server, manager, importer, engine.
-import { execFileSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Locator, Page } from '@playwright/test';
 import { FileServer } from '../unit/host/file-server';
+import { writeSmallPair } from '../unit/host/small-pair';
 import { test, expect, repoRoot, startServe, generateAndWait, recordFrames, events, docScreenshot, type ServeInfo } from './fixtures';
 
 test.describe.configure({ mode: 'serial' });
@@ -20,20 +21,6 @@ const files = new FileServer();
 let serve: { info: ServeInfo; proc: ChildProcess } | null = null;
 let serveEnv: Record<string, string> = {};
 
-/** The pair "a" of tools/make_import_fixtures.py (d2, width 64) and its graph templates. */
-const WRITE_PAIR = `
-import os, sys
-sys.path.insert(0, 'tools')
-import torch; torch.set_num_threads(1)
-from make_import_fixtures import PAIRS
-from graph_templates import write_template
-from tests.official_checkpoints import write_official_pair
-out = sys.argv[1]
-v, q = PAIRS['a']
-write_official_pair(os.path.join(out, 'a'), v, q, seed=97, var_name='var.pth', vae_name='vae.pth')
-write_template('var', v, os.path.join(out, 'templates'), log=lambda *_: None)
-write_template('vae', q, os.path.join(out, 'templates'), log=lambda *_: None)
-`;
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -58,9 +45,9 @@ function testCatalogue(varBytes: Buffer, vaeBytes: Buffer): unknown {
 
 test.beforeAll(async () => {
   test.setTimeout(600_000);
-  execFileSync('/usr/bin/python3', ['-c', WRITE_PAIR, path.join(tmp, 'fx')], { cwd: repoRoot, stdio: 'pipe', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
-  const varBytes = readFileSync(path.join(tmp, 'fx', 'a', 'var.pth'));
-  const vaeBytes = readFileSync(path.join(tmp, 'fx', 'a', 'vae.pth'));
+  const pair = writeSmallPair(path.join(tmp, 'fx'));
+  const varBytes = readFileSync(pair.varFile);
+  const vaeBytes = readFileSync(pair.vaeFile);
   await files.start();
   files.add('vae_test.pth', vaeBytes);
   // slow enough (64 KiB every 60 ms, ~3 s) that the page shows the transfer
@@ -68,7 +55,7 @@ test.beforeAll(async () => {
   files.add('var_test_b.pth', varBytes, { chunkDelayMs: 150 });
   const catalogFile = path.join(tmp, 'catalogue.json');
   writeFileSync(catalogFile, JSON.stringify(testCatalogue(varBytes, vaeBytes)));
-  serveEnv = { VAR_STUDIO_MODEL_CATALOG: catalogFile, VAR_STUDIO_MODEL_BASE_URL: files.resolveBase, VAR_STUDIO_GRAPH_TEMPLATES: path.join(tmp, 'fx', 'templates') };
+  serveEnv = { VAR_STUDIO_MODEL_CATALOG: catalogFile, VAR_STUDIO_MODEL_BASE_URL: files.resolveBase, VAR_STUDIO_GRAPH_TEMPLATES: pair.templatesDir };
   serve = await startServe({ modelsDir, env: serveEnv });
 });
 
