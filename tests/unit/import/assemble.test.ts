@@ -127,8 +127,8 @@ describe.each(['a', 'b'])('pair %s: TypeScript import vs tools/convert_official.
         for await (const ev of e.generate(req)) if (ev.type === 'done') tokens = ev.tokens;
         return tokens.map((img) => img.map((t) => Array.from(t)));
       };
-      const greedy = { classIndex: 3, seed: 1, batch: 1, cfg: 1.5, topK: 1, topP: 1, moreSmooth: false, previews: false };
-      const seeded = { classIndex: null, seed: 77, batch: 2, cfg: 4, topK: 900, topP: 0.95, moreSmooth: false, previews: false };
+      const greedy = { classIndex: 3, seed: 1, batch: 1, sampling: { cfg: 1.5, topK: 1, topP: 1, moreSmooth: false }, previews: false };
+      const seeded = { classIndex: null, seed: 77, batch: 2, sampling: { cfg: 4, topK: 900, topP: 0.95, moreSmooth: false }, previews: false };
       for (const req of [greedy, seeded]) {
         const [x, y] = [await run(a, req), await run(b, req)];
         expect(x.length).toBe(req.batch);
