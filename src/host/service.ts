@@ -14,6 +14,7 @@ import { checkGenerateSettings, runGenerateJob } from './generate';
 import { DocumentStore, defaultDataDir } from './documents';
 import { handleModelRequest, isModelRequestKind, modelEvent } from './catalog/contract';
 import { ModelManager, type ModelManagerOptions } from './catalog/manager';
+import { catalogFromEnv } from './catalog/catalog';
 
 /** One connected window / browser tab. */
 export interface StudioSession {
@@ -36,6 +37,12 @@ export interface StudioHostOptions {
   dataDir?: string;
   /** The model manager's options (catalogue, download source, importer); it works in catalog.userModelsDir. */
   modelManager?: Omit<ModelManagerOptions, 'modelsDir'>;
+  /**
+   * "Import checkpoint files…" where the host can ask the user for files (Electron's open dialog in main):
+   * the chosen VAR and VQVAE checkpoints, or null when the user cancelled. Absent in browser mode, where the
+   * page picks files placed in the models folder by name instead.
+   */
+  pickCheckpointFiles?(session: StudioSession): Promise<{ varFile: string; vaeFile: string } | null>;
 }
 
 interface RunningJob {
@@ -99,6 +106,8 @@ export class StudioHost {
         return this.documentStore().restore();
       case 'document.discard':
         return { discarded: await this.documentStore().discard() };
+      case 'models.importDialog':
+        return { imported: await this.importPicked(session) };
       case 'document.export':
         return this.opts.deliverExport(await encodeDocumentExport(params as ParamsOf<'document.export'>), session);
       default:
@@ -189,9 +198,17 @@ export class StudioHost {
     this.job = job;
   }
 
+  private async importPicked(session: StudioSession): Promise<{ name: string; dir: string } | null> {
+    if (!this.opts.pickCheckpointFiles)
+      throw new StudioError('not-available', 'This host has no file dialog for checkpoints.', `Put the .pth or .safetensors files into ${this.opts.catalog.userModelsDir}, press Refresh and pick them on the Models page.`);
+    const picked = await this.opts.pickCheckpointFiles(session);
+    return picked ? (await this.models()).importFiles(picked.varFile, picked.vaeFile) : null;
+  }
+
   /** The model manager, opened on first use; its status events go to every session. */
   private models(): Promise<ModelManager> {
-    this.manager ??= ModelManager.open({ ...this.opts.modelManager, modelsDir: this.opts.catalog.userModelsDir }).then((m) => {
+    // VAR_STUDIO_MODEL_CATALOG replaces the official catalogue (mirrors, tests), as in the CLI
+    this.manager ??= catalogFromEnv().then((catalog) => ModelManager.open({ catalog, ...this.opts.modelManager, modelsDir: this.opts.catalog.userModelsDir })).then((m) => {
       m.on((e) => {
         const event = modelEvent(e);
         for (const s of this.sessions.values()) s.emit(event);

@@ -9,6 +9,7 @@ import { hardenApp, hardenSession } from './security';
 import { registerIpc, saveWithDialog } from './ipc';
 import { registerAppScheme, serveAppProtocol } from './app-protocol';
 import { APP_INDEX_URL } from './app-url';
+import { pickCheckpointFiles } from './import-dialog';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // out/main
 const rendererDir = path.join(here, '..', 'renderer');
@@ -75,7 +76,7 @@ async function main(): Promise<void> {
     process.env.VAR_STUDIO_MODEL ? path.resolve(process.env.VAR_STUDIO_MODEL) : path.join(app.getAppPath(), 'models', 'var-fashion-32'),
     path.join(app.getPath('userData'), 'models'),
   );
-  const host = new StudioHost({ version: app.getVersion(), host: 'electron', catalog, deliverExport: saveWithDialog, dataDir: app.getPath('userData') });
+  const host = new StudioHost({ version: app.getVersion(), host: 'electron', catalog, deliverExport: saveWithDialog, pickCheckpointFiles, dataDir: app.getPath('userData') });
   registerIpc(host, APP_INDEX_URL);
   createWindow();
   app.on('activate', () => {

@@ -66,10 +66,15 @@ export function registerIpc(host: StudioHost, indexUrl: string): void {
   });
 }
 
+/** The window a session belongs to (dialogs open on it), else the focused one. */
+export function windowOf(session: StudioSession): BrowserWindow | null {
+  const contentsId = Number(session.id.replace('window-', ''));
+  return BrowserWindow.getAllWindows().find((w) => w.webContents.id === contentsId) ?? BrowserWindow.getFocusedWindow();
+}
+
 /** Export in Electron: the user picks the place in a save dialog; nothing is written anywhere else. */
 export async function saveWithDialog(file: { bytes: Uint8Array; mime: string; fileName: string }, session: StudioSession): Promise<ExportResult> {
-  const contentsId = Number(session.id.replace('window-', ''));
-  const win = BrowserWindow.getAllWindows().find((w) => w.webContents.id === contentsId) ?? BrowserWindow.getFocusedWindow();
+  const win = windowOf(session);
   const ext = path.extname(file.fileName).slice(1);
   const options = {
     title: 'Export image',

@@ -65,6 +65,8 @@ export const modelManagerRequests = {
       source: str({ max: 2000 }),
       /** Checkpoint files placed in the models folder, offered by "Import checkpoint files…" in browser mode. */
       localFiles: arr(obj({ file: localFileNameSchema, bytes: bytesSchema }), { max: 1000 }),
+      /** Free bytes on the models folder's disk; null when the system cannot tell. */
+      freeBytes: nullable(bytesSchema),
     }),
   },
   /** Starts (or resumes) a pull and answers at once with the model's status. */
@@ -75,6 +77,20 @@ export const modelManagerRequests = {
     params: obj({ name: modelNameSchema, purgeShared: optional(bool) }),
     result: obj({ removed: arr(str({ max: 4096 }), { max: 10 }), keptShared: nullable(str({ max: 4096 })) }),
   },
+  /** What models.remove would delete, with sizes (asked before deleting). */
+  'models.removePlan': {
+    params: nameParams,
+    result: obj({
+      items: arr(obj({ path: str({ max: 4096 }), what: str({ max: 100 }), bytes: bytesSchema }), { max: 10 }),
+      bytes: bytesSchema,
+      keptShared: nullable(str({ max: 4096 })),
+    }),
+  },
+  /**
+   * Electron only: main shows an open dialog, the user picks the VAR and VQVAE checkpoints, main imports them.
+   * The page never sends a path. null = the dialog was closed.
+   */
+  'models.importDialog': { params: empty, result: obj({ imported: nullable(obj({ name: modelNameSchema, dir: str({ max: 4096 }) })) }) },
   /** Imports two checkpoint files of the models folder (names from models.catalog's localFiles). */
   'models.import': {
     params: obj({ varFile: localFileNameSchema, vaeFile: localFileNameSchema, name: optional(modelNameSchema), title: optional(str({ min: 1, max: 200 })) }),

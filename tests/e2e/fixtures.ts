@@ -16,13 +16,14 @@ export interface ServeInfo { url: string; origin: string; modelDir: string; mode
 /**
  * Start `npm run serve` on a free loopback port and wait for its URL. `modelsDir` defaults to a new empty
  * folder; `dataDir` (the app data folder, where the canvas autosaves and the server takes its one-server
- * lock) to a new empty folder too, so parallel workers never share one.
+ * lock) to a new empty folder too, so parallel workers never share one. `env` adds variables (e.g.
+ * VAR_STUDIO_MODEL_BASE_URL / VAR_STUDIO_MODEL_CATALOG for a local model server).
  * Stop it with `process.kill(-proc.pid)`: npm runs it in its own process group.
  */
-export async function startServe(opts: { modelsDir?: string; dataDir?: string } = {}): Promise<{ info: ServeInfo; proc: ChildProcess }> {
+export async function startServe(opts: { modelsDir?: string; dataDir?: string; env?: Record<string, string> } = {}): Promise<{ info: ServeInfo; proc: ChildProcess }> {
   const modelsDir = opts.modelsDir ?? mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-models-'));
   const log: string[] = [];
-  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', ...opts.env };
   env.VAR_STUDIO_DATA_DIR = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-data-'));
   const proc = spawn('npm', ['run', 'serve', '--', '--port', '0', '--model', modelDir, '--models-dir', modelsDir, '--threads', '1'], {
     cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env,

@@ -22,7 +22,7 @@ export function managedModel(r: ModelRow): ManagedModel {
 }
 
 export function isModelRequestKind(kind: string): kind is ModelRequestKind {
-  return kind.startsWith('models.') && ['models.catalog', 'models.pull', 'models.pause', 'models.cancel', 'models.remove', 'models.import'].includes(kind);
+  return kind.startsWith('models.') && ['models.catalog', 'models.pull', 'models.pause', 'models.cancel', 'models.remove', 'models.removePlan', 'models.import'].includes(kind);
 }
 
 /**
@@ -33,7 +33,9 @@ export async function handleModelRequest<K extends ModelRequestKind>(m: ModelMan
   const p = params as Record<string, unknown>;
   switch (kind) {
     case 'models.catalog':
-      return { models: (await m.list()).map(managedModel), modelsDir: m.modelsDir, source: m.baseUrl, localFiles: await m.localCheckpoints() } as Result<K>;
+      return {
+        models: (await m.list()).map(managedModel), modelsDir: m.modelsDir, source: m.baseUrl, localFiles: await m.localCheckpoints(), freeBytes: await m.freeSpace().then((b) => (b === null ? null : Math.min(b, 2 ** 45))),
+      } as Result<K>;
     case 'models.pull':
       m.pull(p.name as string).catch(() => undefined);
       return { status: m.status(p.name as string) } as Result<K>;
@@ -43,6 +45,8 @@ export async function handleModelRequest<K extends ModelRequestKind>(m: ModelMan
       return { status: await m.cancel(p.name as string) } as Result<K>;
     case 'models.remove':
       return (await m.remove(p.name as string, { purgeShared: p.purgeShared === true })) as Result<K>;
+    case 'models.removePlan':
+      return (await m.removalPlan(p.name as string)) as Result<K>;
     case 'models.import':
       return (await m.importLocal(p.varFile as string, p.vaeFile as string, { name: p.name as string | undefined, title: p.title as string | undefined })) as Result<K>;
     default:

@@ -9,10 +9,10 @@
  * Pulls run one at a time (a queue): the shared VQVAE is then downloaded once, and bandwidth is not split.
  */
 import { mkdir, readFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { ImportOptions, ImportProgress } from '../../engine/import/index';
-import { Download, type DownloadOptions, discardPartial, partialProgress } from '../downloads/download';
+import { Download, type DownloadOptions, discardPartial, partPath, partialProgress } from '../downloads/download';
 import { DownloadError } from '../downloads/errors';
 import { formatBytes } from '../downloads/rate';
 import {
@@ -38,6 +38,14 @@ export interface ModelRow {
   diskNeeded: number;
   /** Whether the sizes above are estimates (a catalogue size is only approximate). */
   approximate: boolean;
+}
+
+/** What removing a model deletes: each path with what it is and its size. */
+export interface RemovalPlan {
+  items: { path: string; what: string; bytes: number }[];
+  bytes: number;
+  /** The shared VQVAE checkpoint that stays because another model needs it. */
+  keptShared: string | null;
 }
 
 export type ManagerEvent =
@@ -90,9 +98,29 @@ async function fileSize(path: string): Promise<number | null> {
   }
 }
 
+/** Bytes of the files under a folder; null when there is no such folder. */
+async function folderSize(dir: string): Promise<number | null> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return null;
+  }
+  let total = 0;
+  for (const e of entries) {
+    const path = join(dir, e.name);
+    total += e.isDirectory() ? ((await folderSize(path)) ?? 0) : ((await fileSize(path)) ?? 0);
+  }
+  return total;
+}
+
 /** The bundle assembler, imported on first use so that listing models never loads ONNX or the readers. */
-export async function loadImporter(): Promise<ImportCheckpoints> {
-  return (await import('../../engine/import/index')).importCheckpoints;
+export async function loadImporter(env: NodeJS.ProcessEnv = process.env): Promise<ImportCheckpoints> {
+  const { importCheckpoints, defaultTemplatesDir } = await import('../../engine/import/index');
+  // VAR_STUDIO_GRAPH_TEMPLATES: graph templates of other architectures (tests' small models, a mirror's fine-tunes);
+  // the class names still come from the app's resources
+  const templatesDir = env.VAR_STUDIO_GRAPH_TEMPLATES?.trim();
+  return templatesDir ? (o) => importCheckpoints({ templatesDir: resolve(templatesDir), resourcesDir: dirname(defaultTemplatesDir()), ...o }) : importCheckpoints;
 }
 
 interface Active {
@@ -254,38 +282,58 @@ export class ModelManager {
   }
 
   /**
+   * What remove() deletes, with sizes (the Models page asks before deleting): the bundle, this model's
+   * checkpoint and partial download, and the shared VQVAE unless another model of the catalogue still needs it.
+   */
+  async removalPlan(name: string, opts: { purgeShared?: boolean } = {}): Promise<RemovalPlan> {
+    const entry = this.entry(name);
+    const items: RemovalPlan['items'] = [];
+    const add = (path: string, what: string, bytes: number | null) => {
+      if (bytes !== null) items.push({ path, what, bytes });
+    };
+    const bundle = this.bundleDir(entry);
+    add(bundle, 'model bundle', await folderSize(bundle));
+    const files = async (f: CatalogEntry, what: string) => {
+      const path = this.checkpointPath(f);
+      add(path, what, await fileSize(path));
+      add(partPath(path), `${what} (partial download)`, await fileSize(partPath(path)));
+    };
+    await files(entry, 'VAR checkpoint');
+    const vae = this.vqvaeOf(entry);
+    let keptShared: string | null = null;
+    if (this.dropsShared(entry, opts)) await files(vae, 'shared VQVAE checkpoint');
+    else if (await exists(this.checkpointPath(vae))) keptShared = this.checkpointPath(vae);
+    return { items, bytes: items.reduce((a, i) => a + i.bytes, 0), keptShared };
+  }
+
+  /**
    * Deletes the model's bundle and checkpoints. The shared VQVAE checkpoint stays while another model of
    * the catalogue is ready or part-downloaded, unless `purgeShared`.
    */
   async remove(name: string, opts: { purgeShared?: boolean } = {}): Promise<{ removed: string[]; keptShared: string | null }> {
     const entry = this.entry(name);
     if (this.active.has(entry.name)) await this.cancel(entry.name);
-    const removed: string[] = [];
-    const bundle = this.bundleDir(entry);
-    if (await exists(bundle)) {
-      await rm(bundle, { recursive: true, force: true });
-      removed.push(bundle);
-    }
-    const ckpt = this.checkpointPath(entry);
-    if (await exists(ckpt)) removed.push(ckpt);
-    await rm(ckpt, { force: true });
-    await discardPartial(ckpt);
-
-    const vae = this.vqvaeOf(entry);
-    const others = varEntries(this.catalog).filter((e) => e.name !== entry.name && e.vqvae === vae.file);
-    const needed = others.some((e) => !['not-downloaded', 'failed'].includes(this.status(e.name).state));
-    let keptShared: string | null = null;
-    const vaePath = this.checkpointPath(vae);
-    if (opts.purgeShared || !needed) {
-      if (await exists(vaePath)) removed.push(vaePath);
-      await rm(vaePath, { force: true });
-      await discardPartial(vaePath);
-    } else if (await exists(vaePath)) {
-      keptShared = vaePath;
-    }
+    const plan = await this.removalPlan(entry.name, opts);
+    const vae = this.checkpointPath(this.vqvaeOf(entry));
+    for (const item of plan.items) await rm(item.path, { recursive: true, force: true });
+    for (const f of [this.checkpointPath(entry), ...(this.dropsShared(entry, opts) ? [vae] : [])]) await discardPartial(f);
     this.set(entry.name, { state: 'not-downloaded' });
     await this.persist();
-    return { removed, keptShared };
+    return { removed: plan.items.filter((i) => !i.path.endsWith('.part')).map((i) => i.path), keptShared: plan.keptShared };
+  }
+
+  /** Whether removing this model deletes the shared VQVAE too: asked to, or no other catalogue model is ready or under way. */
+  private dropsShared(entry: VarEntry, opts: { purgeShared?: boolean }): boolean {
+    const vae = this.vqvaeOf(entry);
+    const others = varEntries(this.catalog).filter((e) => e.name !== entry.name && e.vqvae === vae.file);
+    return opts.purgeShared === true || !others.some((e) => !['not-downloaded', 'failed'].includes(this.status(e.name).state));
+  }
+
+  /** Free bytes on the models folder's disk, asked of its nearest existing folder (null when the system cannot tell). */
+  async freeSpace(): Promise<number | null> {
+    let dir = this.o.modelsDir;
+    while (!(await exists(dir)) && dirname(dir) !== dir) dir = dirname(dir);
+    return this.freeBytes(dir);
   }
 
   /**

@@ -15,6 +15,8 @@ export interface ShellContext {
   openFile(): void;
   /** Installs the shown workspace's keymap; returns its removal (which leaves a newer keymap in place). */
   installKeymap(keymap: Keymap): () => void;
+  /** Shows the workspace with this registry id (e.g. Models → "Use" opens Generate). */
+  showWorkspace(id: string): void;
 }
 
 export function provideShell(shell: ShellContext): void {

@@ -3,6 +3,7 @@
 import type { Component } from 'svelte';
 import GenerateWorkspace from './generate/GenerateWorkspace.svelte';
 import CanvasWorkspace from './canvas/CanvasWorkspace.svelte';
+import ModelsWorkspace from './models/ModelsWorkspace.svelte';
 
 export interface WorkspaceDef {
   id: string;
@@ -13,4 +14,5 @@ export interface WorkspaceDef {
 export const workspaces: WorkspaceDef[] = [
   { id: 'generate', title: 'Generate', component: GenerateWorkspace },
   { id: 'canvas', title: 'Canvas', component: CanvasWorkspace },
+  { id: 'models', title: 'Models', component: ModelsWorkspace },
 ];

@@ -221,6 +221,43 @@ describe('ModelManager', () => {
     expect(m.status('var-b').state).toBe('ready'); // its bundle does not need the checkpoint
   });
 
+  it('removalPlan names what remove deletes with its size (the shared VQVAE only with the last model), and deletes nothing', async () => {
+    const { m } = await open();
+    // the models folder does not exist yet: free space is that of the disk it will be on
+    expect(existsSync(modelsDir)).toBe(false);
+    expect(await m.freeSpace()).toBeGreaterThan(0);
+    await m.pull('var-a');
+    await m.pull('var-b');
+    const bundleBytes = (dir: string) => readdirSync(dir).reduce((t, f) => t + statSync(join(dir, f)).size, 0);
+    const vaePath = join(modelsDir, '.downloads', 'vae.pth');
+    const planA = await m.removalPlan('var-a');
+    expect(planA).toEqual({
+      items: [{ path: join(modelsDir, 'var-a'), what: 'model bundle', bytes: bundleBytes(join(modelsDir, 'var-a')) }],
+      bytes: bundleBytes(join(modelsDir, 'var-a')), keptShared: vaePath,
+    });
+    expect(m.status('var-a').state).toBe('ready');
+    await m.remove('var-a');
+    const planB = await m.removalPlan('var-b');
+    expect(planB.items.map((i) => [i.path, i.what])).toEqual([[join(modelsDir, 'var-b'), 'model bundle'], [vaePath, 'shared VQVAE checkpoint']]);
+    expect(planB.bytes).toBe(bundleBytes(join(modelsDir, 'var-b')) + vae.data.length);
+    expect((await m.remove('var-b')).removed).toEqual(planB.items.map((i) => i.path));
+  });
+
+  it('removalPlan of a paused pull counts its partial download', async () => {
+    server.faults.set('var_a.pth', { chunkDelayMs: 20 });
+    const { m } = await open();
+    m.on((e) => { if (e.type === 'status' && e.status.state === 'downloading' && e.status.file === 'var_a.pth' && e.status.received > vae.data.length + 100_000) void m.pause('var-a'); });
+    expect((await m.pull('var-a')).state).toBe('paused');
+    server.faults.set('var_a.pth', {});
+    const part = partPath(join(modelsDir, '.downloads', 'var_a.pth'));
+    const plan = await m.removalPlan('var-a');
+    expect(plan.items.map((i) => i.what)).toEqual(['VAR checkpoint (partial download)', 'shared VQVAE checkpoint']);
+    expect(plan.items[0]).toMatchObject({ path: part, bytes: statSync(part).size });
+    await m.remove('var-a');
+    expect(existsSync(part)).toBe(false);
+    expect(readdirSync(join(modelsDir, '.downloads'))).toEqual(['manager.json']);
+  });
+
   it('importFiles makes a bundle from local checkpoints; an existing folder is never overwritten', async () => {
     const { m } = await open();
     const dir = join(tmp, `local-${n}`);

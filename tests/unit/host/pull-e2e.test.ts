@@ -1,7 +1,6 @@
 // End to end, no internet: torch writes a small checkpoint pair in the official key layout; a local HTTP
 // server serves it like Hugging Face; the model manager downloads (through a dropped connection), verifies,
 // imports with the real TypeScript importer, and the engine generates with the resulting bundle.
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +12,7 @@ import { importCheckpoints } from '../../../src/engine/import/index';
 import { parseCatalog } from '../../../src/host/catalog/catalog';
 import { ModelManager } from '../../../src/host/catalog/manager';
 import { FileServer } from './file-server';
+import { writeSmallPair } from './small-pair';
 
 const REPO = resolve(import.meta.dirname, '..', '..', '..');
 const REV = '1111111111111111111111111111111111111111';
@@ -20,23 +20,9 @@ const tmp = mkdtempSync(join(tmpdir(), 'var-pull-e2e-'));
 const server = new FileServer();
 const agent = new Agent();
 
-/** tools/make_import_fixtures.py's pair "a" (d2, width 64, 256-px schedule) and its graph templates, without the Python conversion. */
-const WRITE_PAIR = `
-import os, sys
-sys.path.insert(0, 'tools')
-import torch; torch.set_num_threads(1)
-from make_import_fixtures import PAIRS
-from graph_templates import write_template
-from tests.official_checkpoints import write_official_pair
-out = sys.argv[1]
-v, q = PAIRS['a']
-write_official_pair(os.path.join(out, 'a'), v, q, seed=97, var_name='var.pth', vae_name='vae.pth')
-write_template('var', v, os.path.join(out, 'templates'), log=lambda *_: None)
-write_template('vae', q, os.path.join(out, 'templates'), log=lambda *_: None)
-`;
 
 beforeAll(async () => {
-  execFileSync('/usr/bin/python3', ['-c', WRITE_PAIR, join(tmp, 'fx')], { cwd: REPO, stdio: 'pipe', env: { ...process.env, OPENBLAS_NUM_THREADS: '1' } });
+  writeSmallPair(join(tmp, 'fx'));
   await server.start();
 }, 300_000);
 afterAll(async () => {

@@ -79,9 +79,9 @@ const SAMPLES = {
         sampling, downloadBytes: 1679192180, diskNeeded: 3358384360, approximate: false,
         status: { state: 'downloading', file: 'var_d16.pth', received: 10, total: 100, percent: 10, rate: 5e6, eta: null },
       }],
-      modelsDir: '/m', source: 'https://huggingface.co/FoundationVision/var/resolve/x', localFiles: [{ file: 'tuned.safetensors', bytes: 5 }],
+      modelsDir: '/m', source: 'https://huggingface.co/FoundationVision/var/resolve/x', localFiles: [{ file: 'tuned.safetensors', bytes: 5 }], freeBytes: 12e9,
     },
-    badResult: { models: [], modelsDir: '/m', source: 's', localFiles: [{ file: '../etc/passwd', bytes: 5 }] },
+    badResult: { models: [], modelsDir: '/m', source: 's', localFiles: [{ file: '../etc/passwd', bytes: 5 }], freeBytes: null },
   },
   'models.pull': { params: { name: 'var-d16' }, badParams: { name: 'VAR D16' }, result: { status: { state: 'queued' } }, badResult: { status: { state: 'done' } } },
   'models.pause': {
@@ -92,6 +92,15 @@ const SAMPLES = {
   'models.remove': {
     params: { name: 'var-d16', purgeShared: true }, badParams: { name: 'var-d16', purgeShared: 'yes' },
     result: { removed: ['/m/var-d16'], keptShared: '/m/.downloads/vae_ch160v4096z32.pth' }, badResult: { removed: '/m/var-d16', keptShared: null },
+  },
+  'models.removePlan': {
+    params: { name: 'var-d16' }, badParams: { name: 'var-d16', purgeShared: 1 },
+    result: { items: [{ path: '/m/var-d16', what: 'model bundle', bytes: 1_700_000_000 }], bytes: 1_700_000_000, keptShared: null },
+    badResult: { items: [{ path: '/m/var-d16', what: 'model bundle', bytes: -1 }], bytes: 0, keptShared: null },
+  },
+  'models.importDialog': {
+    params: {}, badParams: { varFile: '/etc/passwd' },
+    result: { imported: { name: 'tuned', dir: '/m/tuned' } }, badResult: { imported: { name: 'Tuned Model', dir: '/m/tuned' } },
   },
   'models.import': {
     params: { varFile: 'tuned.safetensors', vaeFile: 'vae.pth' }, badParams: { varFile: 'a/../../b.pth', vaeFile: 'vae.pth' },
