@@ -38,6 +38,10 @@ export class GenerateSession {
   exportChoice = $state<ExportChoice>({ format: 'png', upscale: 1, kernel: 'nearest', quality: 92 });
   /** The last opened file that carried settings: a re-generation is compared against it. */
   opened: { entryId: string; settings: ImageSettings } | null = null;
+  /** The main view's zoom: 'fit' fills it; a number is screen pixels per image pixel (1 = 1:1). */
+  zoom = $state<'fit' | number>('fit');
+  /** What 'fit' is in screen pixels per image pixel (the main view keeps it current). */
+  fitZoom = 1;
   /** Runs waiting behind the one in flight, first to run first. */
   queue = $state.raw<QueueItem[]>([]);
   /** The gallery could not be loaded from or saved to the host (shown in the gallery panel). */
@@ -50,6 +54,19 @@ export class GenerateSession {
   constructor(readonly app: StudioApp) {
     app.onReconnected(() => void this.loadGallery());
     void this.loadGallery();
+  }
+
+  /** One zoom step in (+1) or out (-1) from the current zoom. */
+  zoomStep(dir: 1 | -1): void {
+    const steps = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32];
+    const current = this.zoom === 'fit' ? this.fitZoom : this.zoom;
+    this.zoom = (dir > 0 ? steps.find((z) => z > current) : [...steps].reverse().find((z) => z < current)) ?? current;
+  }
+
+  /** Ticks an image for comparison; says so when two are ticked already rather than replacing one. */
+  toggleCompare(id: string): void {
+    if (!this.gallery.toggleCompare(id))
+      this.app.toasts.info('Two images are ticked', 'Untick one of them first, or press Compare.', 3000);
   }
 
   // ---------- the gallery on the host ----------
