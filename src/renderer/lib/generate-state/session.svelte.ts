@@ -103,27 +103,27 @@ export class GenerateSession {
     }
   }
 
-  /** Deletes entries here and on the host; Ctrl+Z brings them back, Ctrl+Shift+Z deletes them again. */
+  /** Deletes entries here (at once) and on the host; Ctrl+Z brings them back, Ctrl+Shift+Z deletes them again. */
   async deleteEntries(ids: string[], label = 'delete from the gallery'): Promise<void> {
-    const gone = await this.removeEntries(ids);
+    const { gone, stored } = this.removeEntries(ids);
     if (!gone.length) return;
     this.app.undoStack.push({
       label,
       undo: () => { this.gallery.add(gone); void this.persist(gone); },
-      redo: () => void this.removeEntries(gone.map((e) => e.id)),
+      redo: () => void this.removeEntries(gone.map((e) => e.id)).stored,
     });
+    await stored;
   }
 
-  private async removeEntries(ids: string[]): Promise<GalleryEntry[]> {
+  private removeEntries(ids: string[]): { gone: GalleryEntry[]; stored: Promise<void> } {
     const gone = this.gallery.removeMany(ids);
-    if (!gone.length) return gone;
+    if (!gone.length) return { gone, stored: Promise.resolve() };
     if (this.shown.kind === 'entry' && ids.includes(this.shown.id)) this.shown = { kind: 'run' };
-    try {
-      await this.app.studio.call('gallery.delete', { ids: gone.map((e) => e.id) });
-    } catch (e) {
-      this.app.toasts.error('Could not delete from the data folder', e);
-    }
-    return gone;
+    const stored = this.app.studio.call('gallery.delete', { ids: gone.map((e) => e.id) }).then(
+      () => undefined,
+      (e: unknown) => this.app.toasts.error('Could not delete from the data folder', e),
+    );
+    return { gone, stored };
   }
 
   /** Deletes everything, on the host too (the caller asks the user first; there is no undo). */
