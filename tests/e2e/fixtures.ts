@@ -2,7 +2,7 @@
 // embedded model (models/var-fashion-32) or, where that is not built yet, the tiny fixture bundle.
 import { test as base, expect, type Locator, type Page, type WebSocket } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -10,19 +10,19 @@ export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 const embedded = path.join(repoRoot, 'models', 'var-fashion-32');
 export const modelDir = existsSync(path.join(embedded, 'manifest.json')) ? embedded : path.join(repoRoot, 'tests', 'fixtures', 'tiny', 'bundle');
 
-export interface ServeInfo { url: string; modelDir: string; modelsDir: string; log: string[] }
+export interface ServeInfo { url: string; modelDir: string; modelsDir: string; log: string[]; dataDir?: string }
 
 /**
  * Start `npm run serve` on a free loopback port and wait for its URL. `modelsDir` defaults to a new empty
  * folder; `dataDir` (the app data folder, where the canvas autosaves) to the server's own default.
  * Stop it with `process.kill(-proc.pid)`: npm runs it in its own process group.
  */
-export async function startServe(opts: { modelsDir?: string; dataDir?: string } = {}): Promise<{ info: ServeInfo; proc: ChildProcess }> {
+export async function startServe(opts: { modelsDir?: string; dataDir?: string; port?: number } = {}): Promise<{ info: ServeInfo; proc: ChildProcess }> {
   const modelsDir = opts.modelsDir ?? mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-models-'));
   const log: string[] = [];
   const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1' };
   if (opts.dataDir) env.VAR_STUDIO_DATA_DIR = opts.dataDir;
-  const proc = spawn('npm', ['run', 'serve', '--', '--port', '0', '--model', modelDir, '--models-dir', modelsDir, '--threads', '1'], {
+  const proc = spawn('npm', ['run', 'serve', '--', '--port', String(opts.port ?? 0), '--model', modelDir, '--models-dir', modelsDir, '--threads', '1'], {
     cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env,
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -39,17 +39,28 @@ export async function startServe(opts: { modelsDir?: string; dataDir?: string } 
     proc.stderr?.on('data', (d: Buffer) => log.push(String(d)));
     proc.once('exit', (code) => reject(new Error(`npm run serve exited with ${code}:\n${log.join('')}`)));
   });
-  return { info: { url, modelDir, modelsDir, log }, proc };
+  return { info: { url, modelDir, modelsDir, log, dataDir: opts.dataDir }, proc };
 }
 
-export const test = base.extend<{ consoleProblems: string[] }, { serve: ServeInfo }>({
+export const test = base.extend<{ consoleProblems: string[]; freshGallery: void }, { serve: ServeInfo }>({
   serve: [
     async ({}, use) => {
-      const { info, proc } = await startServe();
+      // A data folder of its own: the gallery and canvas autosave of a test run never mix with the user's.
+      const dataDir = mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-data-'));
+      const { info, proc } = await startServe({ dataDir });
       await use(info);
       if (proc.pid) process.kill(-proc.pid, 'SIGTERM'); // the whole process group that npm started
+      rmSync(dataDir, { recursive: true, force: true });
     },
     { scope: 'worker', timeout: 300_000 },
+  ],
+  // Each test starts with an empty gallery (the host keeps it on disk and reads the folder on every request).
+  freshGallery: [
+    async ({ serve }, use) => {
+      if (serve.dataDir) rmSync(path.join(serve.dataDir, 'gallery'), { recursive: true, force: true });
+      await use();
+    },
+    { auto: true },
   ],
   // Every test fails on a CSP violation or an uncaught page error.
   consoleProblems: async ({ page }, use) => {
