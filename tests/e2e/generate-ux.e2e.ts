@@ -147,8 +147,9 @@ test('fields clamp out-of-range values on blur and show them; the run uses exact
   await enter('batch', '64');
   await expect(page.getByTestId('batch')).toHaveValue('16');
   await expect(page.getByTestId('batch-note')).toContainText('At most 16');
-  await enter('batch', 'abc');
+  await enter('batch', '');
   await expect(page.getByTestId('batch')).toHaveValue('16');
+  await expect(page.getByTestId('batch-note')).toContainText('Not a number; kept 16');
   await enter('batch', '2');
   await expect(page.getByTestId('batch-note')).toHaveCount(0);
   await pickClass(page, 1);

@@ -52,7 +52,8 @@ export class GenerateSession {
   private queueCounter = 0;
 
   constructor(readonly app: StudioApp) {
-    app.onReconnected(() => void this.loadGallery());
+    // Back from a reconnect: re-read the gallery, then carry on with the queue (kept while the host was away).
+    app.onReconnected(() => void this.loadGallery().then(() => this.startNext()));
     void this.loadGallery();
   }
 
@@ -185,7 +186,7 @@ export class GenerateSession {
 
   /** The next queued run, once the current one has ended (done, cancelled or failed). */
   private startNext(): void {
-    if (this.run.active) return;
+    if (this.run.active || this.app.connection !== 'connected') return;
     const [next, ...rest] = this.queue;
     if (!next) return;
     this.queue = rest;
