@@ -144,7 +144,8 @@ test('export PNG and JPEG carry the settings; reopening restores them and re-gen
   await expect(fresh.getByTestId('seed-lock')).toHaveAttribute('aria-pressed', 'true');
   await expect(fresh.getByTestId('class-chosen')).toContainText('3 ·');
   await expect(fresh.getByTestId('topk')).toHaveValue(String(settings.sampling.topK));
-  await expect(fresh.getByTestId('gallery-item')).toHaveCount(1);
+  // The host keeps the gallery: the new page lists the generated image as well as the opened file.
+  await expect(fresh.getByTestId('gallery-item')).toHaveCount(2);
   await generateAndWait(fresh);
   await expect(fresh.getByTestId('identical')).toBeVisible();
   expect(await canvasRgb(fresh, 'main-image')).toEqual(generated);
