@@ -137,3 +137,37 @@ export async function locatorRgb(canvas: Locator): Promise<number[]> {
 export async function canvasRgb(page: Page, testId: string): Promise<number[]> {
   return locatorRgb(page.getByTestId(testId));
 }
+
+/**
+ * Holds the server's messages after the first scale of the next run once armed (so a run stays in flight on
+ * any model) until release() delivers them in order. `held` shows what the host sent meanwhile.
+ */
+export async function holdAfterFirstScale(page: Page, opts: { armed?: boolean } = {}): Promise<{ held: (string | Buffer)[]; arm(): void; release(): void }> {
+  let hold = false;
+  let armed = opts.armed ?? false;
+  const held: (string | Buffer)[] = [];
+  let deliver: (m: string | Buffer) => void = () => undefined;
+  await page.routeWebSocket('**/ws', (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => server.send(m));
+    deliver = (m) => ws.send(m);
+    server.onMessage((m) => {
+      if (hold) held.push(m);
+      else {
+        ws.send(m);
+        if (armed && String(m).includes('"type":"job.scale"')) {
+          hold = true;
+          armed = false;
+        }
+      }
+    });
+  });
+  return {
+    held,
+    arm: () => void (armed = true),
+    release: () => {
+      hold = false;
+      for (const m of held.splice(0)) deliver(m);
+    },
+  };
+}

@@ -6,8 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import type { Page } from '@playwright/test';
-import { test, expect, recordFrames, openStudio, pickClass, generateAndWait, docScreenshot, startServe } from './fixtures';
+import { test, expect, recordFrames, openStudio, pickClass, generateAndWait, docScreenshot, startServe, holdAfterFirstScale } from './fixtures';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -26,36 +25,6 @@ function stop(proc: ChildProcess): Promise<void> {
     proc.once('exit', () => resolve());
     process.kill(-proc.pid, 'SIGTERM');
   });
-}
-
-/** Holds the server's messages after the first scale of the next run, until release() (a slow run on any model). */
-async function holdAfterFirstScale(page: Page): Promise<{ release(): void; arm(): void }> {
-  let hold = false;
-  let armed = false;
-  const held: (string | Buffer)[] = [];
-  let deliver: (m: string | Buffer) => void = () => undefined;
-  await page.routeWebSocket('**/ws', (ws) => {
-    const server = ws.connectToServer();
-    ws.onMessage((m) => server.send(m));
-    deliver = (m) => ws.send(m);
-    server.onMessage((m) => {
-      if (hold) held.push(m);
-      else {
-        ws.send(m);
-        if (armed && String(m).includes('"type":"job.scale"')) {
-          hold = true;
-          armed = false;
-        }
-      }
-    });
-  });
-  return {
-    arm: () => void (armed = true),
-    release: () => {
-      hold = false;
-      for (const m of held.splice(0)) deliver(m);
-    },
-  };
 }
 
 test('the gallery survives a reload, a server restart and an app restart; the page reconnects by itself', async ({ page }) => {
