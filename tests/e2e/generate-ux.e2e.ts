@@ -243,6 +243,22 @@ test('compare with a slider and the differing settings; a third tick does not re
   await expect(page.getByTestId('zoom-label')).toHaveText('fit');
   const fitSide = await page.getByTestId('main-image').evaluate((c: HTMLCanvasElement) => c.getBoundingClientRect().width);
   expect(fitSide).toBeGreaterThan(side * 4);
+
+  // Prune: nothing is older than a day yet (it says so); "Delete shown" deletes what the search shows, after asking.
+  const alerted = new Promise<string>((resolve) => page.once('dialog', (d) => { resolve(d.message()); void d.accept(); }));
+  await page.getByTestId('gallery-prune').selectOption('1');
+  expect(await alerted).toMatch(/No image is older than 1 day/);
+  const seed = /seed (\d+)/.exec((await page.getByTestId('gallery-item').nth(1).textContent()) ?? '')![1];
+  await page.getByTestId('gallery-search').fill(seed);
+  await expect(page.getByTestId('gallery-item')).toHaveCount(1);
+  page.once('dialog', (d) => void d.accept());
+  await page.getByTestId('gallery-delete-shown').click();
+  await page.getByTestId('gallery-search').fill('');
+  await expect(page.getByTestId('gallery-item')).toHaveCount(2);
+  await page.reload();
+  await expect(page.getByTestId('generate')).toBeEnabled();
+  await expect(page.getByTestId('gallery-item')).toHaveCount(2);
+  await expect(page.getByTestId('gallery-item').filter({ hasText: `seed ${seed} ` })).toHaveCount(0);
 });
 
 test('shortcut overview (? and F1), a footer per workspace, redo in Generate, a favicon, an honest first status line', async ({ page, serve }) => {
