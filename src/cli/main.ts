@@ -14,6 +14,7 @@ import {
 import { chainRecord, decodeImage, decodeMask, encodeImage, settingsRecord } from '../host/image-io';
 import { modelIdForDir } from '../host/models';
 import { LIMITS, PROVIDER_NAMES, type ImageSettings } from '../shared/contract';
+import { noteworthySkips } from '../shared/providers';
 import type { EditChain, EditOperation } from '../shared/edit';
 import { StudioError } from '../shared/errors';
 import { forLog } from '../shared/log-text';
@@ -96,7 +97,9 @@ function samplingFrom(v: Record<string, string | boolean | undefined>, engine: V
     topP: parseFloatArg('top-p', v['top-p'] as string | undefined) ?? d.topP,
     moreSmooth: v['more-smooth'] === true ? true : d.moreSmooth,
   };
-  if (sampling.cfg > LIMITS.maxCfg) throw new UsageError(`--cfg must be at most ${LIMITS.maxCfg}, got ${sampling.cfg}`);
+  // The same bounds as the studio's fields (the contract's LIMITS and the sampling schema).
+  if (!(sampling.cfg >= 0 && sampling.cfg <= LIMITS.maxCfg)) throw new UsageError(`--cfg must be from 0 to ${LIMITS.maxCfg}, got ${sampling.cfg}`);
+  if (!(sampling.topP >= 0 && sampling.topP <= 1)) throw new UsageError(`--top-p must be from 0 to 1, got ${sampling.topP}`);
   return {
     sampling,
     seed: parseIntArg('seed', v.seed as string | undefined, 0, 0xffffffff) ?? Math.floor(Math.random() * 0x100000000),
@@ -272,8 +275,9 @@ function human(result: unknown): string {
   const r = result as Record<string, unknown>;
   if (r.command === 'generate' || r.command === 'edit') {
     const t = r.timings as { totalMs: number };
-    const p = r.provider as { inUse: string; skipped: { provider: string; reason: string }[] };
-    const skipped = p.skipped.length ? ` (skipped ${p.skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ')})` : '';
+    const p = r.provider as { inUse: string; requested: string; skipped: { provider: string; reason: string }[] };
+    const shown = noteworthySkips(p);
+    const skipped = shown.length ? ` (skipped ${shown.map((s) => `${s.provider}: ${s.reason}`).join('; ')})` : '';
     return `${(r.files as string[]).join('\n')}\nseed ${r.seed}, ${(t.totalMs / 1000).toFixed(2)} s on ${p.inUse}${skipped}`;
   }
   if (String(r.command).startsWith('models ')) return modelsHuman(r) ?? JSON.stringify(result, null, 2);

@@ -15,6 +15,7 @@ import { DocumentStore, defaultDataDir } from './documents';
 import { handleModelRequest, isModelRequestKind, modelEvent } from './catalog/contract';
 import { ModelManager, type ModelManagerOptions } from './catalog/manager';
 import { catalogFromEnv } from './catalog/catalog';
+import { GalleryStore } from './gallery';
 
 /** One connected window / browser tab. */
 export interface StudioSession {
@@ -60,6 +61,7 @@ export class StudioHost {
   private manager: Promise<ModelManager> | null = null;
   /** Every session that sent a request: download progress goes to all windows, not only the one that asked. */
   private readonly sessions = new Map<string, StudioSession>();
+  private galleryStore: GalleryStore | null = null;
 
   constructor(private readonly opts: StudioHostOptions) {}
 
@@ -110,6 +112,19 @@ export class StudioHost {
         return { imported: await this.importPicked(session) };
       case 'document.export':
         return this.opts.deliverExport(await encodeDocumentExport(params as ParamsOf<'document.export'>), session);
+      // ---- the gallery (./gallery.ts) ----
+      case 'gallery.list': {
+        const p = params as ParamsOf<'gallery.list'>;
+        return this.gallery().list(p.offset, p.limit);
+      }
+      case 'gallery.add':
+        return this.gallery().add((params as ParamsOf<'gallery.add'>).entries);
+      case 'gallery.delete':
+        return this.gallery().delete((params as ParamsOf<'gallery.delete'>).ids);
+      case 'gallery.clear':
+        return this.gallery().clear();
+      case 'image.encode':
+        return this.encode(params as ParamsOf<'image.encode'>);
       default:
         throw new StudioError('bad-message', `Unknown request ${String(kind)}.`, 'Reload the app.');
     }
@@ -217,6 +232,20 @@ export class StudioHost {
     });
     this.manager.catch(() => { this.manager = null; });
     return this.manager;
+  }
+
+  private gallery(): GalleryStore {
+    this.galleryStore ??= new GalleryStore(this.opts.dataDir ?? defaultDataDir());
+    return this.galleryStore;
+  }
+
+  /** The loaded model's encoder on any image (onnxruntime sessions may run beside a job). */
+  private async encode(p: ParamsOf<'image.encode'>): Promise<ResultOf<'image.encode'>> {
+    const loaded = this.engine;
+    if (!loaded || loaded.id !== p.modelId)
+      throw new StudioError('model-not-loaded', `The model "${p.modelId}" is not loaded.`, 'Pick the model in the model picker first; it loads in a few seconds.');
+    const tokens = await loaded.engine.encode(p.image);
+    return { tokens, patchNums: [...loaded.info.patchNums] };
   }
 
   private documentStore(): DocumentStore {

@@ -40,6 +40,15 @@ function createWindow(): BrowserWindow {
     },
   });
   win.once('ready-to-show', () => win.show());
+  // The page refuses to unload while work would be lost; Electron shows no prompt of its own, so ask here.
+  win.webContents.on('will-prevent-unload', (event) => {
+    const choice = dialog.showMessageBoxSync(win, {
+      type: 'question', buttons: ['Leave', 'Stay'], defaultId: 1, cancelId: 1, title: 'Leave VAR Studio?',
+      message: 'A run is in flight, runs are queued, or the canvas has edits that were not exported.',
+      detail: 'Leave anyway? The gallery is kept; the running and queued work and unexported canvas edits are lost.',
+    });
+    if (choice === 0) event.preventDefault();
+  });
   void win.loadURL(APP_INDEX_URL);
   return win;
 }

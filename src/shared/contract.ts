@@ -127,6 +127,54 @@ export const inspectResultSchema = obj({
 });
 export type InspectResult = Infer<typeof inspectResultSchema>;
 
+// ---------- the gallery (kept by the host in the app's data folder) ----------
+
+export const GALLERY_LIMITS = {
+  /** Entries the host keeps; the oldest beyond this are pruned when new ones arrive. */
+  maxEntries: 2000,
+  /** Entries per gallery.list page (whole images travel, so pages stay small). */
+  pageSize: 50,
+} as const;
+
+export const galleryEntrySchema = obj({
+  id: idSchema,
+  /** Images of one run share a jobId (shown together as a batch); an opened file gets one of its own. */
+  jobId: jobIdSchema,
+  indexInBatch: int(0, LIMITS.maxBatch - 1),
+  origin: oneOf(['generated', 'opened'] as const),
+  /** ISO time the entry was made (browse by date). */
+  createdAt: str({ min: 1, max: 40 }),
+  image: rgbImageSchema,
+  /** Preview after each scale (generated entries); empty for opened files. */
+  scalePreviews: arr(rgbImageSchema, { max: LIMITS.maxScales }),
+  /** Token map per scale: generated, or encoded from an opened file by the model's encoder. */
+  tokens: tokenPyramidSchema,
+  patchNums: arr(int(1, LIMITS.maxPatch), { max: LIMITS.maxScales }),
+  /** The model whose tokens these are (generated with it, or encoded by its encoder). */
+  tokensModelId: optional(idSchema),
+  settings: nullable(imageSettingsSchema),
+  fileName: optional(str({ max: 500 })),
+  totalMs: optional(num(0, 1e9)),
+});
+export type GalleryEntryMsg = Infer<typeof galleryEntrySchema>;
+
+const galleryRequests = {
+  /** Newest first. */
+  'gallery.list': {
+    params: obj({ offset: int(0, GALLERY_LIMITS.maxEntries), limit: int(1, GALLERY_LIMITS.pageSize) }),
+    result: obj({ entries: arr(galleryEntrySchema, { max: GALLERY_LIMITS.pageSize }), total: int(0, GALLERY_LIMITS.maxEntries) }),
+  },
+  /** Stores entries; an entry with an existing id replaces it (an undone delete, tokens added later). */
+  'gallery.add': { params: obj({ entries: arr(galleryEntrySchema, { min: 1, max: LIMITS.maxBatch }) }), result: obj({ stored: int(0, LIMITS.maxBatch) }) },
+  'gallery.delete': { params: obj({ ids: arr(idSchema, { min: 1, max: GALLERY_LIMITS.maxEntries }) }), result: obj({ deleted: int(0, GALLERY_LIMITS.maxEntries) }) },
+  'gallery.clear': { params: obj({}), result: obj({ deleted: int(0, GALLERY_LIMITS.maxEntries) }) },
+  /** Token maps of an image by the loaded model's encoder (resized to its resolution), so any image can be varied. */
+  'image.encode': {
+    params: obj({ modelId: idSchema, image: rgbImageSchema }),
+    result: obj({ tokens: arr(tokenMapSchema, { min: 1, max: LIMITS.maxScales }), patchNums: arr(int(1, LIMITS.maxPatch), { min: 1, max: LIMITS.maxScales }) }),
+  },
+} as const;
+
 // ---------- requests ----------
 
 const empty = obj({});
@@ -151,6 +199,7 @@ export const requests = {
   ...editRequests,
   // The model manager: the official catalogue, downloads (pull / pause / cancel), remove, import.
   ...modelManagerRequests,
+  ...galleryRequests,
 } as const satisfies Record<string, { params: Schema<unknown>; result: Schema<unknown> }>;
 
 export type RequestKind = keyof typeof requests;

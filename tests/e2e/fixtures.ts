@@ -2,7 +2,7 @@
 // embedded model (models/var-fashion-32) or, where that is not built yet, the tiny fixture bundle.
 import { test as base, expect, type Locator, type Page, type WebSocket } from '@playwright/test';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -11,7 +11,7 @@ const embedded = path.join(repoRoot, 'models', 'var-fashion-32');
 export const modelDir = existsSync(path.join(embedded, 'manifest.json')) ? embedded : path.join(repoRoot, 'tests', 'fixtures', 'tiny', 'bundle');
 
 /** `url` is the printed one, with the access token (opening it sets the cookie); `origin` is without it. */
-export interface ServeInfo { url: string; origin: string; modelDir: string; modelsDir: string; log: string[] }
+export interface ServeInfo { url: string; origin: string; modelDir: string; modelsDir: string; log: string[]; dataDir?: string }
 
 /**
  * Start `npm run serve` on a free loopback port and wait for its URL. `modelsDir` defaults to a new empty
@@ -20,12 +20,12 @@ export interface ServeInfo { url: string; origin: string; modelDir: string; mode
  * VAR_STUDIO_MODEL_BASE_URL / VAR_STUDIO_MODEL_CATALOG for a local model server).
  * Stop it with `process.kill(-proc.pid)`: npm runs it in its own process group.
  */
-export async function startServe(opts: { modelsDir?: string; dataDir?: string; env?: Record<string, string> } = {}): Promise<{ info: ServeInfo; proc: ChildProcess }> {
+export async function startServe(opts: { modelsDir?: string; dataDir?: string; env?: Record<string, string>; port?: number } = {}): Promise<{ info: ServeInfo; proc: ChildProcess }> {
   const modelsDir = opts.modelsDir ?? mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-models-'));
   const log: string[] = [];
   const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', ...opts.env };
   env.VAR_STUDIO_DATA_DIR = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-data-'));
-  const proc = spawn('npm', ['run', 'serve', '--', '--port', '0', '--model', modelDir, '--models-dir', modelsDir, '--threads', '1'], {
+  const proc = spawn('npm', ['run', 'serve', '--', '--port', String(opts.port ?? 0), '--model', modelDir, '--models-dir', modelsDir, '--threads', '1'], {
     cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env,
   });
   const url = await new Promise<string>((resolve, reject) => {
@@ -42,17 +42,28 @@ export async function startServe(opts: { modelsDir?: string; dataDir?: string; e
     proc.stderr?.on('data', (d: Buffer) => log.push(String(d)));
     proc.once('exit', (code) => reject(new Error(`npm run serve exited with ${code}:\n${log.join('')}`)));
   });
-  return { info: { url, origin: new URL(url).origin + '/', modelDir, modelsDir, log }, proc };
+  return { info: { url, origin: new URL(url).origin + '/', modelDir, modelsDir, log, dataDir: env.VAR_STUDIO_DATA_DIR }, proc };
 }
 
-export const test = base.extend<{ consoleProblems: string[] }, { serve: ServeInfo }>({
+export const test = base.extend<{ consoleProblems: string[]; freshGallery: void }, { serve: ServeInfo }>({
   serve: [
     async ({}, use) => {
-      const { info, proc } = await startServe();
+      // A data folder of its own: the gallery and canvas autosave of a test run never mix with the user's.
+      const dataDir = mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-data-'));
+      const { info, proc } = await startServe({ dataDir });
       await use(info);
       if (proc.pid) process.kill(-proc.pid, 'SIGTERM'); // the whole process group that npm started
+      rmSync(dataDir, { recursive: true, force: true });
     },
     { scope: 'worker', timeout: 300_000 },
+  ],
+  // Each test starts with an empty gallery (the host keeps it on disk and reads the folder on every request).
+  freshGallery: [
+    async ({ serve }, use) => {
+      if (serve.dataDir) rmSync(path.join(serve.dataDir, 'gallery'), { recursive: true, force: true });
+      await use();
+    },
+    { auto: true },
   ],
   // Every test fails on a CSP violation or an uncaught page error.
   consoleProblems: async ({ page }, use) => {
@@ -128,4 +139,38 @@ export async function locatorRgb(canvas: Locator): Promise<number[]> {
 /** RGB bytes of the canvas with this test id. */
 export async function canvasRgb(page: Page, testId: string): Promise<number[]> {
   return locatorRgb(page.getByTestId(testId));
+}
+
+/**
+ * Holds the server's messages after the first scale of the next run once armed (so a run stays in flight on
+ * any model) until release() delivers them in order. `held` shows what the host sent meanwhile.
+ */
+export async function holdAfterFirstScale(page: Page, opts: { armed?: boolean } = {}): Promise<{ held: (string | Buffer)[]; arm(): void; release(): void }> {
+  let hold = false;
+  let armed = opts.armed ?? false;
+  const held: (string | Buffer)[] = [];
+  let deliver: (m: string | Buffer) => void = () => undefined;
+  await page.routeWebSocket('**/ws', (ws) => {
+    const server = ws.connectToServer();
+    ws.onMessage((m) => server.send(m));
+    deliver = (m) => ws.send(m);
+    server.onMessage((m) => {
+      if (hold) held.push(m);
+      else {
+        ws.send(m);
+        if (armed && String(m).includes('"type":"job.scale"')) {
+          hold = true;
+          armed = false;
+        }
+      }
+    });
+  });
+  return {
+    held,
+    arm: () => void (armed = true),
+    release: () => {
+      hold = false;
+      for (const m of held.splice(0)) deliver(m);
+    },
+  };
 }

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import extractChunks from 'png-chunks-extract';
 import * as pngText from 'png-chunk-text';
-import { test, expect, recordFrames, events, int32s, openStudio, pickClass, generateAndWait, canvasRgb, locatorRgb, docScreenshot } from './fixtures';
+import { test, expect, recordFrames, events, int32s, openStudio, pickClass, generateAndWait, canvasRgb, locatorRgb, docScreenshot, holdAfterFirstScale } from './fixtures';
 
 test('pick a class → every scale preview arrives in order → final image in the main view and the gallery', async ({ page, serve, consoleProblems }) => {
   const frames = recordFrames(page);
@@ -37,26 +37,8 @@ test('pick a class → every scale preview arrives in order → final image in t
 
 test('Cancel (Esc) stops the run at once: no further previews, no gallery entry, and the next run works', async ({ page, serve }) => {
   const frames = recordFrames(page);
-  // Hold the server's messages after the first preview so the cancel lands mid-run even on a fast model.
-  let hold = false;
-  let armed = true; // hold only once, during the first run
-  const held: (string | Buffer)[] = [];
-  let deliver: (m: string | Buffer) => void = () => undefined;
-  await page.routeWebSocket('**/ws', (ws) => {
-    const server = ws.connectToServer();
-    ws.onMessage((m) => server.send(m));
-    deliver = (m) => ws.send(m);
-    server.onMessage((m) => {
-      if (hold) held.push(m);
-      else {
-        ws.send(m);
-        if (armed && String(m).includes('"type":"job.scale"')) {
-          hold = true;
-          armed = false;
-        }
-      }
-    });
-  });
+  // Hold the server's messages after the first preview (first run only) so the cancel lands mid-run even on a fast model.
+  const hold = await holdAfterFirstScale(page, { armed: true });
   await openStudio(page, serve.url);
   await page.getByTestId('generate').click();
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'running');
@@ -66,9 +48,8 @@ test('Cancel (Esc) stops the run at once: no further previews, no gallery entry,
   await expect(page.getByTestId('run-status')).toContainText('Cancelled after 1 of');
   // The cancel request went out; now let through whatever the host sent meanwhile.
   expect(frames.sent.some((m) => m.kind === 'generate.cancel')).toBe(true);
-  await expect.poll(() => held.some((m) => /"type":"job\.(cancelled|done)"/.test(String(m)))).toBe(true);
-  hold = false;
-  for (const m of held.splice(0)) deliver(m);
+  await expect.poll(() => hold.held.some((m) => /"type":"job\.(cancelled|done)"/.test(String(m)))).toBe(true);
+  hold.release();
   await page.waitForTimeout(300);
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'cancelled');
   await expect(page.getByTestId('scale-preview').nth(1)).toHaveAttribute('data-filled', 'false');
@@ -144,7 +125,8 @@ test('export PNG and JPEG carry the settings; reopening restores them and re-gen
   await expect(fresh.getByTestId('seed-lock')).toHaveAttribute('aria-pressed', 'true');
   await expect(fresh.getByTestId('class-chosen')).toContainText('3 ·');
   await expect(fresh.getByTestId('topk')).toHaveValue(String(settings.sampling.topK));
-  await expect(fresh.getByTestId('gallery-item')).toHaveCount(1);
+  // The host keeps the gallery: the new page lists the generated image as well as the opened file.
+  await expect(fresh.getByTestId('gallery-item')).toHaveCount(2);
   await generateAndWait(fresh);
   await expect(fresh.getByTestId('identical')).toBeVisible();
   expect(await canvasRgb(fresh, 'main-image')).toEqual(generated);

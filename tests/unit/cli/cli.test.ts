@@ -116,6 +116,19 @@ describe('var-studio CLI (spawned)', () => {
     expectRefusal(cli('generate', ...tiny, '--class', '10', '--out', join(tmp, 'x.png')), /class must be an integer 0\.\.9.*got 10/);
   });
 
+  it('bad input: the studio\'s limits (LIMITS): batch, cfg, top-p out of range are refused, not clamped silently', () => {
+    expectRefusal(cli('generate', ...tiny, '--class', '1', '--batch', '64', '--out', join(tmp, 'x.png')), /--batch must be in 1\.\.16, got 64/);
+    expectRefusal(cli('generate', ...tiny, '--class', '1', '--cfg', '99', '--out', join(tmp, 'x.png')), /--cfg must be from 0 to 50, got 99/);
+    expectRefusal(cli('generate', ...tiny, '--class', '1', '--top-p', '1.7', '--out', join(tmp, 'x.png')), /--top-p must be from 0 to 1, got 1\.7/);
+  });
+
+  it('auto provider on a machine without GPU libraries: no "Failed to load shared library" noise', () => {
+    const r = cli('generate', '--model', TINY_BUNDLE, '--class', '1', '--seed', '1', '--out', join(tmp, 'auto.png'));
+    expect(r.code).toBe(0);
+    expect(r.stdout + r.stderr).not.toMatch(/Failed to load shared library/i);
+    expect(r.stdout).toMatch(/seed 1, [\d.]+ s on \w+/);
+  });
+
   it('bad input: NaN cfg, unknown class name, unknown option', () => {
     expectRefusal(cli('generate', ...tiny, '--class', '1', '--cfg', 'NaN', '--out', join(tmp, 'x.png')), /--cfg must be a number in 0..50, got "NaN"/);
     expectRefusal(cli('generate', ...tiny, '--class', 'zebra', '--out', join(tmp, 'x.png')), /no class named "zebra"/);

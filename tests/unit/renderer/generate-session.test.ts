@@ -4,7 +4,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StudioApp } from '../../../src/renderer/lib/state/app.svelte';
 import { GenerateSession } from '../../../src/renderer/lib/generate-state/session.svelte';
-import { inProcessStudio, until, type InProcessStudio } from './in-process-studio';
+import { readFileSync } from 'node:fs';
+import { PHOTO, inProcessStudio, until, type InProcessStudio } from './in-process-studio';
 
 let studio: InProcessStudio;
 let app: StudioApp;
@@ -92,5 +93,76 @@ describe('GenerateSession', () => {
     app.settings.classIndex = 1;
     await gen.generate();
     await until('a good run', () => gen.run.status === 'done');
+  });
+
+  it('the gallery is kept by the host: a new page (new app and session) shows the same images, pixels and tokens', async () => {
+    app.settings.batch = 2;
+    await gen.generate();
+    await until('the run', () => gen.run.status === 'done');
+    await until('the gallery to be stored', () => studio.calls.some((c) => c.kind === 'gallery.add'));
+    const before = gen.gallery.entries;
+    const app2 = new StudioApp(studio);
+    await app2.start();
+    const gen2 = new GenerateSession(app2);
+    await until('the gallery to load', () => gen2.gallery.entries.length === 2);
+    expect(gen2.gallery.entries.map((e) => e.id)).toEqual(before.map((e) => e.id));
+    expect([...gen2.gallery.entries[1].image.data]).toEqual([...before[1].image.data]);
+    expect(gen2.gallery.entries[1].tokens.map((t) => [...t])).toEqual(before[1].tokens.map((t) => [...t]));
+    expect(gen2.gallery.entries[1].settings?.seed).toBe(1235);
+    // A deletion reaches the host too.
+    await gen2.deleteEntries([before[0].id]);
+    const gen3 = new GenerateSession(app2);
+    await until('the gallery to load again', () => gen3.gallery.entries.length === 1);
+    expect(gen3.gallery.entries[0].id).toBe(before[1].id);
+    app2.dispose();
+  });
+
+  it('Generate during a run queues it (FIFO); a queued run can be moved or removed; each runs with its own settings', async () => {
+    app.settings.batch = 1;
+    await gen.generate();
+    app.settings.seed = 7;
+    await gen.generate();
+    app.settings.seed = 8;
+    await gen.generate();
+    app.settings.seed = 9;
+    await gen.generate();
+    expect(gen.queue.map((q) => q.settings.seed)).toEqual([7, 8, 9]);
+    expect(app.hasUnsavedWork).toBe(true);
+    gen.moveQueued(gen.queue[2].id, -1);
+    gen.removeQueued(gen.queue[0].id);
+    expect(gen.queue.map((q) => q.settings.seed)).toEqual([9, 8]);
+    await until('the queue to drain', () => gen.queue.length === 0 && gen.run.status === 'done' && gen.gallery.entries.length === 3, 60_000);
+    // Newest first: the last to run (seed 8) is on top.
+    expect(gen.gallery.entries.map((e) => e.settings?.seed)).toEqual([8, 9, 1234]);
+    expect(app.hasUnsavedWork).toBe(false);
+  });
+
+  it('an opened image gets the model\'s tokens, so it can be varied from a scale', async () => {
+    await gen.openFile(new File([readFileSync(PHOTO)], 'fashion.png', { type: 'image/png' }));
+    const opened = gen.gallery.entries.find((e) => e.origin === 'opened')!;
+    expect(opened.tokens).toHaveLength(app.model!.patchNums.length);
+    expect(opened.tokensModelId).toBe(app.model!.id);
+    opened.tokens.forEach((t, k) => expect(t.length).toBe(app.model!.patchNums[k] ** 2));
+    await gen.varyFrom(opened, 2);
+    await until('the varied run', () => gen.run.status === 'done');
+    const varied = gen.gallery.entries[0];
+    expect(varied.settings?.prefix?.fromScale).toBe(2);
+    expect(varied.tokens.slice(0, 2).map((t) => [...t])).toEqual(opened.tokens.slice(0, 2).map((t) => [...t]));
+  });
+
+  it('redo (Ctrl+Shift+Z) does again what undo took back, for settings and deletions', async () => {
+    app.changeSettings('cfg 3', (s) => (s.cfg = 3));
+    app.undo();
+    expect(app.settings.cfg).not.toBe(3);
+    app.redo();
+    expect(app.settings.cfg).toBe(3);
+    await gen.generate();
+    await until('the run', () => gen.run.status === 'done');
+    const id = gen.gallery.entries[0].id;
+    await gen.deleteEntries([id]);
+    app.undo();
+    expect(gen.gallery.entries.map((e) => e.id)).toContain(id);
+    app.redo();
+    expect(gen.gallery.entries.map((e) => e.id)).not.toContain(id);
   });
 });

@@ -15,6 +15,10 @@ const imageSettings: ImageSettings = {
 };
 const chain = { format: 'var-studio-edit-chain', version: 2, source: { kind: 'file', fileName: 'a.png', width: 2, height: 1 }, steps: [] };
 const meta = { format: 'var-studio-canvas', version: 1, docId: 'd', name: 'a', width: 2, height: 1, imageRev: 0, region: { x: 0, y: 0, size: 2 }, chain, savedAt: 'now' };
+const galleryEntry = {
+  id: 'job-1-0', jobId: 'job-1', indexInBatch: 0, origin: 'generated', createdAt: '2026-12-01T00:00:00Z', image: rgb, scalePreviews: [rgb],
+  tokens: [Int32Array.of(1)], patchNums: [1], tokensModelId: 'embedded', settings: imageSettings, totalMs: 5,
+};
 const saved = { kind: 'saved', path: '/p/a.png', bytes: 10 };
 const loaded = {
   id: 'embedded', name: 'm', title: 'M', description: '', license: 'MIT', resolution: 2, patchNums: [1, 2], vocabSize: 4, classes: ['a', 'b'],
@@ -105,6 +109,17 @@ const SAMPLES = {
   'models.import': {
     params: { varFile: 'tuned.safetensors', vaeFile: 'vae.pth' }, badParams: { varFile: 'a/../../b.pth', vaeFile: 'vae.pth' },
     result: { name: 'tuned', dir: '/m/tuned' }, badResult: { name: 'Tuned Model', dir: '/m/tuned' },
+  },
+  'gallery.list': {
+    params: { offset: 0, limit: 50 }, badParams: { offset: 0, limit: 51 },
+    result: { entries: [galleryEntry], total: 1 }, badResult: { entries: [{ ...galleryEntry, origin: 'web' }], total: 1 },
+  },
+  'gallery.add': { params: { entries: [galleryEntry] }, badParams: { entries: [] }, result: { stored: 1 }, badResult: { stored: -1 } },
+  'gallery.delete': { params: { ids: ['job-1-0'] }, badParams: { ids: ['../x'] }, result: { deleted: 1 }, badResult: {} },
+  'gallery.clear': { params: {}, badParams: { all: 1 }, result: { deleted: 0 }, badResult: { deleted: 'all' } },
+  'image.encode': {
+    params: { modelId: 'embedded', image: rgb }, badParams: { modelId: 'embedded', image: { ...rgb, height: 2 } },
+    result: { tokens: [Int32Array.of(1)], patchNums: [1] }, badResult: { tokens: [], patchNums: [1] },
   },
 } satisfies Record<RequestKind, { params: unknown; badParams: unknown; result: unknown; badResult: unknown }>;
 

@@ -15,6 +15,8 @@ export class Run {
   tokens: Int32Array[][] = [];
   scalesDone = $state(0);
   elapsedMs = $state(0);
+  /** performance.now() when the host started the run (the elapsed time ticks from it). */
+  startedAt = $state<number | null>(null);
   error = $state<ErrorInfo | null>(null);
   settings: GenerateSettings | null = null;
   /** "Vary from a scale" origin, for the status line. */
@@ -39,6 +41,7 @@ export class Run {
     this.tokens = [];
     this.scalesDone = 0;
     this.elapsedMs = 0;
+    this.startedAt = null;
     this.error = null;
     this.settings = settings;
     this.variedFrom = variedFrom;

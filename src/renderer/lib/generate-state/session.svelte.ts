@@ -1,16 +1,20 @@
 // The Generate workspace's state and actions: the run in flight (through the shared job runner), the
 // gallery of results, what the main view shows, export and opening image files.
 import type { EventOf, ExportFormat, GenerateSettings, ImageSettings, StudioEvent } from '../../../shared/contract';
-import { sameSampling } from '../../../shared/contract';
+import { GALLERY_LIMITS, LIMITS, sameSampling } from '../../../shared/contract';
 import { describeSettings } from '../../../shared/settings';
 import type { StudioApp } from '../state/app.svelte';
 import { downloadBytes, randomSeed, sameImage } from '../image';
-import { Gallery, type GalleryEntry } from './gallery.svelte';
+import { Gallery, PAGE_LIMIT, type GalleryEntry } from './gallery.svelte';
+import { RunTimings } from './timings';
 import { Run } from './run.svelte';
 import type { Job } from '../studio/jobs';
 
 /** What the main view shows: the run in flight, one gallery entry, or two entries side by side. */
 export type Shown = { kind: 'run' } | { kind: 'entry'; id: string } | { kind: 'compare' };
+
+/** A run waiting for its turn (FIFO); its seed was drawn when it was queued, so it runs as it was asked. */
+export interface QueueItem { id: string; settings: GenerateSettings; variedFrom: Run['variedFrom']; label: string }
 
 export interface ExportChoice { format: ExportFormat; upscale: 1 | 2 | 4 | 8; kernel: 'nearest' | 'lanczos3'; quality: number }
 
@@ -34,9 +38,106 @@ export class GenerateSession {
   exportChoice = $state<ExportChoice>({ format: 'png', upscale: 1, kernel: 'nearest', quality: 92 });
   /** The last opened file that carried settings: a re-generation is compared against it. */
   opened: { entryId: string; settings: ImageSettings } | null = null;
+  /** The main view's zoom: 'fit' fills it; a number is screen pixels per image pixel (1 = 1:1). */
+  zoom = $state<'fit' | number>('fit');
+  /** What 'fit' is in screen pixels per image pixel (the main view keeps it current). */
+  fitZoom = 1;
+  /** Runs waiting behind the one in flight, first to run first. */
+  queue = $state.raw<QueueItem[]>([]);
+  /** The gallery could not be loaded from or saved to the host (shown in the gallery panel). */
+  galleryProblem = $state<string | null>(null);
+  /** Measured per-scale times per model (ETA). */
+  readonly timings = new RunTimings();
   private job: Job | null = null;
+  private queueCounter = 0;
 
-  constructor(readonly app: StudioApp) {}
+  constructor(readonly app: StudioApp) {
+    // Back from a reconnect: re-read the gallery, then carry on with the queue (kept while the host was away).
+    app.onReconnected(() => void this.loadGallery().then(() => this.startNext()));
+    void this.loadGallery();
+  }
+
+  /** One zoom step in (+1) or out (-1) from the current zoom. */
+  zoomStep(dir: 1 | -1): void {
+    const steps = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32];
+    const current = this.zoom === 'fit' ? this.fitZoom : this.zoom;
+    this.zoom = (dir > 0 ? steps.find((z) => z > current) : [...steps].reverse().find((z) => z < current)) ?? current;
+  }
+
+  /** Ticks an image for comparison; says so when two are ticked already rather than replacing one. */
+  toggleCompare(id: string): void {
+    if (!this.gallery.toggleCompare(id))
+      this.app.toasts.info('Two images are ticked', 'Untick one of them first, or press Compare.', 3000);
+  }
+
+  // ---------- the gallery on the host ----------
+
+  /** Loads the newest entries the host keeps (after start, and again after a reconnect). */
+  async loadGallery(): Promise<void> {
+    try {
+      const loaded: GalleryEntry[] = [];
+      for (let offset = 0; offset < PAGE_LIMIT; ) {
+        const page = await this.app.studio.call('gallery.list', { offset, limit: Math.min(GALLERY_LIMITS.pageSize, PAGE_LIMIT - offset) });
+        loaded.push(...page.entries);
+        offset += GALLERY_LIMITS.pageSize;
+        if (offset >= page.total || page.entries.length === 0) break;
+      }
+      // Entries made while the host was away stay (they are saved again below).
+      const unsaved = this.gallery.entries.filter((e) => !loaded.some((l) => l.id === e.id));
+      this.gallery.setAll([...loaded, ...unsaved]);
+      if (unsaved.length) await this.persist(unsaved);
+      this.galleryProblem = null;
+    } catch (e) {
+      this.galleryProblem = `The gallery could not be loaded: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+
+  private async persist(entries: GalleryEntry[]): Promise<void> {
+    try {
+      for (let i = 0; i < entries.length; i += LIMITS.maxBatch) {
+        const chunk = entries.slice(i, i + LIMITS.maxBatch).map(({ matchesOpened: _m, ...entry }) => entry);
+        await this.app.studio.call('gallery.add', { entries: chunk });
+      }
+      this.galleryProblem = null;
+    } catch (e) {
+      this.galleryProblem = `Not yet saved to the data folder (${e instanceof Error ? e.message : String(e)}); saved again once the host is back.`;
+    }
+  }
+
+  /** Deletes entries here (at once) and on the host; Ctrl+Z brings them back, Ctrl+Shift+Z deletes them again. */
+  async deleteEntries(ids: string[], label = 'delete from the gallery'): Promise<void> {
+    const { gone, stored } = this.removeEntries(ids);
+    if (!gone.length) return;
+    this.app.undoStack.push({
+      label,
+      undo: () => { this.gallery.add(gone); void this.persist(gone); },
+      redo: () => void this.removeEntries(gone.map((e) => e.id)).stored,
+    });
+    await stored;
+  }
+
+  private removeEntries(ids: string[]): { gone: GalleryEntry[]; stored: Promise<void> } {
+    const gone = this.gallery.removeMany(ids);
+    if (!gone.length) return { gone, stored: Promise.resolve() };
+    if (this.shown.kind === 'entry' && ids.includes(this.shown.id)) this.shown = { kind: 'run' };
+    const stored = this.app.studio.call('gallery.delete', { ids: gone.map((e) => e.id) }).then(
+      () => undefined,
+      (e: unknown) => this.app.toasts.error('Could not delete from the data folder', e),
+    );
+    return { gone, stored };
+  }
+
+  /** Deletes everything, on the host too (the caller asks the user first; there is no undo). */
+  async clearGallery(): Promise<void> {
+    try {
+      await this.app.studio.call('gallery.clear', {});
+      this.gallery.setAll([]);
+      this.shown = { kind: 'run' };
+      this.app.undoStack.clear();
+    } catch (e) {
+      this.app.toasts.error('Could not clear the gallery', e);
+    }
+  }
 
   // ---------- generate / cancel / vary ----------
 
@@ -46,29 +147,69 @@ export class GenerateSession {
       app.toasts.problem({ code: 'no-model', message: 'No model is loaded.', hint: app.modelError ?? 'Pick a model first.' });
       return;
     }
-    if (this.run.active) return;
     if (!app.settings.seedLocked) app.settings.seed = randomSeed();
     const s = app.settings;
-    await this.startJob({
+    await this.submit({
       modelId: app.model.id, classIndex: s.classIndex, seed: s.seed, batch: s.batch, sampling: s.sampling,
       ...(s.prefix ? { prefix: s.prefix } : {}),
     }, null);
+  }
+
+  /** Starts now, or queues behind the run in flight (Ctrl+Enter during a run). */
+  private async submit(settings: GenerateSettings, variedFrom: Run['variedFrom']): Promise<void> {
+    if (this.run.active || this.queue.length) {
+      this.queueCounter += 1;
+      const className = settings.classIndex === null ? 'random class' : this.app.className(settings.classIndex);
+      const label = `${settings.batch} × ${className} · seed ${settings.seed}${variedFrom ? ` · vary@${variedFrom.fromScale}` : ''}`;
+      this.queue = [...this.queue, { id: `q${this.queueCounter}`, settings, variedFrom, label }];
+      this.app.queuedCount = this.queue.length;
+      return;
+    }
+    await this.startJob(settings, variedFrom);
+  }
+
+  /** Removes a waiting run from the queue. */
+  removeQueued(id: string): void {
+    this.queue = this.queue.filter((q) => q.id !== id);
+    this.app.queuedCount = this.queue.length;
+  }
+
+  /** Moves a waiting run one place earlier (-1) or later (+1). */
+  moveQueued(id: string, by: -1 | 1): void {
+    const i = this.queue.findIndex((q) => q.id === id);
+    const j = i + by;
+    if (i < 0 || j < 0 || j >= this.queue.length) return;
+    const next = [...this.queue];
+    [next[i], next[j]] = [next[j], next[i]];
+    this.queue = next;
+  }
+
+  /** The next queued run, once the current one has ended (done, cancelled or failed). */
+  private startNext(): void {
+    if (this.run.active || this.app.connection !== 'connected') return;
+    const [next, ...rest] = this.queue;
+    if (!next) return;
+    this.queue = rest;
+    this.app.queuedCount = rest.length;
+    void this.startJob(next.settings, next.variedFrom);
   }
 
   /** Regenerates scales k+1..K of a gallery image, keeping its scales 1..k (the engine's prefix). */
   async varyFrom(entry: GalleryEntry, fromScale: number): Promise<void> {
     const app = this.app;
     const model = app.model;
-    if (!model || this.run.active) return;
-    if (!entry.settings || entry.settings.model.id !== model.id || entry.tokens.length !== model.patchNums.length) {
-      app.toasts.problem({ code: 'cannot-vary', message: 'This image was made with another model (or has no tokens).', hint: 'Pick the model it was made with, or vary an image generated in this session.' });
+    if (!model) return;
+    const tokensModel = entry.tokensModelId ?? entry.settings?.model.id;
+    if (tokensModel !== model.id || entry.tokens.length !== model.patchNums.length) {
+      app.toasts.problem({ code: 'cannot-vary', message: 'This image\'s tokens belong to another model (or it has none yet).', hint: 'Pick the model it was made or opened with, or open the file again with this model loaded.' });
       return;
     }
     if (fromScale < 1 || fromScale >= model.patchNums.length) return;
     const s = app.settings;
     const seed = s.seedLocked ? s.seed : randomSeed();
-    const classIndex = this.varyWithPickedClass && s.classIndex !== null ? s.classIndex : entry.settings.resolvedClassIndex;
-    await this.startJob({
+    const own = entry.settings?.resolvedClassIndex ?? null;
+    const classIndex = (this.varyWithPickedClass || own === null) && s.classIndex !== null ? s.classIndex : own;
+    await this.submit({
       modelId: model.id, classIndex, seed, batch: s.batch, sampling: s.sampling,
       prefix: { fromScale, tokens: entry.tokens.slice(0, fromScale) },
     }, { entryId: entry.id, fromScale });
@@ -89,6 +230,7 @@ export class GenerateSession {
         this.run.error = { code: 'start-failed', message: e instanceof Error ? e.message : String(e), hint: '' };
       }
       this.app.toasts.error('Generation did not start', e);
+      this.startNext();
     }
   }
 
@@ -98,6 +240,14 @@ export class GenerateSession {
     if (!job || this.run.jobId !== job.id || !this.run.active) return;
     this.run.status = 'cancelled';
     this.app.jobs.cancel(job).catch((e) => this.app.toasts.error('Cancel failed', e));
+    this.startNext();
+  }
+
+  /** Cancels the run in flight and empties the queue. */
+  cancelAll(): void {
+    this.queue = [];
+    this.app.queuedCount = 0;
+    this.cancel();
   }
 
   private onEvent(e: StudioEvent): void {
@@ -108,6 +258,7 @@ export class GenerateSession {
         run.status = 'error';
         run.error = e.error;
         this.app.toasts.problem(e.error);
+        this.startNext();
       }
       return;
     }
@@ -115,6 +266,7 @@ export class GenerateSession {
     switch (e.type) {
       case 'job.start':
         run.status = 'running';
+        run.startedAt = performance.now();
         run.patchNums = e.patchNums;
         run.batch = e.batch;
         run.seeds = e.seeds;
@@ -134,6 +286,7 @@ export class GenerateSession {
         break;
       case 'job.cancelled':
         run.status = 'cancelled';
+        this.startNext();
         break;
     }
   }
@@ -146,6 +299,7 @@ export class GenerateSession {
     run.status = 'done';
     run.scalesDone = run.scales;
     run.elapsedMs = e.timings.totalMs;
+    this.timings.record(model.id, used.batch, e.timings);
     const createdAt = new Date().toISOString();
     const entries: GalleryEntry[] = e.images.map((image, b) => {
       const settings: ImageSettings = {
@@ -156,7 +310,7 @@ export class GenerateSession {
         ...(used.prefix ? { prefix: used.prefix } : {}), createdAt,
       };
       const entry: GalleryEntry = {
-        id: `${e.jobId}-${b}`, jobId: e.jobId, indexInBatch: b, origin: 'generated', image,
+        id: `${e.jobId}-${b}`, jobId: e.jobId, indexInBatch: b, origin: 'generated', createdAt, image, tokensModelId: model.id,
         // The last scale shows the decoded final image rather than its cheap preview.
         scalePreviews: run.previews.map((p, k) => (k === run.previews.length - 1 ? image : p[b])), tokens: e.tokens[b], patchNums: run.patchNums, settings, totalMs: e.timings.totalMs,
       };
@@ -168,8 +322,11 @@ export class GenerateSession {
       return entry;
     });
     this.gallery.add(entries);
+    void this.persist(entries);
     const shown = entries[Math.min(this.runImageIndex, entries.length - 1)];
     this.shown = { kind: 'entry', id: shown.id };
+    this.app.notifyDone(`${entries.length} image${entries.length > 1 ? 's' : ''} of ${entries[0].settings?.className ?? 'the run'} finished`, e.timings.totalMs);
+    this.startNext();
     if (entries[0].matchesOpened !== undefined) {
       if (entries[0].matchesOpened) this.app.toasts.info('Reproduced', 'The re-generated image is identical to the opened file.');
       else this.app.toasts.problem({ code: 'not-identical', message: 'The re-generated image differs from the opened file.', hint: 'A JPEG/WebP or upscaled export is not pixel-exact; compare with a 1× PNG export. Otherwise the model files differ.' });
@@ -187,10 +344,7 @@ export class GenerateSession {
   }
 
   deleteEntry(id: string): void {
-    const restore = this.gallery.remove(id);
-    if (!restore) return;
-    if (this.shown.kind === 'entry' && this.shown.id === id) this.shown = { kind: 'run' };
-    this.app.undoStack.push({ label: 'delete from the gallery', undo: restore });
+    void this.deleteEntries([id]);
   }
 
   /** Puts an image's settings back into the panel (for re-generating it, or tweaking). */
@@ -234,6 +388,22 @@ export class GenerateSession {
     }
   }
 
+  /** Gives an opened image the loaded model's tokens (its encoder), so "vary from scale k" works on it, and saves it. */
+  private async encodeOpened(entry: GalleryEntry): Promise<void> {
+    const model = this.app.model;
+    let stored: GalleryEntry = entry;
+    if (model) {
+      try {
+        const { tokens, patchNums } = await this.app.studio.call('image.encode', { modelId: model.id, image: entry.image });
+        stored = { ...entry, tokens, patchNums, tokensModelId: model.id };
+        this.gallery.add([stored]);
+      } catch (e) {
+        this.app.toasts.error('The image could not be encoded (vary from a scale needs its tokens)', e);
+      }
+    }
+    await this.persist([stored]);
+  }
+
   /** Opens an image file into the gallery; its VAR Studio settings (if any) go back into the panel. */
   async openFile(file: File): Promise<void> {
     const app = this.app;
@@ -243,30 +413,37 @@ export class GenerateSession {
       openedCounter += 1;
       const jobId = `opened-${Date.now().toString(36)}-${openedCounter}`;
       const entry: GalleryEntry = {
-        id: `${jobId}-0`, jobId, indexInBatch: 0, origin: 'opened', image: result.image, scalePreviews: [], tokens: [], patchNums: [],
-        settings: result.settings, fileName: file.name,
+        id: `${jobId}-0`, jobId, indexInBatch: 0, origin: 'opened', createdAt: new Date().toISOString(), image: result.image, scalePreviews: [],
+        tokens: [], patchNums: [], settings: result.settings, fileName: file.name.slice(0, 500),
       };
       this.gallery.add([entry]);
       this.shown = { kind: 'entry', id: entry.id };
-      const s = result.settings;
-      if (!s) {
-        this.opened = null;
-        app.toasts.info('Opened', result.note, 7000);
-        return;
-      }
-      this.opened = { entryId: entry.id, settings: s };
-      if (app.model?.id !== s.model.id) {
-        const available = app.models.find((m) => m.id === s.model.id && !m.problem);
-        if (!available) {
-          app.toasts.problem({ code: 'model-missing', message: `This image was made with the model "${s.model.title}" (${s.model.id}), which is not installed.`, hint: `Put that bundle into ${app.info?.modelsDir ?? 'your models folder'}, press Rescan, then open the file again.` });
-          return;
-        }
-        if (!(await app.loadModel(s.model.id, { applyDefaults: false }))) return;
-      }
-      this.useSettingsOf(entry);
-      app.toasts.info('Settings restored', `${describeSettings(s)}. Press Generate (Ctrl+Enter) to re-create it.`, 7000);
+      await this.restoreOpenedSettings(entry, result.note);
+      // After its settings had their say on the model: the tokens come from the model now loaded.
+      await this.encodeOpened(entry);
     } catch (e) {
       app.toasts.error(`Could not open ${file.name}`, e);
     }
+  }
+
+  private async restoreOpenedSettings(entry: GalleryEntry, note: string): Promise<void> {
+    const app = this.app;
+    const s = entry.settings;
+    if (!s) {
+      this.opened = null;
+      app.toasts.info('Opened', note, 7000);
+      return;
+    }
+    this.opened = { entryId: entry.id, settings: s };
+    if (app.model?.id !== s.model.id) {
+      const available = app.models.find((m) => m.id === s.model.id && !m.problem);
+      if (!available) {
+        app.toasts.problem({ code: 'model-missing', message: `This image was made with the model "${s.model.title}" (${s.model.id}), which is not installed.`, hint: `Put that bundle into ${app.info?.modelsDir ?? 'your models folder'}, press Rescan, then open the file again.` });
+        return;
+      }
+      if (!(await app.loadModel(s.model.id, { applyDefaults: false }))) return;
+    }
+    this.useSettingsOf(entry);
+    app.toasts.info('Settings restored', `${describeSettings(s)}. Press Generate (Ctrl+Enter) to re-create it.`, 7000);
   }
 }

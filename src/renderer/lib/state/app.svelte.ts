@@ -5,6 +5,7 @@ import type { AppInfo, LoadedModel, ModelSummary } from '../../../shared/contrac
 import type { Studio } from '../studio/studio';
 import { JobRunner } from '../studio/jobs';
 import { Disposables } from '../disposables';
+import { Listeners } from '../studio/studio';
 import { GenerationSettings, type SettingsSnapshot } from './settings.svelte';
 import { Toasts } from './toasts.svelte';
 import { UndoStack } from './undo.svelte';
@@ -20,13 +21,72 @@ export class StudioApp {
   readonly undoStack = new UndoStack();
   /** A generation or canvas edit is waiting for the host's job slot or running (not cancelled). */
   jobActive = $state(false);
+  /** Generate runs waiting in the queue. */
+  queuedCount = $state(0);
+  /** The canvas has edits that were not exported (the canvas sets it); closing the page asks first. */
+  canvasUnsaved = $state(false);
+  /** 'reconnecting' while the host is away (browser mode: the server stopped or the socket dropped). */
+  connection = $state<'connected' | 'reconnecting'>('connected');
+  /** The user asked to be told (system notification) when a long run ends in the background. */
+  notifyWhenDone = $state(false);
   readonly jobs: JobRunner;
+  private readonly reconnected = new Listeners<void>();
   private readonly disposables = new Disposables();
 
   constructor(readonly studio: Studio) {
     this.jobs = new JobRunner(studio, { onActivity: (active) => (this.jobActive = active) });
     this.disposables.add(() => this.jobs.dispose());
     this.disposables.add(studio.onProblem((p) => this.toasts.problem(p)));
+    if (studio.onConnection)
+      this.disposables.add(studio.onConnection((state) => {
+        this.connection = state;
+        if (state === 'reconnecting') this.jobs.connectionLost();
+        else void this.resync();
+      }));
+  }
+
+  /** Something would be lost by closing the page now: a run in flight, queued runs, unexported canvas edits. */
+  get hasUnsavedWork(): boolean {
+    return this.jobActive || this.queuedCount > 0 || this.canvasUnsaved;
+  }
+
+  /** Told after the host came back and the models are loaded again (re-read what the host keeps). */
+  onReconnected(fn: () => void): () => void {
+    return this.reconnected.add(fn);
+  }
+
+  /** After a reconnect the host may be a fresh process: list the models and load the one in use again. */
+  private async resync(): Promise<void> {
+    try {
+      this.info = await this.studio.call('app.info', {});
+      await this.refreshModels();
+      const id = this.model?.id;
+      if (id) {
+        this.model = null;
+        await this.loadModel(id, { applyDefaults: false });
+      }
+    } catch (e) {
+      this.toasts.error('Reconnected, but the models could not be listed', e);
+    }
+    this.reconnected.emit();
+  }
+
+  /** A system notification for a run that ended while the window was in the background (when asked for). */
+  notifyDone(body: string, elapsedMs: number): void {
+    if (!this.notifyWhenDone || typeof document === 'undefined' || !document.hidden || elapsedMs < 3000) return;
+    if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+    new Notification('VAR Studio', { body });
+  }
+
+  /** Turns run notifications on (asking the system's permission: only called from a click). */
+  async enableNotifications(on: boolean): Promise<void> {
+    if (!on || typeof Notification === 'undefined') {
+      this.notifyWhenDone = false;
+      return;
+    }
+    const permission = Notification.permission === 'default' ? await Notification.requestPermission() : Notification.permission;
+    this.notifyWhenDone = permission === 'granted';
+    if (!this.notifyWhenDone) this.toasts.info('Notifications are blocked', 'Allow notifications for VAR Studio in the system or browser settings.', 5000);
   }
 
   dispose(): void {
@@ -87,7 +147,7 @@ export class StudioApp {
     apply(this.settings);
     const after = this.settings.snapshot();
     if (JSON.stringify({ ...before, prefix: !!before.prefix }) === JSON.stringify({ ...after, prefix: !!after.prefix }) && before.prefix === after.prefix) return;
-    this.undoStack.push({ label, undo: () => this.settings.restore(before) });
+    this.undoStack.push({ label, undo: () => this.settings.restore(before), redo: () => this.settings.restore(after) });
   }
 
   resetToModelDefaults(): void {
@@ -99,5 +159,11 @@ export class StudioApp {
     const label = this.undoStack.undo();
     if (label) this.toasts.info('Undone', label, 2500);
     else this.toasts.info('Nothing to undo', 'Ctrl+Z undoes settings changes and gallery deletions.', 2500);
+  }
+
+  redo(): void {
+    const label = this.undoStack.redo();
+    if (label) this.toasts.info('Redone', label, 2500);
+    else this.toasts.info('Nothing to redo', 'Ctrl+Shift+Z (or Ctrl+Y) redoes what Ctrl+Z undid.', 2500);
   }
 }

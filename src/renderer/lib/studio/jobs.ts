@@ -149,6 +149,15 @@ export class JobRunner {
     }
   }
 
+  /** The host went away: its jobs will send no last event, so each ends here with a 'disconnected' error. */
+  connectionLost(): void {
+    for (const rec of [...this.jobs.values()]) {
+      if (rec.state !== 'started') continue;
+      this.route({ type: 'job.error', jobId: rec.id, error: { code: 'disconnected', message: 'The connection to the host was lost while this ran.', hint: 'It reconnects by itself; start the run again then.' } });
+    }
+    if (this.slot) this.freeSlot(this.slot);
+  }
+
   dispose(): void {
     this.unsubscribe();
     this.jobs.clear();

@@ -10,6 +10,8 @@ export interface Studio {
   onEvent(listener: (event: StudioEvent) => void): () => void;
   /** Problems not tied to one request: a message the host rejected, a lost connection. */
   onProblem(listener: (problem: ErrorInfo) => void): () => void;
+  /** Browser mode: the socket dropped ('reconnecting', retried with backoff) or came back ('connected'). */
+  onConnection?(listener: (state: 'connected' | 'reconnecting') => void): () => void;
 }
 
 /** A request the host answered with an error; carries the contract's ErrorInfo (code, message, hint). */

@@ -1,5 +1,6 @@
 // Browser-mode adapter: the contract over one WebSocket to src/server (same origin). Results are
-// validated against the kind that was asked; events against the event schema.
+// validated against the kind that was asked; events against the event schema. When the socket drops
+// (server restarted, laptop slept) it reconnects by itself with backoff and says so (onConnection).
 import type { ErrorInfo, ParamsOf, RequestKind, ResultOf, StudioEvent } from '../../../shared/contract';
 import { toErrorInfo } from '../../../shared/errors';
 import { decodeWire, encodeWire, parseWireMessage, idOf } from '../../../shared/wire';
@@ -7,17 +8,30 @@ import { Listeners, StudioCallError, type Studio } from './studio';
 
 interface Pending { kind: RequestKind; resolve(v: unknown): void; reject(e: unknown): void }
 
+/** Delay before reconnect attempt n (0-based): 250 ms doubling, at most 4 s. */
+export function reconnectDelayMs(attempt: number): number {
+  return Math.min(4000, 250 * 2 ** Math.min(attempt, 5));
+}
+
+const AWAY: ErrorInfo = { code: 'disconnected', message: 'Not connected to the VAR Studio server (reconnecting).', hint: 'Wait until "Reconnecting…" disappears; start "npm run serve" again if it was stopped.' };
+
+function open(url: string): Promise<WebSocket> {
+  return new Promise<WebSocket>((resolve, reject) => {
+    const ws = new WebSocket(url);
+    ws.onopen = () => resolve(ws);
+    ws.onerror = () => reject(new Error(`Cannot reach the VAR Studio server at ${url}. Is "npm run serve" still running?`));
+  });
+}
+
 export async function createWebSocketStudio(url: string): Promise<Studio> {
   const events = new Listeners<StudioEvent>();
   const problems = new Listeners<ErrorInfo>();
+  const connection = new Listeners<'connected' | 'reconnecting'>();
   const pending = new Map<number, Pending>();
   let nextId = 1;
-  const ws = new WebSocket(url);
-  await new Promise<void>((resolve, reject) => {
-    ws.onopen = () => resolve();
-    ws.onerror = () => reject(new Error(`Cannot reach the VAR Studio server at ${url}. Is "npm run serve" still running?`));
-  });
-  ws.onmessage = (e: MessageEvent) => {
+  let ws = await open(url);
+
+  const onMessage = (e: MessageEvent) => {
     let raw: unknown;
     try {
       raw = decodeWire(String(e.data));
@@ -41,17 +55,37 @@ export async function createWebSocketStudio(url: string): Promise<Studio> {
       } else problems.emit(info);
     }
   };
-  ws.onclose = () => {
-    const info: ErrorInfo = { code: 'disconnected', message: 'The connection to the VAR Studio server was lost.', hint: 'Start "npm run serve" again and reload this page. Export anything you want to keep first if the page still shows it.' };
-    for (const p of pending.values()) p.reject(new StudioCallError(info));
-    pending.clear();
-    problems.emit(info);
+
+  const reconnect = async () => {
+    for (let attempt = 0; ; attempt++) {
+      await new Promise((r) => setTimeout(r, reconnectDelayMs(attempt)));
+      try {
+        attach(await open(url));
+        connection.emit('connected');
+        return;
+      } catch {
+        // still away: try again after a longer pause
+      }
+    }
   };
+
+  const attach = (socket: WebSocket) => {
+    ws = socket;
+    socket.onmessage = onMessage;
+    socket.onerror = null;
+    socket.onclose = () => {
+      for (const p of pending.values()) p.reject(new StudioCallError(AWAY));
+      pending.clear();
+      connection.emit('reconnecting');
+      void reconnect();
+    };
+  };
+  attach(ws);
+
   return {
     host: 'browser',
     call<K extends RequestKind>(kind: K, params: ParamsOf<K>): Promise<ResultOf<K>> {
-      if (ws.readyState !== WebSocket.OPEN)
-        return Promise.reject(new StudioCallError({ code: 'disconnected', message: 'Not connected to the VAR Studio server.', hint: 'Start "npm run serve" again and reload this page.' }));
+      if (ws.readyState !== WebSocket.OPEN) return Promise.reject(new StudioCallError(AWAY));
       const id = nextId++;
       return new Promise<ResultOf<K>>((resolve, reject) => {
         pending.set(id, { kind, resolve: resolve as (v: unknown) => void, reject });
@@ -60,5 +94,6 @@ export async function createWebSocketStudio(url: string): Promise<Studio> {
     },
     onEvent: (fn) => events.add(fn),
     onProblem: (fn) => problems.add(fn),
+    onConnection: (fn) => connection.add(fn),
   };
 }
