@@ -1,4 +1,4 @@
-// The app's own settings (execution provider, CPU threads, last workspace), kept in <dataDir>/settings.json.
+// The app's own settings (execution provider, CPU threads), kept in <dataDir>/settings.json.
 // Unknown or invalid values fall back to defaults one by one, so an old or hand-edited file never blocks start.
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -9,11 +9,9 @@ export interface HostSettings {
   provider: ProviderName | 'auto';
   /** onnxruntime intra-op threads; null = chosen by onnxruntime (one per physical core). */
   threads: number | null;
-  /** The workspace id shown last (the window opens on it). */
-  workspace: string;
 }
 
-export const DEFAULT_SETTINGS: HostSettings = { provider: 'auto', threads: null, workspace: 'generate' };
+export const DEFAULT_SETTINGS: HostSettings = { provider: 'auto', threads: null };
 export const MAX_THREADS = 256;
 export const SETTINGS_FILE = 'settings.json';
 
@@ -22,8 +20,7 @@ export function sanitizeSettings(raw: unknown): HostSettings {
   const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
   const provider = r.provider === 'auto' || (PROVIDER_NAMES as readonly unknown[]).includes(r.provider) ? (r.provider as HostSettings['provider']) : DEFAULT_SETTINGS.provider;
   const threads = Number.isInteger(r.threads) && (r.threads as number) >= 1 && (r.threads as number) <= MAX_THREADS ? (r.threads as number) : null;
-  const workspace = typeof r.workspace === 'string' && /^[a-z][a-z0-9-]{0,39}$/.test(r.workspace) ? r.workspace : DEFAULT_SETTINGS.workspace;
-  return { provider, threads, workspace };
+  return { provider, threads };
 }
 
 export class HostSettingsFile {

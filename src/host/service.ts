@@ -1,7 +1,7 @@
 // StudioHost: the contract implemented on top of the engine. One instance per process (Electron main,
 // or the browser-mode server), shared by every connected window; events of a job go to the session
 // that started it. Electron-free and DOM-free, so both hosts use exactly this code.
-import { VarEngine, type ProviderName } from '../engine/index';
+import { VarEngine, type ProviderName, type ProviderReport } from '../engine/index';
 import {
   parseParams, type ExportResult, type GenerateSettings, type LoadedModel, type ParamsOf, type RequestKind,
   type ResultOf, type StudioEvent,
@@ -223,9 +223,9 @@ export class StudioHost {
     await old?.engine.dispose();
   }
 
-  /** The provider report of the loaded model (null when none is loaded). */
-  loadedProvider(): LoadedModel['provider'] | null {
-    return this.engine?.info.provider ?? null;
+  /** The engine's own provider report of the loaded model (null when none is loaded). */
+  loadedProvider(): ProviderReport | null {
+    return this.engine?.engine.provider ?? null;
   }
 
   private documentStore(): DocumentStore {
