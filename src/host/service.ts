@@ -204,7 +204,7 @@ export class StudioHost {
         hint: `The ${gpu} provider failed, so VAR Studio reloaded the model on the CPU for this session; press Generate again. To use the GPU again, fix its driver and restart the app.`,
       };
     } catch (e) {
-      failed.error = { ...failed.error, hint: `The ${gpu} provider failed and the CPU could not load the model either (${toErrorInfo(e).message}). Restart the app.`.slice(0, 2000) };
+      failed.error = { ...failed.error, hint: `The ${gpu} provider failed and the CPU could not load the model either (${toErrorInfo(e).message}). Restart the app.`.slice(0, 1000) };
     }
     this.opts.onProviderFallback?.(gpu, failed.error.message);
   }
