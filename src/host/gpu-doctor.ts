@@ -65,7 +65,7 @@ function probeCuda(env: ProbeEnvironment): ProviderProbe {
   const no = (reason: string, fix: string): ProviderProbe => ({ provider: 'cuda', usable: false, reason, fix });
   if (env.platform !== 'linux' || env.arch !== 'x64') return no(`CUDA is used on Linux x64 only (this is ${env.platform} ${env.arch}).`, env.platform === 'win32' ? 'On Windows the GPU runs through DirectML (provider "dml").' : 'Use the CPU provider.');
   if (!env.ortBinDir || !env.exists(path.join(env.ortBinDir, 'libonnxruntime_providers_cuda.so')))
-    return no('This copy of onnxruntime-node has no CUDA provider library (libonnxruntime_providers_cuda.so).', 'Use the Linux release build (AppImage or .deb), which includes it; from source: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node.');
+    return no('This copy of onnxruntime-node has no CUDA provider library (libonnxruntime_providers_cuda.so).', 'Use the Linux release build (AppImage or .deb), which includes it; from the source tree: npm run fetch:ort-cuda.');
   const driver = env.load('libcuda.so.1');
   if (driver) return no(`No NVIDIA driver: ${driver}`, 'Install the NVIDIA driver for your GPU (version 525 or newer for CUDA 12) and restart.');
   for (const lib of CUDA_LIBRARIES) {
