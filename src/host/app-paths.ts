@@ -1,6 +1,7 @@
 // Where the app's own files are, in development and when packaged. electron-builder copies models/ and
 // resources/ next to the asar archive (extraResources), so the same relative layout holds in both cases.
 import path from 'node:path';
+import { setAppRoot } from '../engine/index';
 
 export interface AppLocation {
   /** app.isPackaged in Electron. */
@@ -31,4 +32,10 @@ export function appFolders(root: string): AppFolders {
     graphTemplatesDir: path.join(resourcesDir, 'graph-templates'),
     classListFile: path.join(resourcesDir, 'imagenet-classes.json'),
   };
+}
+
+/** Makes the engine's defaults (embedded model, graph templates) point into `root`. */
+export function useAppRoot(root: string): AppFolders {
+  setAppRoot(root);
+  return appFolders(root);
 }

@@ -3,8 +3,7 @@
 import { app, BrowserWindow, Menu, dialog, screen, shell, type MenuItemConstructorOptions } from 'electron';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setAppRoot } from '../engine/index';
-import { appFolders, appRoot } from '../host/app-paths';
+import { appRoot, useAppRoot } from '../host/app-paths';
 import { doctorReport, currentEnvironment, formatDoctor } from '../host/gpu-doctor';
 import { HostSettingsFile, type HostSettings } from '../host/host-settings';
 import { ModelCatalog } from '../host/models';
@@ -115,8 +114,7 @@ async function main(): Promise<void> {
   await app.whenReady();
   hardenSession();
   log.write('info', `VAR Studio ${app.getVersion()} starting (${process.platform} ${process.arch}, packaged: ${app.isPackaged})`);
-  const folders = appFolders(appRoot({ packaged: app.isPackaged, resourcesPath: process.resourcesPath, appPath: app.getAppPath() }));
-  setAppRoot(path.dirname(path.dirname(folders.embeddedModelDir)));
+  const folders = useAppRoot(appRoot({ packaged: app.isPackaged, resourcesPath: process.resourcesPath, appPath: app.getAppPath() }));
   const catalog = new ModelCatalog(
     process.env.VAR_STUDIO_MODEL ? path.resolve(process.env.VAR_STUDIO_MODEL) : folders.embeddedModelDir,
     path.join(userData, 'models'),
