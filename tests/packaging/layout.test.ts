@@ -15,7 +15,7 @@ import { ROOT, ensureBuilt } from './built-app';
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);
 // electron-builder's own asar reader (a dependency of electron-builder).
-const asar = require('@electron/asar') as { listPackage(archive: string, opts: { isPack: boolean }): string[] };
+const asar = require('@electron/asar') as { listPackage(archive: string, opts: { isPack: boolean }): string[]; extractAll(archive: string, dest: string): void };
 
 const SENTINEL = 'dL7pKGdnNz796PbbjQWNKmHXBZaB9tsX';
 const ELECTRON_DEFAULT_WIRE = '101100011'; // Electron's defaults: RunAsNode on, NODE_OPTIONS on, inspect on, file:// privileges on …
@@ -108,6 +108,27 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')('packaged
     expect(on(FuseV1Options.GrantFileProtocolExtraPrivileges)).toBe('0');
     expect(on(FuseV1Options.OnlyLoadAppFromAsar)).toBe('1');
     expect(on(FuseV1Options.EnableEmbeddedAsarIntegrityValidation)).toBe('1');
+  });
+
+  it('has every runtime dependency: the packaged node_modules load and run the shipped model in plain Node', async () => {
+    const app = path.join(work, 'extracted');
+    asar.extractAll(path.join(resources, 'app.asar'), app);
+    const script = `
+      const { createRequire } = require('node:module');
+      const req = createRequire(${JSON.stringify(path.join(app, 'package.json'))});
+      for (const m of ['ws', 'yauzl', 'png-chunks-extract', 'png-chunks-encode', 'png-chunk-text']) req(m);
+      const sharp = req('sharp');
+      const ort = req('onnxruntime-node');
+      (async () => {
+        const png = await sharp({ create: { width: 2, height: 2, channels: 3, background: '#102030' } }).png().toBuffer();
+        const s = await ort.InferenceSession.create(${JSON.stringify(path.join(resources, 'models', 'var-fashion-32', 'decoder.onnx'))});
+        console.log(JSON.stringify({ png: png.length, inputs: s.inputNames.length, from: req.resolve('onnxruntime-node') }));
+      })().catch((e) => { console.error(e); process.exit(1); });`;
+    const { stdout } = await run(process.execPath, ['-e', script], { cwd: work });
+    const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as { png: number; inputs: number; from: string };
+    expect(r.png).toBeGreaterThan(0);
+    expect(r.inputs).toBeGreaterThan(0);
+    expect(r.from.startsWith(app)).toBe(true);
   });
 
   it('refuses an Intel-mac build with the reason', async () => {
