@@ -118,6 +118,14 @@ describe('main process under the electron stand-in', () => {
     expect(state.bounds.width).toBe(electron.standin.windows[0]!.options.width);
   });
 
+  it('a second start focuses the open window', () => {
+    const win = electron.standin.windows[0]!;
+    const before = win.focused;
+    electron.app.emit('second-instance', {}, ['var-studio'], process.cwd());
+    expect(win.focused).toBe(before + 1);
+    expect(electron.standin.windows).toHaveLength(1);
+  });
+
   it('quitting mid-job cancels the run and disposes the engine before the app quits', async () => {
     const handle = electron.standin.handlers.get('studio:request')!;
     const sender = electron.standin.windows[0]!.webContents;
