@@ -12,6 +12,7 @@ import {
   type SamplingSettings, resolveClass,
 } from '../engine/index';
 import { chainRecord, decodeImage, decodeMask, encodeImage, settingsRecord } from '../host/image-io';
+import { currentEnvironment, doctorReport, formatDoctor } from '../host/gpu-doctor';
 import { modelIdForDir } from '../host/models';
 import { LIMITS, PROVIDER_NAMES, type ImageSettings } from '../shared/contract';
 import { noteworthySkips } from '../shared/providers';
@@ -32,6 +33,7 @@ usage:
                   [--feather PX (default 4)] [--seed N] [--cfg X] [--top-k K] [--top-p P] [--more-smooth] [--batch B]
   var-studio info
 ${MODELS_USAGE}
+  var-studio doctor [--provider NAME] [--threads N] [--json]
 
 common options:
   --model DIR        model bundle folder (default: the embedded model, models/var-fashion-32)
@@ -55,6 +57,9 @@ edit: the mask is an image of the same size as IN, white = regenerate. The regio
   to the model's resolution; it may reach past the
   edge to outpaint. No --class = inpainting (null class). --from-scale k keeps the region's own tokens for
   scales 1..k (scale-locked edit).
+doctor: loads the model with the chosen provider and tells which execution provider runs, which were tried,
+  and why each other one cannot run here (CUDA/cuDNN missing or of the wrong version, no DirectML, not an
+  Apple-silicon Mac, …) with what to install. Exit status 0 when the model loaded.
 The benchmark is a development tool of the repository: npm run bench (bench/RESULTS.md explains it).
 ${MODELS_HELP}`;
 
@@ -270,9 +275,31 @@ async function cmdInfo(argv: string[]): Promise<unknown> {
   }
 }
 
+async function cmdDoctor(argv: string[]): Promise<unknown> {
+  const { values: v } = parseArgs({ args: argv, options: commonSpec, strict: true, allowPositionals: false });
+  if (v.help) return USAGE;
+  const c = commonOptions(v);
+  const env = currentEnvironment();
+  let engine: VarEngine | null = null;
+  let loadError: string | null = null;
+  try {
+    engine = await openEngine(c, v.model === undefined);
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    loadError = (e as Error).message.split('\n')[0]!;
+  }
+  try {
+    const report = doctorReport(engine?.provider ?? null, c.provider, c.threads ?? null, env, PROVIDER_NAMES);
+    return { ok: engine !== null, command: 'doctor', model: c.model, ...report, ...(loadError ? { error: loadError } : {}) };
+  } finally {
+    await engine?.dispose();
+  }
+}
+
 function human(result: unknown): string {
   if (typeof result === 'string') return result;
   const r = result as Record<string, unknown>;
+  if (r.command === 'doctor') return `${formatDoctor(r as unknown as Parameters<typeof formatDoctor>[0])}${r.error ? `\n\nthe model did not load: ${r.error}` : ''}`;
   if (r.command === 'generate' || r.command === 'edit') {
     const t = r.timings as { totalMs: number };
     const p = r.provider as { inUse: string; requested: string; skipped: { provider: string; reason: string }[] };
@@ -294,11 +321,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'edit': result = await cmdEdit(rest); break;
       case 'info': result = await cmdInfo(rest); break;
       case 'models': result = await cmdModels(rest); break;
+      case 'doctor': result = await cmdDoctor(rest); break;
       case undefined: case '-h': case '--help': case 'help':
         process.stdout.write(`${USAGE}\n`);
         return cmd === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command "${cmd}" (expected generate, edit, info or models; --help for usage)`);
+        throw new UsageError(`unknown command "${cmd}" (expected generate, edit, info, models or doctor; --help for usage)`);
     }
     if (typeof result === 'string') process.stdout.write(`${result}\n`);
     else process.stdout.write(`${wantsJson ? JSON.stringify(result) : human(result)}\n`);

@@ -1,5 +1,5 @@
 /** The engine's public API (its table is in ./README.md). Code outside src/engine imports from here only. */
-export { VarEngine, defaultModelDir } from './engine';
+export { VarEngine, defaultModelDir, setAppRoot } from './engine';
 export type { GenerateRequest, EditRequest, EngineEvent, EngineOptions } from './engine';
 export { BundleError, EngineError, isAbortError } from './errors';
 export type { Manifest } from './manifest';

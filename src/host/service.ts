@@ -1,7 +1,7 @@
 // StudioHost: the contract implemented on top of the engine. One instance per process (Electron main,
 // or the browser-mode server), shared by every connected window; events of a job go to the session
 // that started it. Electron-free and DOM-free, so both hosts use exactly this code.
-import { VarEngine, type ProviderName } from '../engine/index';
+import { VarEngine, type ProviderName, type ProviderReport } from '../engine/index';
 import {
   parseParams, type ExportResult, type GenerateSettings, type LoadedModel, type ParamsOf, type RequestKind,
   type ResultOf, type StudioEvent,
@@ -16,6 +16,7 @@ import { handleModelRequest, isModelRequestKind, modelEvent } from './catalog/co
 import { ModelManager, type ModelManagerOptions } from './catalog/manager';
 import { catalogFromEnv } from './catalog/catalog';
 import { GalleryStore } from './gallery';
+import { adviceFor, currentEnvironment } from './gpu-doctor';
 
 /** One connected window / browser tab. */
 export interface StudioSession {
@@ -44,6 +45,8 @@ export interface StudioHostOptions {
    * page picks files placed in the models folder by name instead.
    */
   pickCheckpointFiles?(session: StudioSession): Promise<{ varFile: string; vaeFile: string } | null>;
+  /** Told when a job failed on a GPU provider and the model was reloaded on the CPU (Electron logs it and tells the user). */
+  onProviderFallback?(failed: ProviderName, error: string): void;
 }
 
 interface RunningJob {
@@ -62,6 +65,8 @@ export class StudioHost {
   /** Every session that sent a request: download progress goes to all windows, not only the one that asked. */
   private readonly sessions = new Map<string, StudioSession>();
   private galleryStore: GalleryStore | null = null;
+  /** Set after a GPU provider failed during a run: the rest of this session runs on the CPU. */
+  private cpuFallback = false;
 
   constructor(private readonly opts: StudioHostOptions) {}
 
@@ -148,7 +153,7 @@ export class StudioHost {
     const summary = await this.opts.catalog.resolve(modelId);
     let engine: VarEngine;
     try {
-      engine = await VarEngine.create(summary.dir, { provider: this.opts.provider ?? 'auto', threads: this.opts.threads });
+      engine = await VarEngine.create(summary.dir, { provider: this.cpuFallback ? 'cpu' : (this.opts.provider ?? 'auto'), threads: this.opts.threads });
     } catch (e) {
       const info = toErrorInfo(e);
       throw new StudioError(info.code === 'internal' ? 'bad-bundle' : info.code, `The model in ${summary.dir} could not be loaded: ${info.message}`,
@@ -168,7 +173,7 @@ export class StudioHost {
       classes: [...m.classes],
       sampling: { ...m.sampling },
       previewMethod: `${m.preview.method}: ${m.preview.description ?? ''}`.slice(0, 1000),
-      provider: { inUse: engine.provider.inUse, requested: engine.provider.requested, skipped: engine.provider.skipped.map((s) => ({ provider: s.provider, reason: s.reason.slice(0, 2000) })) },
+      provider: { inUse: engine.provider.inUse, requested: engine.provider.requested, skipped: engine.provider.skipped.map((s) => ({ provider: s.provider, reason: adviceFor(s.provider, s.reason, currentEnvironment()).slice(0, 2000) })) },
     };
     this.engine = { id: modelId, engine, info };
     if (old) await old.engine.dispose();
@@ -205,6 +210,7 @@ export class StudioHost {
     };
     job.done = runner(job, emit)
       .catch((e: unknown) => final.push({ type: 'job.error', jobId, error: toErrorInfo(e) }))
+      .then(() => this.fallBackIfGpuFailed(final))
       .finally(() => {
         if (this.job === job) this.job = null;
         for (const e of final) session.emit(e);
@@ -246,6 +252,48 @@ export class StudioHost {
       throw new StudioError('model-not-loaded', `The model "${p.modelId}" is not loaded.`, 'Pick the model in the model picker first; it loads in a few seconds.');
     const tokens = await loaded.engine.encode(p.image);
     return { tokens, patchNums: [...loaded.info.patchNums] };
+  }
+
+  /**
+   * A run that fails on a GPU provider (driver reset, out of GPU memory, a provider bug) reloads the model on
+   * the CPU while the job slot is still held, and the error tells the user to press Generate again.
+   */
+  private async fallBackIfGpuFailed(final: StudioEvent[]): Promise<void> {
+    const failed = final.find((e): e is Extract<StudioEvent, { type: 'job.error' }> => e.type === 'job.error');
+    const loaded = this.engine;
+    if (!failed || !loaded || loaded.info.provider.inUse === 'cpu') return;
+    const gpu = loaded.info.provider.inUse;
+    this.cpuFallback = true;
+    try {
+      await this.loadFresh(loaded.id);
+      failed.error = {
+        ...failed.error,
+        message: `${failed.error.message} (on the ${gpu} provider)`.slice(0, 4000),
+        hint: `The ${gpu} provider failed, so VAR Studio reloaded the model on the CPU for this session; press Generate again. To use the GPU again, fix its driver and restart the app.`,
+      };
+    } catch (e) {
+      failed.error = { ...failed.error, hint: `The ${gpu} provider failed and the CPU could not load the model either (${toErrorInfo(e).message}). Restart the app.`.slice(0, 1000) };
+    }
+    this.opts.onProviderFallback?.(gpu, failed.error.message);
+  }
+
+  /**
+   * New provider / thread settings. The loaded engine is dropped (when no job runs) so the next models.load
+   * creates it with them; a choice made by the user also clears a CPU fallback.
+   */
+  async configure(settings: { provider: ProviderName | 'auto'; threads: number | null }): Promise<void> {
+    if (this.job) throw new StudioError('busy', 'A generation or edit is running; the provider cannot change now.', 'Wait for it to finish or press Cancel (Esc).');
+    this.opts.provider = settings.provider;
+    this.opts.threads = settings.threads ?? undefined;
+    this.cpuFallback = false;
+    const old = this.engine;
+    this.engine = null;
+    await old?.engine.dispose();
+  }
+
+  /** The engine's own provider report of the loaded model (null when none is loaded). */
+  loadedProvider(): ProviderReport | null {
+    return this.engine?.engine.provider ?? null;
   }
 
   private documentStore(): DocumentStore {

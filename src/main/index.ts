@@ -1,29 +1,43 @@
 // Electron main: one window on the embedded model, the engine hosted in this process through
 // StudioHost (the same code as browser mode), hardened web preferences. No model logic here.
-import { app, BrowserWindow, Menu, dialog } from 'electron';
+import { app, BrowserWindow, Menu, dialog, screen, shell, type MenuItemConstructorOptions } from 'electron';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { appRoot, useAppRoot } from '../host/app-paths';
+import { doctorReport, currentEnvironment, formatDoctor } from '../host/gpu-doctor';
+import { HostSettingsFile, type HostSettings } from '../host/host-settings';
 import { ModelCatalog } from '../host/models';
 import { StudioHost } from '../host/service';
+import { PROVIDER_NAMES } from '../shared/contract';
+import { AppLog } from './app-log';
 import { hardenApp, hardenSession } from './security';
 import { registerIpc, saveWithDialog } from './ipc';
 import { registerAppScheme, serveAppProtocol } from './app-protocol';
 import { APP_INDEX_URL } from './app-url';
 import { pickCheckpointFiles } from './import-dialog';
+import { MIN_SIZE, placeOnDisplays, readWindowState, writeWindowState } from './window-state';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // out/main
 const rendererDir = path.join(here, '..', 'renderer');
 const preloadPath = path.join(here, '..', 'preload', 'index.cjs');
 
+const userData = app.getPath('userData');
+const log = new AppLog(path.join(userData, 'logs'));
+const windowStateFile = path.join(userData, 'window-state.json');
+let mainWindow: BrowserWindow | null = null;
+
 hardenApp();
 registerAppScheme();
 
+process.on('uncaughtException', (e) => log.write('error', `uncaught: ${e.stack ?? e.message}`));
+process.on('unhandledRejection', (e) => log.write('error', `unhandled rejection: ${(e as Error)?.stack ?? String(e)}`));
+
 function createWindow(): BrowserWindow {
+  const placed = placeOnDisplays(readWindowState(windowStateFile), screen.getAllDisplays().map((d) => d.workArea));
   const win = new BrowserWindow({
-    width: 1440,
-    height: 900,
-    minWidth: 1100,
-    minHeight: 640,
+    ...placed.bounds,
+    minWidth: MIN_SIZE.width,
+    minHeight: MIN_SIZE.height,
     backgroundColor: '#15171c',
     title: 'VAR Studio',
     show: false,
@@ -39,6 +53,7 @@ function createWindow(): BrowserWindow {
       spellcheck: false,
     },
   });
+  if (placed.maximized) win.maximize();
   win.once('ready-to-show', () => win.show());
   // The page refuses to unload while work would be lost; Electron shows no prompt of its own, so ask here.
   win.webContents.on('will-prevent-unload', (event) => {
@@ -49,43 +64,110 @@ function createWindow(): BrowserWindow {
     });
     if (choice === 0) event.preventDefault();
   });
+  win.on('close', () => {
+    void writeWindowState(windowStateFile, { bounds: win.getNormalBounds(), maximized: win.isMaximized() }).catch((e) => log.write('warn', `window state not saved: ${(e as Error).message}`));
+  });
+  // A crashed page shows what happened and reloads instead of leaving a blank window.
+  win.webContents.on('render-process-gone', (_e, details) => {
+    log.write('error', `renderer gone: ${details.reason} (exit code ${details.exitCode})`);
+    if (details.reason === 'clean-exit') return;
+    void dialog.showMessageBox(win, { type: 'error', title: 'VAR Studio', message: 'The studio window stopped unexpectedly and was reloaded.', detail: `Reason: ${details.reason}. The log file (Help → Open Log File) has the details.` });
+    win.webContents.reload();
+  });
   void win.loadURL(APP_INDEX_URL);
+  mainWindow = win;
+  win.on('closed', () => {
+    if (mainWindow === win) mainWindow = null;
+  });
   return win;
 }
 
-function buildMenu(): void {
+function choiceItems<T>(label: string, values: { label: string; value: T }[], current: T, pick: (v: T) => void): MenuItemConstructorOptions {
+  return { label, submenu: values.map((v) => ({ label: v.label, type: 'radio' as const, checked: v.value === current, click: () => pick(v.value) })) };
+}
+
+function buildMenu(host: StudioHost, settings: HostSettings, changeSettings: (next: Partial<HostSettings>) => void, catalog: ModelCatalog): void {
   const isMac = process.platform === 'darwin';
+  const threadChoices = [null, 1, 2, 4, 8, 16].map((n) => ({ label: n === null ? 'Automatic' : String(n), value: n as number | null }));
+  const providerChoices = [{ label: 'Automatic (GPU if it works, else CPU)', value: 'auto' as HostSettings['provider'] }, ...PROVIDER_NAMES.map((p) => ({ label: p.toUpperCase(), value: p as HostSettings['provider'] }))];
   Menu.setApplicationMenu(
     Menu.buildFromTemplate([
       ...(isMac ? [{ role: 'appMenu' as const }] : []),
       { label: 'File', submenu: [isMac ? { role: 'close' as const } : { role: 'quit' as const }] },
       { role: 'editMenu' as const },
       { label: 'View', submenu: [{ role: 'reload' as const }, { role: 'toggleDevTools' as const }, { type: 'separator' as const }, { role: 'resetZoom' as const }, { role: 'zoomIn' as const }, { role: 'zoomOut' as const }, { role: 'togglefullscreen' as const }] },
+      {
+        label: 'Settings',
+        submenu: [
+          choiceItems('Execution Provider', providerChoices, settings.provider, (provider) => changeSettings({ provider })),
+          choiceItems('CPU Threads', threadChoices, settings.threads, (threads) => changeSettings({ threads })),
+        ],
+      },
+      {
+        role: 'help' as const,
+        submenu: [
+          { label: 'GPU Status…', click: () => void showGpuStatus(host, settings) },
+          { label: 'Open Log File', click: () => void shell.openPath(log.file) },
+          { label: 'Open Models Folder', click: () => void shell.openPath(catalog.userModelsDir) },
+          { label: 'Open Data Folder', click: () => void shell.openPath(userData) },
+        ],
+      },
     ]),
   );
 }
 
+async function showGpuStatus(host: StudioHost, settings: HostSettings): Promise<void> {
+  const report = doctorReport(host.loadedProvider(), settings.provider, settings.threads, currentEnvironment(), PROVIDER_NAMES);
+  const options = { type: 'info' as const, title: 'GPU Status', message: `Running on ${report.inUse?.toUpperCase() ?? 'no provider yet (no model loaded)'}`, detail: formatDoctor(report) };
+  if (mainWindow) await dialog.showMessageBox(mainWindow, options);
+  else await dialog.showMessageBox(options);
+}
+
 async function main(): Promise<void> {
-  // One app per user: a second copy would autosave over the first one's canvas. It hands over and quits.
-  if (!app.requestSingleInstanceLock()) {
-    app.quit();
-    return;
-  }
-  app.on('second-instance', () => {
-    const win = BrowserWindow.getAllWindows()[0];
-    if (win?.isMinimized()) win.restore();
-    win?.focus();
-  });
   await app.whenReady();
   hardenSession();
   serveAppProtocol(rendererDir);
-  buildMenu();
+  log.write('info', `VAR Studio ${app.getVersion()} starting (${process.platform} ${process.arch}, packaged: ${app.isPackaged})`);
+  const folders = useAppRoot(appRoot({ packaged: app.isPackaged, resourcesPath: process.resourcesPath, appPath: app.getAppPath() }));
   const catalog = new ModelCatalog(
-    // The embedded model ships next to the app (models/ in the repository or the package's app folder).
-    process.env.VAR_STUDIO_MODEL ? path.resolve(process.env.VAR_STUDIO_MODEL) : path.join(app.getAppPath(), 'models', 'var-fashion-32'),
-    path.join(app.getPath('userData'), 'models'),
+    process.env.VAR_STUDIO_MODEL ? path.resolve(process.env.VAR_STUDIO_MODEL) : folders.embeddedModelDir,
+    path.join(userData, 'models'),
   );
-  const host = new StudioHost({ version: app.getVersion(), host: 'electron', catalog, deliverExport: saveWithDialog, pickCheckpointFiles, dataDir: app.getPath('userData') });
+  const settingsFile = new HostSettingsFile(userData);
+  let settings = await settingsFile.read();
+  const host = new StudioHost({
+    version: app.getVersion(),
+    host: 'electron',
+    catalog,
+    deliverExport: saveWithDialog,
+    dataDir: userData,
+    pickCheckpointFiles,
+    provider: settings.provider,
+    threads: settings.threads ?? undefined,
+    onProviderFallback(failed, error) {
+      log.write('error', `${failed} provider failed during a run, now on CPU: ${error}`);
+      const options = { type: 'warning' as const, title: 'VAR Studio', message: `The ${failed.toUpperCase()} provider failed; VAR Studio switched to the CPU.`, detail: `${error}\n\nPress Generate again. Help → GPU Status tells what to check.` };
+      void (mainWindow ? dialog.showMessageBox(mainWindow, options) : dialog.showMessageBox(options));
+    },
+  });
+  const changeSettings = (change: Partial<HostSettings>): void => {
+    void (async () => {
+      try {
+        settings = await settingsFile.update(change);
+        await host.configure(settings);
+        log.write('info', `settings: provider ${settings.provider}, threads ${settings.threads ?? 'auto'}`);
+        buildMenu(host, settings, changeSettings, catalog);
+        // The page loads its model again on reload, now with the new provider and threads.
+        mainWindow?.webContents.reload();
+      } catch (e) {
+        log.write('warn', `settings not applied: ${(e as Error).message}`);
+        const detail = (e as Error).message;
+        void (mainWindow ? dialog.showMessageBox(mainWindow, { type: 'warning', message: 'The setting could not be applied now.', detail }) : dialog.showMessageBox({ type: 'warning', message: 'The setting could not be applied now.', detail }));
+        buildMenu(host, settings, changeSettings, catalog);
+      }
+    })();
+  };
+  buildMenu(host, settings, changeSettings, catalog);
   registerIpc(host, APP_INDEX_URL);
   createWindow();
   app.on('activate', () => {
@@ -94,12 +176,34 @@ async function main(): Promise<void> {
   app.on('window-all-closed', () => {
     if (process.platform !== 'darwin') app.quit();
   });
-  app.on('will-quit', () => {
-    void host.dispose();
+  // Quitting during a run: stop the job and release the ONNX sessions before the process exits.
+  let disposed = false;
+  app.on('will-quit', (event) => {
+    if (disposed) return;
+    event.preventDefault();
+    void host.dispose()
+      .catch((e) => log.write('error', `engine dispose failed: ${(e as Error).message}`))
+      .finally(() => {
+        disposed = true;
+        log.write('info', 'engine disposed; quitting');
+        app.quit();
+      });
   });
 }
 
-main().catch((e) => {
-  dialog.showErrorBox('VAR Studio could not start', `${(e as Error).message}\n\nReinstall the app or run "npm ci" in the project folder.`);
-  app.exit(1);
-});
+// One app per user: a second start would autosave over the first one's canvas and load the model twice;
+// it focuses the window that is already open and quits.
+if (!app.requestSingleInstanceLock()) {
+  app.quit();
+} else {
+  app.on('second-instance', () => {
+    if (!mainWindow) return;
+    if (mainWindow.isMinimized()) mainWindow.restore();
+    mainWindow.focus();
+  });
+  main().catch((e) => {
+    log.write('error', `start failed: ${(e as Error).stack ?? String(e)}`);
+    dialog.showErrorBox('VAR Studio could not start', `${(e as Error).message}\n\nReinstall the app or run "npm ci" in the project folder. Log file: ${log.file}`);
+    app.exit(1);
+  });
+}

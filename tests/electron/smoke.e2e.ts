@@ -39,6 +39,8 @@ test.describe('desktop app', () => {
       const win = await app.firstWindow();
       await expect(win.getByTestId('generate')).toBeEnabled({ timeout: 120_000 });
       await expect(win.getByTestId('provider')).toBeVisible();
+      // The app's log file lives in the user-data folder (Help → Open Log File opens it).
+      expect(readFileSync(path.join(userData, 'logs', 'var-studio.log'), 'utf8')).toMatch(/VAR Studio .* starting/);
 
       // Security: no Node in the page; the window was created isolated and sandboxed.
       expect(await win.evaluate(() => typeof (globalThis as { require?: unknown }).require)).toBe('undefined');

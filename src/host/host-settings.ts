@@ -1,0 +1,55 @@
+// The app's own settings (execution provider, CPU threads), kept in <dataDir>/settings.json.
+// Unknown or invalid values fall back to defaults one by one, so an old or hand-edited file never blocks start.
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { ProviderName } from '../engine/index';
+import { PROVIDER_NAMES } from '../shared/contract';
+
+export interface HostSettings {
+  provider: ProviderName | 'auto';
+  /** onnxruntime intra-op threads; null = chosen by onnxruntime (one per physical core). */
+  threads: number | null;
+}
+
+export const DEFAULT_SETTINGS: HostSettings = { provider: 'auto', threads: null };
+export const MAX_THREADS = 256;
+export const SETTINGS_FILE = 'settings.json';
+
+/** Keeps each valid field of `raw` and the default for every other one. */
+export function sanitizeSettings(raw: unknown): HostSettings {
+  const r = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const provider = r.provider === 'auto' || (PROVIDER_NAMES as readonly unknown[]).includes(r.provider) ? (r.provider as HostSettings['provider']) : DEFAULT_SETTINGS.provider;
+  const threads = Number.isInteger(r.threads) && (r.threads as number) >= 1 && (r.threads as number) <= MAX_THREADS ? (r.threads as number) : null;
+  return { provider, threads };
+}
+
+export class HostSettingsFile {
+  readonly file: string;
+  private writing: Promise<unknown> = Promise.resolve();
+
+  constructor(dataDir: string) {
+    this.file = path.join(dataDir, SETTINGS_FILE);
+  }
+
+  async read(): Promise<HostSettings> {
+    try {
+      return sanitizeSettings(JSON.parse(await fs.readFile(this.file, 'utf8')));
+    } catch {
+      return { ...DEFAULT_SETTINGS };
+    }
+  }
+
+  /** Merges `change` into the stored settings; written to a temporary file and renamed over the old one. */
+  async update(change: Partial<HostSettings>): Promise<HostSettings> {
+    const task = this.writing.then(async () => {
+      const next = sanitizeSettings({ ...(await this.read()), ...change });
+      await fs.mkdir(path.dirname(this.file), { recursive: true });
+      const tmp = `${this.file}.${process.pid}.tmp`;
+      await fs.writeFile(tmp, JSON.stringify(next, null, 2) + '\n');
+      await fs.rename(tmp, this.file);
+      return next;
+    });
+    this.writing = task.catch(() => undefined);
+    return task;
+  }
+}

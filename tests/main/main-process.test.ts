@@ -1,0 +1,149 @@
+// The built Electron main process (out/main/index.js) run in Node under the STAND-IN electron module
+// (tests/electron-standin/electron.ts, wired by the alias in vitest.config.ts): window hardening, the IPC
+// handlers, settings and window state on disk, and quitting in the middle of a generation.
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { BUILT_MAIN, ROOT, ensureBuilt } from '../packaging/built-app';
+
+type Standin = typeof import('../electron-standin/electron');
+let electron: Standin;
+const userData = mkdtempSync(path.join(os.tmpdir(), 'var-main-'));
+const ownPage = pathToFileURL(path.join(ROOT, 'out', 'renderer', 'index.html')).href;
+
+function eventFrom(url: string, sender: unknown) {
+  return { senderFrame: { url }, sender };
+}
+
+async function until<T>(what: string, get: () => T | undefined | null | false, ms = 60_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = get();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function menuItem(labels: string[]) {
+  let items = electron.standin.menu ?? [];
+  let found: { click?: () => void; submenu?: unknown[]; checked?: boolean } | undefined;
+  for (const l of labels) {
+    found = items.find((i) => i.label === l || i.role === l);
+    items = (found?.submenu ?? []) as typeof items;
+  }
+  if (!found) throw new Error(`no menu item ${labels.join(' → ')}`);
+  return found;
+}
+
+beforeAll(async () => {
+  ensureBuilt();
+  process.env.STANDIN_USER_DATA = userData;
+  electron = await import('../electron-standin/electron');
+  await import(pathToFileURL(BUILT_MAIN).href);
+  electron.app.makeReady();
+  await until('the window', () => electron.standin.windows[0]);
+}, 120_000);
+
+describe('main process under the electron stand-in', () => {
+  it('creates one hardened window whose preload and page exist', () => {
+    const { windows, sandboxEnabled } = electron.standin;
+    expect(windows).toHaveLength(1);
+    const prefs = windows[0]!.options.webPreferences;
+    expect(prefs).toMatchObject({ contextIsolation: true, sandbox: true, nodeIntegration: false, nodeIntegrationInWorker: false, webviewTag: false });
+    expect(sandboxEnabled).toBe(true);
+    expect(existsSync(prefs.preload)).toBe(true);
+    expect(prefs.preload).toBe(path.join(ROOT, 'out', 'preload', 'index.cjs'));
+    expect(windows[0]!.loadedFile).toBe(path.join(ROOT, 'out', 'renderer', 'index.html'));
+    expect(windows[0]!.options.width).toBeGreaterThanOrEqual(1100);
+  });
+
+  it('answers a valid request and rejects malformed ones and foreign pages', async () => {
+    const handle = electron.standin.handlers.get('studio:request')!;
+    const sender = electron.standin.windows[0]!.webContents;
+    const ok = (await handle(eventFrom(ownPage, sender), { kind: 'app.info', params: {} })) as { ok: boolean; result: { host: string; modelsDir: string } };
+    expect(ok).toMatchObject({ ok: true, result: { host: 'electron', modelsDir: path.join(userData, 'models') } });
+    const bad = async (event: unknown, message: unknown) => (await handle(event, message)) as { ok: boolean; error: { code: string } };
+    expect(await bad(eventFrom(ownPage, sender), { kind: 'no.such.kind', params: {} })).toMatchObject({ ok: false });
+    expect(await bad(eventFrom(ownPage, sender), 'app.info')).toMatchObject({ ok: false });
+    expect(await bad(eventFrom(ownPage, sender), { kind: 'app.info', params: {}, extra: 1 })).toMatchObject({ ok: false });
+    expect(await bad(eventFrom(ownPage, sender), { kind: 'models.load', params: { modelId: 42 } })).toMatchObject({ ok: false });
+    expect(await bad(eventFrom('https://example.com/', sender), { kind: 'app.info', params: {} })).toMatchObject({ ok: false });
+  });
+
+  it('hands an event port to its own page only', () => {
+    const connect = electron.standin.listeners.get('studio:connect')!;
+    const sender = electron.standin.windows[0]!.webContents;
+    connect(eventFrom('https://example.com/', sender));
+    expect(sender.posted).toHaveLength(0);
+    connect(eventFrom(ownPage, sender));
+    expect(sender.posted).toHaveLength(1);
+    expect(sender.posted[0]!.channel).toBe('studio:port');
+    expect(sender.posted[0]!.ports).toHaveLength(1);
+  });
+
+  it('loads the embedded model and says which provider runs and why others were skipped', async () => {
+    const handle = electron.standin.handlers.get('studio:request')!;
+    const sender = electron.standin.windows[0]!.webContents;
+    const r = (await handle(eventFrom(ownPage, sender), { kind: 'models.load', params: { modelId: 'embedded' } })) as { ok: boolean; result: { provider: { inUse: string; skipped: { provider: string; reason: string }[] } } };
+    expect(r.ok).toBe(true);
+    expect(r.result.provider.inUse).toBe('cpu');
+    // On Linux the automatic chain tries CUDA first; without its libraries the reason names what to install.
+    if (process.platform === 'linux') expect(r.result.provider.skipped.find((s) => s.provider === 'cuda')?.reason).toMatch(/What to do:/);
+  });
+
+  it('persists a provider chosen in the Settings menu and reloads the page', async () => {
+    const reloads = electron.standin.windows[0]!.webContents.reloads;
+    menuItem(['Settings', 'Execution Provider', 'CPU']).click!();
+    const file = path.join(userData, 'settings.json');
+    const saved = await until('settings.json', () => existsSync(file) && JSON.parse(readFileSync(file, 'utf8')));
+    expect(saved).toEqual({ provider: 'cpu', threads: null });
+    await until('the page reload', () => electron.standin.windows[0]!.webContents.reloads > reloads);
+    expect(menuItem(['Settings', 'Execution Provider', 'CPU']).checked).toBe(true);
+  });
+
+  it('Help → Open Log File opens the log in the user-data folder', async () => {
+    menuItem(['help', 'Open Log File']).click!();
+    const opened = await until('openPath', () => electron.standin.openedPaths[0]);
+    expect(opened).toBe(path.join(userData, 'logs', 'var-studio.log'));
+    expect(readFileSync(opened, 'utf8')).toMatch(/VAR Studio .* starting/);
+  });
+
+  it('saves the window bounds when the window closes', async () => {
+    electron.standin.windows[0]!.emit('close');
+    const file = path.join(userData, 'window-state.json');
+    const state = await until('window-state.json', () => existsSync(file) && JSON.parse(readFileSync(file, 'utf8')));
+    expect(state.bounds.width).toBe(electron.standin.windows[0]!.options.width);
+  });
+
+  it('a second start focuses the open window', () => {
+    const win = electron.standin.windows[0]!;
+    const before = win.focused;
+    electron.app.emit('second-instance', {}, ['var-studio'], process.cwd());
+    expect(win.focused).toBe(before + 1);
+    expect(electron.standin.windows).toHaveLength(1);
+  });
+
+  it('quitting mid-job cancels the run and disposes the engine before the app quits', async () => {
+    const handle = electron.standin.handlers.get('studio:request')!;
+    const sender = electron.standin.windows[0]!.webContents;
+    const port = electron.standin.ports.at(-1)!;
+    const load = (await handle(eventFrom(ownPage, sender), { kind: 'models.load', params: { modelId: 'embedded' } })) as { ok: boolean };
+    expect(load.ok).toBe(true);
+    const settings = { modelId: 'embedded', classIndex: 1, seed: 7, batch: 8, sampling: { cfg: 1.5, topK: 100, topP: 0.95, moreSmooth: false } };
+    const started = (await handle(eventFrom(ownPage, sender), { kind: 'generate.start', params: { jobId: 'quit-job', settings } })) as { ok: boolean };
+    expect(started.ok).toBe(true);
+    const quitsBefore = electron.standin.quitCalls;
+    electron.app.quit();
+    // The first quit is held back (will-quit prevented) until the engine is disposed; then main quits again.
+    await until('the second quit', () => electron.standin.quitCalls >= quitsBefore + 2);
+    const last = port.received.filter((e: { jobId?: string }) => e.jobId === 'quit-job').at(-1);
+    expect(last?.type).toBe('job.cancelled');
+    expect(readFileSync(path.join(userData, 'logs', 'var-studio.log'), 'utf8')).toMatch(/engine disposed; quitting/);
+    // A request after disposal finds no loaded model: the engine is gone.
+    const after = (await handle(eventFrom(ownPage, sender), { kind: 'generate.start', params: { jobId: 'after', settings } })) as { ok: boolean; error: { code: string } };
+    expect(after).toMatchObject({ ok: false, error: { code: 'model-not-loaded' } });
+  });
+});
