@@ -19,6 +19,7 @@ import { StudioError } from '../shared/errors';
 import { UsageError, batchPath, parseFloatArg, parseIntArg, parseRegion } from './args';
 import { MODELS_HELP, MODELS_USAGE, cmdModels, isModelsError, modelsHuman } from './models';
 import { Progress } from './progress';
+import { SAMPLE_HELP, SAMPLE_USAGE, cmdQueue, cmdSample, cmdWorker, sampleHuman } from './sample';
 
 const USAGE = `var-studio — VAR next-scale image generation and zero-shot editing
 
@@ -29,6 +30,7 @@ usage:
                   [--feather PX (default 4)] [--seed N] [--cfg X] [--top-k K] [--top-p P] [--more-smooth] [--batch B]
   var-studio info
 ${MODELS_USAGE}
+${SAMPLE_USAGE}
 
 common options:
   --model DIR        model bundle folder (default: the embedded model, models/var-fashion-32)
@@ -50,7 +52,8 @@ edit: the mask is an image of the same size as IN, white = regenerate. The regio
   edge to outpaint. No --class = inpainting (null class). --from-scale k keeps the region's own tokens for
   scales 1..k (scale-locked edit).
 The benchmark is a development tool of the repository: npm run bench (bench/RESULTS.md explains it).
-${MODELS_HELP}`;
+${MODELS_HELP}
+${SAMPLE_HELP}`;
 
 interface Common { model: string; provider: ProviderName | 'auto'; threads?: number; json: boolean; quiet: boolean }
 
@@ -260,6 +263,8 @@ function human(result: unknown): string {
     const skipped = p.skipped.length ? ` (skipped ${p.skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ')})` : '';
     return `${(r.files as string[]).join('\n')}\nseed ${r.seed}, ${(t.totalMs / 1000).toFixed(2)} s on ${p.inUse}${skipped}`;
   }
+  const batch = sampleHuman(r);
+  if (batch !== null) return batch;
   if (String(r.command).startsWith('models ')) return modelsHuman(r) ?? JSON.stringify(result, null, 2);
   return JSON.stringify(result, null, 2);
 }
@@ -274,11 +279,14 @@ export async function main(argv: string[]): Promise<number> {
       case 'edit': result = await cmdEdit(rest); break;
       case 'info': result = await cmdInfo(rest); break;
       case 'models': result = await cmdModels(rest); break;
+      case 'sample': result = await cmdSample(rest); break;
+      case 'queue': result = await cmdQueue(rest); break;
+      case 'worker': result = await cmdWorker(rest); break;
       case undefined: case '-h': case '--help': case 'help':
         process.stdout.write(`${USAGE}\n`);
         return cmd === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command "${cmd}" (expected generate, edit, info or models; --help for usage)`);
+        throw new UsageError(`unknown command "${cmd}" (expected generate, edit, info, models, sample, queue or worker; --help for usage)`);
     }
     if (typeof result === 'string') process.stdout.write(`${result}\n`);
     else process.stdout.write(`${wantsJson ? JSON.stringify(result) : human(result)}\n`);
