@@ -211,6 +211,7 @@ export async function cmdWorker(argv: string[]): Promise<unknown> {
     const r = await runWorker(url, v.queue ?? DEFAULT_QUEUE, {
       engine, modelDir: dir, modelId: modelIdForDir(dir), createdAt: recordTime(),
       lockMs: parseIntArg('lock-ms', v['lock-ms'], 500, 3_600_000), stalledMs: parseIntArg('stalled-ms', v['stalled-ms'], 200, 3_600_000),
+      onStart: v.quiet ? undefined : (it, id) => process.stderr.write(`item ${id} started: class ${it.classIndex} images ${it.start}..${it.start + it.count - 1}\n`),
       onItem: v.quiet ? undefined : (it, ms) => process.stderr.write(`class ${it.classIndex} images ${it.start}..${it.start + it.count - 1}: ${(ms / 1000).toFixed(2)} s\n`),
     }, Boolean(v['exit-when-done']));
     return { ok: true, command: 'worker', items: r.items };

@@ -118,6 +118,7 @@ export interface WorkerOptions extends QueueTimings {
   modelDir: string;
   modelId: string;
   createdAt: string;
+  onStart?: (item: WorkItem, id: string) => void;
   onItem?: (item: WorkItem, ms: number) => void;
 }
 
@@ -143,6 +144,7 @@ export async function runWorker(url: string, name: string, o: WorkerOptions, exi
   const lockMs = o.lockMs ?? 60_000;
   const worker = new Worker(name, async (job) => {
     const t0 = Date.now();
+    o.onStart?.(job.data as WorkItem, String(job.id));
     await runItem(ctx, job.data as WorkItem);
     items++;
     o.onItem?.(job.data as WorkItem, Date.now() - t0);
