@@ -33,9 +33,15 @@ const infoKey = (name: string) => `var-studio:run:${name}`;
 
 /** The run description sits in a plain key next to the queue's own keys. */
 async function withRedis<T>(url: string, f: (r: Redis) => Promise<T>): Promise<T> {
-  const r = new Redis(url, { maxRetriesPerRequest: 2, lazyConnect: true });
+  const r = new Redis(url, { maxRetriesPerRequest: 2, lazyConnect: true, retryStrategy: () => null });
+  let lastError: Error | undefined;
+  r.on('error', (e: Error) => { lastError = e; }); // a failed connect rejects connect() below, where it is reported
   try {
-    await r.connect();
+    try {
+      await r.connect();
+    } catch (e) {
+      throw new StudioError('redis-unreachable', `cannot reach Redis at ${url} (${(lastError ?? (e as Error)).message})`, 'Check the URL and that redis-server is running and reachable from this machine.');
+    }
     return await f(r);
   } finally {
     r.disconnect();
@@ -56,9 +62,9 @@ function itemId(it: WorkItem): string {
  * same run again adds nothing twice: item ids are fixed by class and range.
  */
 export async function submitRun(url: string, name: string, spec: SampleSpec, dir: string, batch: number): Promise<RunInfo & { queued: number }> {
+  const old = await readInfo(url, name);
   const queue = new Queue(name, { connection: connection(url) });
   try {
-    const old = await readInfo(url, name);
     if (old) {
       const diff = specDifference(old.spec, spec);
       if (diff || old.dir !== dir) throw new StudioError('queue-busy', `queue "${name}" holds another run (${diff ?? `folder ${old.dir}`})`, 'Collect it and run "var-studio queue clear", or pass another --queue NAME.');
@@ -80,9 +86,9 @@ export async function submitRun(url: string, name: string, spec: SampleSpec, dir
 export interface QueueStatus { spec: SampleSpec | null; dir: string | null; items: number; waiting: number; active: number; completed: number; failed: number; delayed: number }
 
 export async function queueStatus(url: string, name: string): Promise<QueueStatus> {
+  const info = await readInfo(url, name);
   const queue = new Queue(name, { connection: connection(url) });
   try {
-    const info = await readInfo(url, name);
     const c = await queue.getJobCounts('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized', 'waiting-children');
     return {
       spec: info?.spec ?? null, dir: info?.dir ?? null, items: info?.items ?? 0,
@@ -104,6 +110,7 @@ export async function collectRun(url: string, name: string, out: string, onImage
 
 /** Removes the queue's items and run description (after collecting). */
 export async function clearRun(url: string, name: string): Promise<void> {
+  await readInfo(url, name);
   const queue = new Queue(name, { connection: connection(url) });
   try {
     await queue.obliterate({ force: true });
@@ -127,8 +134,8 @@ export interface WorkerOptions extends QueueTimings {
  * Refuses a run made with another model than the worker's.
  */
 export async function runWorker(url: string, name: string, o: WorkerOptions, exitWhenDone: boolean): Promise<{ items: number }> {
-  const queue = new Queue(name, { connection: connection(url) });
   const info = await readInfo(url, name);
+  const queue = new Queue(name, { connection: connection(url) });
   if (!info) {
     await queue.close();
     throw new StudioError('no-run', `queue "${name}" has no run`, 'Submit one with "var-studio queue submit" first.');
