@@ -23,6 +23,7 @@ import { type FileToWrite, writeFilesSafely } from '../host/safe-write';
 import { type OutputFormat, UsageError, batchPath, outputFormat, parseFloatArg, parseIntArg, parseRegion } from './args';
 import { MODELS_HELP, MODELS_USAGE, cmdModels, isModelsError, modelsHuman } from './models';
 import { Progress } from './progress';
+import { SAMPLE_HELP, SAMPLE_USAGE, cmdQueue, cmdSample, cmdWorker, sampleHuman } from './sample';
 
 const USAGE = `var-studio — VAR next-scale image generation and zero-shot editing
 
@@ -34,6 +35,7 @@ usage:
   var-studio info
 ${MODELS_USAGE}
   var-studio doctor [--provider NAME] [--threads N] [--json]
+${SAMPLE_USAGE}
 
 common options:
   --model DIR        model bundle folder (default: the embedded model, models/var-fashion-32)
@@ -61,7 +63,8 @@ doctor: loads the model with the chosen provider and tells which execution provi
   and why each other one cannot run here (CUDA/cuDNN missing or of the wrong version, no DirectML, not an
   Apple-silicon Mac, …) with what to install. Exit status 0 when the model loaded.
 The benchmark is a development tool of the repository: npm run bench (bench/RESULTS.md explains it).
-${MODELS_HELP}`;
+${MODELS_HELP}
+${SAMPLE_HELP}`;
 
 interface Common { model: string; provider: ProviderName | 'auto'; threads?: number; json: boolean; quiet: boolean }
 
@@ -307,6 +310,8 @@ function human(result: unknown): string {
     const skipped = shown.length ? ` (skipped ${shown.map((s) => `${s.provider}: ${s.reason}`).join('; ')})` : '';
     return `${(r.files as string[]).join('\n')}\nseed ${r.seed}, ${(t.totalMs / 1000).toFixed(2)} s on ${p.inUse}${skipped}`;
   }
+  const batch = sampleHuman(r);
+  if (batch !== null) return batch;
   if (String(r.command).startsWith('models ')) return modelsHuman(r) ?? JSON.stringify(result, null, 2);
   return JSON.stringify(result, null, 2);
 }
@@ -322,11 +327,14 @@ export async function main(argv: string[]): Promise<number> {
       case 'info': result = await cmdInfo(rest); break;
       case 'models': result = await cmdModels(rest); break;
       case 'doctor': result = await cmdDoctor(rest); break;
+      case 'sample': result = await cmdSample(rest); break;
+      case 'queue': result = await cmdQueue(rest); break;
+      case 'worker': result = await cmdWorker(rest); break;
       case undefined: case '-h': case '--help': case 'help':
         process.stdout.write(`${USAGE}\n`);
         return cmd === undefined ? 2 : 0;
       default:
-        throw new UsageError(`unknown command "${cmd}" (expected generate, edit, info, models or doctor; --help for usage)`);
+        throw new UsageError(`unknown command "${cmd}" (expected generate, edit, info, models, doctor, sample, queue or worker; --help for usage)`);
     }
     if (typeof result === 'string') process.stdout.write(`${result}\n`);
     else process.stdout.write(`${wantsJson ? JSON.stringify(result) : human(result)}\n`);

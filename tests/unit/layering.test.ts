@@ -22,7 +22,7 @@ interface Rule {
 const RULES: Record<Part, Rule> = {
   engine: { parts: [], packages: ['node:*', 'onnxruntime-node', 'yauzl'] }, // yauzl: the .pth zip's central directory
   shared: { parts: [], packages: [] },
-  host: { parts: ['engine', 'shared'], packages: ['node:*', 'sharp', 'png-chunk*', 'undici'] },
+  host: { parts: ['engine', 'shared'], packages: ['node:*', 'sharp', 'png-chunk*', 'undici', 'yazl', 'bullmq', 'ioredis'] },
   main: { parts: ['host', 'shared'], packages: ['node:*', 'electron'] },
   server: { parts: ['host', 'shared'], packages: ['node:*', 'ws'] },
   cli: { parts: ['engine', 'host', 'shared'], packages: ['node:*'] },
