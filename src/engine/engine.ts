@@ -10,7 +10,7 @@ import { type EditMask, type EditRegion, checkEditInputs, pasteBack, planEdit } 
 import { EngineError } from './errors';
 import { BundleSessions } from './graphs';
 import { type RgbImage, checkRgbImage, resizeFloat } from './image';
-import { type Manifest, tokenOffsets } from './manifest';
+import { type GraphName, type Manifest, type Precision, tokenOffsets } from './manifest';
 import type { ProviderName, ProviderReport, SessionTuning } from './providers';
 import { checkPrefix, checkRunRequest } from './requests';
 import { keepMasksPerScale } from './resample';
@@ -54,6 +54,9 @@ export interface EngineOptions extends SessionTuning {
   /** intraOpNumThreads of the transformer, encoder and decoder sessions (undefined = onnxruntime's default,
    * one per physical core); fhat_step and preview always use 1 (graphs.ts graphTuning). */
   threads?: number;
+  /** Precision of the transformer (and of other graphs that have that variant). 'auto' (default): the fastest
+   * variant whose recorded fidelity meets the bar on the device in use, else fp32 (graphs.ts choosePrecision). */
+  precision?: Precision | 'auto';
   /** Skip the sha256 check of the bundle files (sizes are still checked). Default false. */
   skipHashes?: boolean;
 }
@@ -89,6 +92,11 @@ export class VarEngine {
     return this.sessions.provider;
   }
 
+  /** The precision each graph runs in (fp32 unless a variant was chosen). */
+  get precision(): Record<GraphName, Precision> {
+    return { ...this.sessions.precision };
+  }
+
   static async create(bundleDir: string, opts: EngineOptions = {}): Promise<VarEngine> {
     const bundle = await loadBundle(bundleDir, { verifyHashes: !opts.skipHashes });
     const tuning: SessionTuning = {
@@ -98,7 +106,7 @@ export class VarEngine {
       executionMode: opts.executionMode,
       spinning: opts.spinning,
     };
-    const sessions = await BundleSessions.create(bundle.dir, bundle.manifest, opts.provider ?? 'auto', tuning);
+    const sessions = await BundleSessions.create(bundle.dir, bundle.manifest, opts.provider ?? 'auto', tuning, opts.precision ?? 'auto');
     const engine = new VarEngine(bundle.dir, bundle.manifest, bundle.codebook, sessions);
     // Models with few classes get the 1×1 scale of every class (and the null class) computed now, in one
     // transformer call of numClasses + 1 rows, so that every generation's first preview is immediate.

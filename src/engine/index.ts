@@ -2,7 +2,9 @@
 export { VarEngine, defaultModelDir } from './engine';
 export type { GenerateRequest, EditRequest, EngineEvent, EngineOptions } from './engine';
 export { BundleError, EngineError, isAbortError } from './errors';
-export type { Manifest } from './manifest';
+export type { Manifest, Precision } from './manifest';
+export { PRECISIONS } from './manifest';
+export { availablePrecisions } from './graphs';
 export type { ProviderName, ProviderReport } from './providers';
 export type { RgbImage } from './image';
 export type { SamplingSettings } from './sampler';
