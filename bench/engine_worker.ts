@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { VarEngine } from '../src/engine/index';
+import { median } from './stats';
 
 const { values: v } = parseArgs({
   options: {
@@ -14,10 +15,6 @@ const { values: v } = parseArgs({
   },
 });
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function main() {
   const runs = Number(v.runs ?? 3);

@@ -70,7 +70,11 @@ export function defaultModelDir(): string {
 export const PRECOMPUTE_SCALE0_MAX_CLASSES = 64;
 
 /** Internal extras used by tests and the benchmark (float outputs, per-scale timings). */
-export interface RunExtras { keepFloat?: boolean; onCore?: (e: CoreScaleEvent | CoreDoneEvent) => void }
+export interface RunExtras {
+  keepFloat?: boolean;
+  onCore?: (e: CoreScaleEvent | CoreDoneEvent) => void;
+  onLogits?: (scale: number, logits: Float32Array) => void;
+}
 
 export class VarEngine {
   private disposed = false;
@@ -171,7 +175,7 @@ export class VarEngine {
     let previewMs = 0;
     const core = runScales(
       { manifest: m, sessions: this.sessions, codebook: this.codebook, scale0: this.scale0 },
-      { labels, rngs, settings, forced, previews, keepFloat: extras.keepFloat },
+      { labels, rngs, settings, forced, previews, keepFloat: extras.keepFloat, onLogits: extras.onLogits },
       signal,
     );
     for (;;) {

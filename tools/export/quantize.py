@@ -160,8 +160,6 @@ def quantize_matmuls(model: onnx.ModelProto, spec: QuantSpec) -> List[dict]:
         N, K = w.shape
         base = wname + f'.{spec.precision}'
         if spec.method == 'MatMulNBits':
-            if K % spec.blockSize and K < spec.blockSize:
-                continue
             packed, scales, zp = quantize_blockwise(w, spec.bits, spec.blockSize, spec.symmetric)
             ins = [node.input[0], base + '.codes', base + '.scales']
             new_inits += [numpy_helper.from_array(packed, base + '.codes'),
