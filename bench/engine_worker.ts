@@ -2,22 +2,19 @@
  * One engine measurement in a fresh process (so peak RSS belongs to this model alone).
  * Prints one JSON object on stdout. Run by bench/bench.ts; by hand:
  *   npx tsx bench/engine_worker.ts --model DIR [--runs 3] [--threads N] [--opt all|extended|basic|disabled]
- *                                  [--mode sequential|parallel] [--provider cpu] [--class 0]
+ *                                  [--mode sequential|parallel] [--provider cpu] [--class 0] [--precision fp32|int8|…]
  */
 import { parseArgs } from 'node:util';
-import { VarEngine } from '../src/engine/index';
+import { type Precision, VarEngine } from '../src/engine/index';
+import { median } from './stats';
 
 const { values: v } = parseArgs({
   options: {
     model: { type: 'string' }, runs: { type: 'string' }, threads: { type: 'string' }, opt: { type: 'string' },
-    mode: { type: 'string' }, spin: { type: 'string' }, provider: { type: 'string' }, class: { type: 'string' }, warmup: { type: 'string' }, 'skip-bare': { type: 'boolean' },
+    mode: { type: 'string' }, precision: { type: 'string' }, spin: { type: 'string' }, provider: { type: 'string' }, class: { type: 'string' }, warmup: { type: 'string' }, 'skip-bare': { type: 'boolean' },
   },
 });
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function main() {
   const runs = Number(v.runs ?? 3);
@@ -25,6 +22,7 @@ async function main() {
   const tLoad = performance.now();
   const engine = await VarEngine.create(v.model!, {
     provider: (v.provider as 'cpu') ?? 'cpu',
+    precision: (v.precision as Precision | 'auto' | undefined) ?? 'fp32',
     threads: v.threads ? Number(v.threads) : undefined,
     graphOptimizationLevel: (v.opt as 'all') ?? undefined,
     executionMode: (v.mode as 'sequential') ?? undefined,
@@ -78,7 +76,9 @@ async function main() {
   const perScale = Array.from({ length: K }, (_, k) => median(withPreview.map((x) => x.perScaleMs[k])));
   const out = {
     model: m.name, resolution: m.resolution, depth: m.transformer.depth, embedDim: m.transformer.embedDim, patchNums: m.patchNums,
-    provider: engine.provider.inUse, threads: v.threads ? Number(v.threads) : null, opt: v.opt ?? 'all', mode: v.mode ?? 'sequential', spin: v.spin ?? 'default',
+    provider: engine.provider.inUse, providerSkipped: engine.provider.skipped, precision: engine.precision.transformer,
+    weightBytes: Object.entries(m.files).filter(([f]) => Object.values(m.graphs).some((g) => [g.model, g.weights].includes(f) || Object.values(g.variants ?? {}).some((x) => x?.weights === f && x === g.variants?.[engine.precision.transformer]))).reduce((s2, [, e]) => s2 + e.bytes, 0),
+    threads: v.threads ? Number(v.threads) : null, opt: v.opt ?? 'all', mode: v.mode ?? 'sequential', spin: v.spin ?? 'default',
     runs, loadMs,
     totalMs: median(withPreview.map((x) => x.totalMs)),
     totalNoPreviewMs: noPreview.length ? median(noPreview) : null,

@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument('--cfg', type=float, default=None)
     ap.add_argument('--top-k', type=int, default=None)
     ap.add_argument('--top-p', type=float, default=None)
+    ap.add_argument('--device', default='cpu', help='cpu, or cuda / cuda:N (the reference on a GPU)')
     ap.add_argument('--json', help='write the result here')
     ap.add_argument('--print-json', action='store_true', help='print the JSON on stdout instead of the table')
     ap.add_argument('--require-openblas', action='store_true', help='exit 3 unless OpenBLAS is the active BLAS')
@@ -266,27 +267,33 @@ def build(a):
 
 
 # ---------------------------------------------------------------------------------------------- timing
-def generate_timed(vae, var, label: int, cfg: float, top_k: int, top_p: float, seed: int, preview_wb):
+def generate_timed(vae, var, label: int, cfg: float, top_k: int, top_p: float, seed: int, preview_wb,
+                   device: str = 'cpu'):
     """One image with CFG, instrumented. The same computation and draws as
     `var_ref.sampler.generate(..., sampler='torch')` (tools/tests/test_bench_reference.py checks the tokens)."""
     import torch
     import torch.nn.functional as F
     from var_ref.sampler import guidance_ratio, official_sample_
 
-    pw, pb = preview_wb
+    pw, pb = (x.to(device) for x in preview_wb)
     s = vae.cfg.downsample
     pn = var.patch_nums
     K, Cvae, nc = len(pn), var.Cvae, var.num_classes
     codebook = vae.quantize.embedding.weight
-    rng = torch.Generator().manual_seed(seed)
-    lab = torch.tensor([label], dtype=torch.int64)
+    rng = torch.Generator(device=device).manual_seed(seed)
+    lab = torch.tensor([label], dtype=torch.int64, device=device)
     labels_N = torch.cat([lab, torch.full_like(lab, nc)])
     t = {'transformerMs': [], 'samplingMs': [], 'fhatMs': [], 'perScaleMs': [], 'previewMs': []}
     tokens = []
-    clock = time.perf_counter
+
+    def clock():   # on a GPU, a time is read only after the queued kernels finished
+        if device != 'cpu':
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
     with torch.no_grad():
         t_start = clock()
-        f_hat = torch.zeros(1, Cvae, pn[-1], pn[-1])
+        f_hat = torch.zeros(1, Cvae, pn[-1], pn[-1], device=device)
         past, next_in = None, None
         for si, p in enumerate(pn):
             t0 = clock()
@@ -324,6 +331,11 @@ def run(a) -> dict:
     import torch
     torch.set_num_threads(a.threads)
     vae, var, weights, bundle, m = build(a)
+    if a.device != 'cpu':
+        if not torch.cuda.is_available():
+            raise SystemExit(f'bench_reference: error: --device {a.device} asked for, but torch {torch.__version__} '
+                             f'sees no CUDA device')
+        vae, var = vae.to(a.device), var.to(a.device)
     rss_loaded = rss_mb()
     torch.ones(64, 64) @ torch.ones(64, 64)  # make sure the BLAS is loaded before looking for it
     blas = active_blas()
@@ -339,7 +351,7 @@ def run(a) -> dict:
     pw = preview_params(bundle, m, vae.cfg, torch.Generator().manual_seed(a.seed))
     results = []
     for i in range(a.warmup + runs):
-        tm, _, _ = generate_timed(vae, var, label, cfg, top_k, top_p, a.seed, pw)
+        tm, _, _ = generate_timed(vae, var, label, cfg, top_k, top_p, a.seed, pw, a.device)
         if i >= a.warmup:
             results.append(tm)
 
@@ -371,6 +383,8 @@ def run(a) -> dict:
         'rssAfterLoadMb': round(rss_loaded, 1),
         'versions': {'torch': torch.__version__, 'python': platform.python_version()},
         'cpus': os.cpu_count(),
+        'device': a.device,
+        **({'peakGpuMemMb': round(torch.cuda.max_memory_allocated() / 2**20, 1)} if a.device != 'cpu' else {}),
     }
 
 

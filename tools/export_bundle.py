@@ -30,6 +30,7 @@ from export.onnx_io import ExportError, export_onnx, externalize, save_and_check
 from export.preview_fit import fit_preview, preview_cost
 from var_ref.config import vae_config_from_json, var_config_from_json
 from var_ref.resample import area_matrix
+from quantize_bundle import add_variants, parse_precisions
 from var_ref.var import VAR
 from var_ref.vqvae import VQVAE
 
@@ -251,6 +252,8 @@ def main(argv=None) -> int:
     ap.add_argument('--var-ckpt', required=True)
     ap.add_argument('--config', required=True, help='JSON with vae/var configs and bundle metadata')
     ap.add_argument('--out', required=True)
+    ap.add_argument('--precision', default='fp32',
+                    help='comma list of fp32, int8, int4, fp16, dq8: transformer variants to add (docs/model-bundle.md)')
     a = ap.parse_args(argv)
     try:
         return _cli(a)
@@ -270,6 +273,9 @@ def _cli(a) -> int:
     m = write_bundle(vae, var, a.out, name=cfg['name'], title=cfg.get('title', cfg['name']),
                      description=cfg.get('description', ''), classes=cfg['classes'], sampling=cfg['sampling'],
                      license=cfg.get('license', ''), source=cfg.get('source'))
+    precisions = parse_precisions(a.precision)
+    if precisions:
+        m = add_variants(a.out, precisions)
     print(f'wrote {a.out}: {len(m["files"])} files, {sum(f["bytes"] for f in m["files"].values())} bytes')
     return 0
 

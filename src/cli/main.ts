@@ -8,7 +8,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  BundleError, EngineError, type EngineEvent, type ProviderName, VarEngine, defaultModelDir, defaultRegion,
+  BundleError, EngineError, type EngineEvent, PRECISIONS, type Precision, type ProviderName, VarEngine, availablePrecisions, defaultModelDir, defaultRegion,
   type SamplingSettings, resolveClass,
 } from '../engine/index';
 import { chainRecord, decodeImage, decodeMask, encodeImage, settingsRecord } from '../host/image-io';
@@ -40,6 +40,8 @@ ${SAMPLE_USAGE}
 common options:
   --model DIR        model bundle folder (default: the embedded model, models/var-fashion-32)
   --provider NAME    auto | cuda | dml | coreml | webgpu | cpu (default auto; falls back to cpu)
+  --precision P      auto | fp32 | int8 | int4 | fp16 | dq8: the transformer variant to run (default auto: the
+                     fastest one the bundle records as without visible loss on this device, else fp32)
   --threads N        onnxruntime intra-op threads (default: chosen by measurement, see bench/RESULTS.md)
   --json             print the result as one JSON object on stdout
   --quiet            no progress bar
@@ -66,14 +68,17 @@ The benchmark is a development tool of the repository: npm run bench (bench/RESU
 ${MODELS_HELP}
 ${SAMPLE_HELP}`;
 
-interface Common { model: string; provider: ProviderName | 'auto'; threads?: number; json: boolean; quiet: boolean }
+interface Common { model: string; provider: ProviderName | 'auto'; precision: Precision | 'auto'; threads?: number; json: boolean; quiet: boolean }
 
 function commonOptions(v: Record<string, string | boolean | undefined>): Common {
   const provider = (v.provider as string | undefined) ?? 'auto';
   if (provider !== 'auto' && !(PROVIDER_NAMES as readonly string[]).includes(provider)) throw new UsageError(`--provider must be auto, ${PROVIDER_NAMES.join(', ')}, got "${provider}"`);
+  const precision = (v.precision as string | undefined) ?? 'auto';
+  if (precision !== 'auto' && !(PRECISIONS as readonly string[]).includes(precision)) throw new UsageError(`--precision must be auto, ${PRECISIONS.join(', ')}, got "${precision}"`);
   return {
     model: resolve((v.model as string | undefined) ?? defaultModelDir()),
     provider: provider as ProviderName | 'auto',
+    precision: precision as Precision | 'auto',
     threads: parseIntArg('threads', v.threads as string | undefined, 1, 256),
     json: Boolean(v.json),
     quiet: Boolean(v.quiet),
@@ -85,7 +90,7 @@ async function openEngine(c: Common, usedDefault: boolean): Promise<VarEngine> {
     throw new UsageError(`the embedded model is not installed at ${c.model} (it is built by the training pipeline, tools/); pass --model DIR to use another bundle`);
   }
   // threads undefined = onnxruntime's default (one per physical core), the measured best (bench/RESULTS.md)
-  return VarEngine.create(c.model, { provider: c.provider, threads: c.threads });
+  return VarEngine.create(c.model, { provider: c.provider, precision: c.precision, threads: c.threads });
 }
 
 const samplingOptions = {
@@ -93,7 +98,7 @@ const samplingOptions = {
   'more-smooth': { type: 'boolean' }, batch: { type: 'string' }, class: { type: 'string' },
 } as const;
 const commonSpec = {
-  model: { type: 'string' }, provider: { type: 'string' }, threads: { type: 'string' },
+  model: { type: 'string' }, provider: { type: 'string' }, precision: { type: 'string' }, threads: { type: 'string' },
   json: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -177,7 +182,7 @@ async function cmdGenerate(argv: string[]): Promise<unknown> {
     return {
       ok: true, command: 'generate', files, tokensFile: v['tokens-out'] ?? null, seed: s.seed, classIndices: done.classIndices,
       settings: { ...s.sampling, batch: s.batch },
-      provider: engine.provider, timings: done.timings,
+      provider: engine.provider, precision: engine.precision.transformer, timings: done.timings,
     };
   } finally {
     await engine.dispose();
@@ -241,7 +246,7 @@ async function cmdEdit(argv: string[]): Promise<unknown> {
     }
     await writeOutputs(outputs);
     const files = outputs.map((o) => o.path);
-    return { ok: true, command: 'edit', files, seed: s.seed, classIndex, size: [done.images[0].width, done.images[0].height], provider: engine.provider, timings: done.timings };
+    return { ok: true, command: 'edit', files, seed: s.seed, classIndex, size: [done.images[0].width, done.images[0].height], provider: engine.provider, precision: engine.precision.transformer, timings: done.timings };
   } finally {
     await engine.dispose();
   }
@@ -272,6 +277,7 @@ async function cmdInfo(argv: string[]): Promise<unknown> {
       ok: true, command: 'info', model: c.model, name: m.name, title: m.title, resolution: m.resolution, patchNums: m.patchNums,
       vocabSize: m.vocabSize, classes: m.classes.length, depth: m.transformer.depth, embedDim: m.transformer.embedDim,
       sampling: m.sampling, preview: m.preview.method, provider: engine.provider,
+      precision: engine.precision.transformer, precisions: availablePrecisions(m),
     };
   } finally {
     await engine.dispose();
@@ -308,7 +314,7 @@ function human(result: unknown): string {
     const p = r.provider as { inUse: string; requested: string; skipped: { provider: string; reason: string }[] };
     const shown = noteworthySkips(p);
     const skipped = shown.length ? ` (skipped ${shown.map((s) => `${s.provider}: ${s.reason}`).join('; ')})` : '';
-    return `${(r.files as string[]).join('\n')}\nseed ${r.seed}, ${(t.totalMs / 1000).toFixed(2)} s on ${p.inUse}${skipped}`;
+    return `${(r.files as string[]).join('\n')}\nseed ${r.seed}, ${(t.totalMs / 1000).toFixed(2)} s on ${p.inUse} (${r.precision})${skipped}`;
   }
   const batch = sampleHuman(r);
   if (batch !== null) return batch;

@@ -28,6 +28,8 @@ export interface CoreRequest {
   previews: boolean;
   /** Keep float outputs (f̂ per scale, final image) for exactness tests. */
   keepFloat?: boolean;
+  /** Sees each scale's raw logits (N, l, V) before sampling (fidelity measurement of precision variants). */
+  onLogits?: (scale: number, logits: Float32Array) => void;
 }
 
 export interface CoreScaleEvent {
@@ -223,6 +225,7 @@ export async function* runScales(ctx: CoreContext, req: CoreRequest, signal?: Ab
       logits = (out.logits as ort.Tensor).data as Float32Array;
     }
 
+    req.onLogits?.(k, logits);
     const t = guidanceAt(cfg, k, K);
     const ratio = scaleRatio(k, K);
     const hScale = new Float32Array(B * Cv * l); // (B, Cvae, p, p), token y·p+x at [:, :, y, x]

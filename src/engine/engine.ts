@@ -11,7 +11,7 @@ import { type EditMask, type EditRegion, checkEditInputs, pasteBack, planEdit } 
 import { EngineError } from './errors';
 import { BundleSessions } from './graphs';
 import { type RgbImage, checkRgbImage, resizeFloat } from './image';
-import { type Manifest, tokenOffsets } from './manifest';
+import { type GraphName, type Manifest, type Precision, tokenOffsets } from './manifest';
 import type { ProviderName, ProviderReport, SessionTuning } from './providers';
 import { checkPrefix, checkRunRequest } from './requests';
 import { keepMasksPerScale } from './resample';
@@ -55,6 +55,9 @@ export interface EngineOptions extends SessionTuning {
   /** intraOpNumThreads of the transformer, encoder and decoder sessions (undefined = onnxruntime's default,
    * one per physical core); fhat_step and preview always use 1 (graphs.ts graphTuning). */
   threads?: number;
+  /** Precision of the transformer (and of other graphs that have that variant). 'auto' (default): the fastest
+   * variant whose recorded fidelity meets the bar on the device in use, else fp32 (graphs.ts choosePrecision). */
+  precision?: Precision | 'auto';
   /** Skip the sha256 check of the bundle files (sizes are still checked). Default false. */
   skipHashes?: boolean;
 }
@@ -79,7 +82,11 @@ export function defaultModelDir(): string {
 export const PRECOMPUTE_SCALE0_MAX_CLASSES = 64;
 
 /** Internal extras used by tests and the benchmark (float outputs, per-scale timings). */
-export interface RunExtras { keepFloat?: boolean; onCore?: (e: CoreScaleEvent | CoreDoneEvent) => void }
+export interface RunExtras {
+  keepFloat?: boolean;
+  onCore?: (e: CoreScaleEvent | CoreDoneEvent) => void;
+  onLogits?: (scale: number, logits: Float32Array) => void;
+}
 
 export class VarEngine {
   private disposed = false;
@@ -101,6 +108,11 @@ export class VarEngine {
     return this.sessions.provider;
   }
 
+  /** The precision each graph runs in (fp32 unless a variant was chosen). */
+  get precision(): Record<GraphName, Precision> {
+    return { ...this.sessions.precision };
+  }
+
   static async create(bundleDir: string, opts: EngineOptions = {}): Promise<VarEngine> {
     const bundle = await loadBundle(bundleDir, { verifyHashes: !opts.skipHashes });
     const tuning: SessionTuning = {
@@ -110,7 +122,7 @@ export class VarEngine {
       executionMode: opts.executionMode,
       spinning: opts.spinning,
     };
-    const sessions = await BundleSessions.create(bundle.dir, bundle.manifest, opts.provider ?? 'auto', tuning);
+    const sessions = await BundleSessions.create(bundle.dir, bundle.manifest, opts.provider ?? 'auto', tuning, opts.precision ?? 'auto');
     const engine = new VarEngine(bundle.dir, bundle.manifest, bundle.codebook, sessions);
     // Models with few classes get the 1×1 scale of every class (and the null class) computed now, in one
     // transformer call of numClasses + 1 rows, so that every generation's first preview is immediate.
@@ -175,7 +187,7 @@ export class VarEngine {
     let previewMs = 0;
     const core = runScales(
       { manifest: m, sessions: this.sessions, codebook: this.codebook, scale0: this.scale0 },
-      { labels, rngs, settings, forced, previews, keepFloat: extras.keepFloat },
+      { labels, rngs, settings, forced, previews, keepFloat: extras.keepFloat, onLogits: extras.onLogits },
       signal,
     );
     for (;;) {

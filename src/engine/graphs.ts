@@ -5,7 +5,7 @@
 import * as ort from 'onnxruntime-node';
 import { bundleFilePath } from './bundle';
 import { BundleError } from './errors';
-import { GRAPH_NAMES, type GraphName, type Manifest } from './manifest';
+import { GRAPH_NAMES, type GraphName, type Manifest, PRECISIONS, type Precision } from './manifest';
 import { type ProviderName, type ProviderReport, type SessionTuning, firstLine, providerChain, sessionOptions } from './providers';
 
 type Dim = number | string; // string = symbolic (dynamic) in the contract
@@ -88,12 +88,57 @@ export function graphTuning(g: GraphName, tuning: SessionTuning): SessionTuning 
   return g === 'fhatStep' || g === 'preview' ? { ...tuning, intraOpNumThreads: 1 } : tuning;
 }
 
+/** What a provider is, for the per-device speed records of variants. */
+export function deviceKind(provider: ProviderName): 'cpu' | 'gpu' {
+  return provider === 'cpu' ? 'cpu' : 'gpu';
+}
+
+/** The precisions a bundle offers for its transformer (fp32 always). */
+export function availablePrecisions(m: Manifest): Precision[] {
+  const v = m.graphs.transformer.variants ?? {};
+  return PRECISIONS.filter((p) => p === 'fp32' || v[p] !== undefined);
+}
+
+/**
+ * The precision to run: the one asked for, or with 'auto' the variant measured fastest on this kind of device
+ * among those whose recorded fidelity meets the bar (fp32 when none was measured faster).
+ */
+export function choosePrecision(m: Manifest, requested: Precision | 'auto', provider: ProviderName, dir = ''): Precision {
+  const variants = m.graphs.transformer.variants ?? {};
+  if (requested !== 'auto') {
+    if (requested !== 'fp32' && variants[requested] === undefined) {
+      throw new BundleError('no-such-precision', `${dir}: precision "${requested}" was asked for, but this bundle has only ${availablePrecisions(m).join(', ')} (re-export with tools/quantize_bundle.py --precision ${requested})`, dir, 'manifest.json', 'graphs.transformer.variants');
+    }
+    return requested;
+  }
+  const kind = deviceKind(provider);
+  let best: Precision = 'fp32';
+  let bestRatio = 1;
+  for (const p of PRECISIONS) {
+    const f = p === 'fp32' ? undefined : variants[p]?.fidelity;
+    const ratio = f?.speedVsFp32?.[kind];
+    if (f?.noVisibleLoss === true && typeof ratio === 'number' && ratio < bestRatio) {
+      best = p;
+      bestRatio = ratio;
+    }
+  }
+  return best;
+}
+
+/** The model and weights files of graph `g` at `precision` (graphs without that variant stay fp32). */
+export function graphFiles(m: Manifest, g: GraphName, precision: Precision): { model: string; weights: string; precision: Precision } {
+  const v = precision === 'fp32' ? undefined : m.graphs[g].variants?.[precision];
+  return v ? { model: v.model, weights: v.weights, precision } : { model: m.graphs[g].model, weights: m.graphs[g].weights, precision: 'fp32' };
+}
+
 export class BundleSessions {
   private constructor(
     readonly sessions: Record<GraphName, ort.InferenceSession>,
     readonly provider: ProviderReport,
     /** Milliseconds each session took to create with the provider in use (big models: mostly reading weights). */
     readonly loadMs: Record<GraphName, number>,
+    /** The precision each graph runs in. */
+    readonly precision: Record<GraphName, Precision>,
   ) {}
 
   get transformer() { return this.sessions.transformer; }
@@ -106,24 +151,27 @@ export class BundleSessions {
    * Walk the provider chain: with each provider, create all five sessions; the first provider for which
    * all succeed is used. A graph that fails on CPU is a broken bundle file (BundleError naming it).
    */
-  static async create(dir: string, manifest: Manifest, requested: ProviderName | 'auto', tuning: SessionTuning): Promise<BundleSessions> {
-    const paths = {} as Record<GraphName, string>;
-    for (const g of GRAPH_NAMES) paths[g] = await bundleFilePath(dir, manifest.graphs[g].model, 'an ONNX graph');
+  static async create(dir: string, manifest: Manifest, requested: ProviderName | 'auto', tuning: SessionTuning, precision: Precision | 'auto' = 'auto'): Promise<BundleSessions> {
     const chain = providerChain(requested);
     const skipped: ProviderReport['skipped'] = [];
     for (const provider of chain) {
       const opened: Partial<Record<GraphName, ort.InferenceSession>> = {};
       const loadMs: Partial<Record<GraphName, number>> = {};
+      const chosen = choosePrecision(manifest, precision, provider, dir);
+      const used = {} as Record<GraphName, Precision>;
       try {
         for (const g of GRAPH_NAMES) {
-          const file = manifest.graphs[g].model;
+          const files = graphFiles(manifest, g, chosen);
+          const file = files.model;
+          used[g] = files.precision;
+          const modelPath = await bundleFilePath(dir, file, 'an ONNX graph');
           try {
             const t0 = performance.now();
-            opened[g] = await ort.InferenceSession.create(paths[g], sessionOptions(provider, graphTuning(g, tuning)));
+            opened[g] = await ort.InferenceSession.create(modelPath, sessionOptions(provider, graphTuning(g, tuning)));
             loadMs[g] = performance.now() - t0;
           } catch (e) {
             if (provider === 'cpu') {
-              throw new BundleError('bad-onnx', `${dir}: ${file}: expected a loadable ONNX graph (with its weights file ${manifest.graphs[g].weights}), found an error: ${firstLine(e)}`, dir, file);
+              throw new BundleError('bad-onnx', `${dir}: ${file}: expected a loadable ONNX graph (with its weights file ${files.weights}), found an error: ${firstLine(e)}`, dir, file);
             }
             throw e;
           }
@@ -138,7 +186,7 @@ export class BundleSessions {
       const contracts = graphContracts(manifest);
       try {
         for (const g of GRAPH_NAMES) {
-          const file = manifest.graphs[g].model;
+          const file = graphFiles(manifest, g, chosen).model;
           checkIo(dir, file, 'input', contracts[g].inputs, sessions[g].inputMetadata);
           checkIo(dir, file, 'output', contracts[g].outputs, sessions[g].outputMetadata);
         }
@@ -146,7 +194,7 @@ export class BundleSessions {
         await Promise.all(Object.values(sessions).map((s) => s.release()));
         throw e;
       }
-      return new BundleSessions(sessions, { inUse: provider, requested, skipped }, loadMs as Record<GraphName, number>);
+      return new BundleSessions(sessions, { inUse: provider, requested, skipped }, loadMs as Record<GraphName, number>, used);
     }
     // Only reachable if CPU itself failed for a non-bundle reason.
     throw new BundleError('no-provider', `${dir}: no execution provider could run this bundle: ${skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ')}`, dir);

@@ -2,8 +2,9 @@
 export { VarEngine, defaultModelDir, setAppRoot } from './engine';
 export type { GenerateRequest, EditRequest, EngineEvent, EngineOptions } from './engine';
 export { BundleError, EngineError, isAbortError } from './errors';
-export type { Manifest } from './manifest';
-export { SAMPLING_BOUNDS, isPlainFileName } from './manifest';
+export type { Manifest, Precision } from './manifest';
+export { PRECISIONS, SAMPLING_BOUNDS, isPlainFileName } from './manifest';
+export { availablePrecisions } from './graphs';
 export type { ProviderName, ProviderReport } from './providers';
 export type { RgbImage } from './image';
 export type { SamplingSettings } from './sampler';

@@ -10,7 +10,19 @@ export const KNOWN_FORMAT_VERSIONS: readonly number[] = [1];
 export const GRAPH_NAMES = ['transformer', 'fhatStep', 'encoder', 'decoder', 'preview'] as const;
 export type GraphName = (typeof GRAPH_NAMES)[number];
 
-export interface GraphFiles { model: string; weights: string }
+/** Precisions a graph can be stored in besides float32 (docs/model-bundle.md "Precision variants"). */
+export const PRECISIONS = ['fp32', 'int8', 'int4', 'fp16', 'dq8'] as const;
+export type Precision = (typeof PRECISIONS)[number];
+
+/** Measured against the fp32 graph by bench/fidelity.ts; `noVisibleLoss` is the bar the default choice uses. */
+export interface VariantFidelity {
+  noVisibleLoss: boolean;
+  /** Time per image relative to fp32 on a device kind ('cpu', 'gpu'); below 1 = faster. */
+  speedVsFp32?: Record<string, number>;
+  [measure: string]: unknown;
+}
+export interface GraphVariant { model: string; weights: string; quantization: Record<string, unknown>; fidelity?: VariantFidelity }
+export interface GraphFiles { model: string; weights: string; variants?: Partial<Record<Precision, GraphVariant>> }
 export interface TransformerShape {
   depth: number; embedDim: number; numHeads: number; headDim: number;
   sharedAdaLN: boolean; attnL2Norm: boolean; numClasses: number;
@@ -227,6 +239,7 @@ export function validateManifest(raw: Json, dir: string): Manifest {
     for (const key of ['model', 'weights'] as const) {
       if (!listed(files2[key])) c.fail('file-not-listed', `graphs.${name}.${key}`, `a file listed in "files"`, `"${files2[key]}", which "files" does not list`);
     }
+    if (ge.variants !== undefined) files2.variants = readVariants(c, ge.variants, `graphs.${name}.variants`, fileEntries);
     graphs[name] = files2;
   }
 
@@ -253,6 +266,32 @@ export function validateManifest(raw: Json, dir: string): Manifest {
     resolution, downsample, patchNums, vocabSize, cvae, phiIndex, classes, transformer, vae, sampling, preview,
     graphs, codebook, weightMap: m.weightMap as WeightMapEntry[], files: fileEntries, source: source as Record<string, unknown>,
   };
+}
+
+function readVariants(c: Checker, raw: Json, path: string, files: Record<string, FileEntry>): Partial<Record<Precision, GraphVariant>> {
+  const o = c.obj(raw, path);
+  const out: Partial<Record<Precision, GraphVariant>> = {};
+  for (const [key, v] of Object.entries(o)) {
+    if (!(PRECISIONS as readonly string[]).includes(key) || key === 'fp32') {
+      c.fail('bad-field', `${path}.${key}`, `a precision name (${PRECISIONS.filter((p) => p !== 'fp32').join(', ')})`, JSON.stringify(key));
+    }
+    const e = c.obj(v, `${path}.${key}`);
+    const variant: GraphVariant = {
+      model: c.str(e, 'model', `${path}.${key}.`),
+      weights: c.str(e, 'weights', `${path}.${key}.`),
+      quantization: c.obj(e.quantization, `${path}.${key}.quantization`),
+    };
+    for (const f of ['model', 'weights'] as const) {
+      if (!(variant[f] in files)) c.fail('file-not-listed', `${path}.${key}.${f}`, 'a file listed in "files"', `"${variant[f]}", which "files" does not list`);
+    }
+    if (e.fidelity !== undefined) {
+      const fid = c.obj(e.fidelity, `${path}.${key}.fidelity`);
+      c.bool(fid, 'noVisibleLoss', `${path}.${key}.fidelity.`);
+      variant.fidelity = fid as VariantFidelity;
+    }
+    out[key as Precision] = variant;
+  }
+  return out;
 }
 
 /** Σ p_k², and the offset of each scale's first token in the L-sequence. */

@@ -1,9 +1,9 @@
 // StudioHost: the contract implemented on top of the engine. One instance per process (Electron main,
 // or the browser-mode server), shared by every connected window; events of a job go to the session
 // that started it. Electron-free and DOM-free, so both hosts use exactly this code.
-import { VarEngine, type ProviderName, type ProviderReport } from '../engine/index';
+import { VarEngine, type ProviderName, type ProviderReport, availablePrecisions } from '../engine/index';
 import {
-  parseParams, type ExportResult, type GenerateSettings, type LoadedModel, type ParamsOf, type RequestKind,
+  parseParams, type ExportResult, type GenerateSettings, type LoadedModel, type ParamsOf, type PrecisionName, type RequestKind,
   type ResultOf, type StudioEvent,
 } from '../shared/contract';
 import { StudioError, toErrorInfo } from '../shared/errors';
@@ -57,7 +57,7 @@ interface RunningJob {
 }
 
 export class StudioHost {
-  private engine: { id: string; engine: VarEngine; info: LoadedModel } | null = null;
+  private engine: { id: string; engine: VarEngine; info: LoadedModel; precisionAsked: PrecisionName | 'auto' } | null = null;
   private loading: Promise<LoadedModel> | null = null;
   private job: RunningJob | null = null;
   private documents: DocumentStore | null = null;
@@ -85,7 +85,7 @@ export class StudioHost {
       case 'models.list':
         return { models: await this.opts.catalog.list() };
       case 'models.load':
-        return this.load((params as ParamsOf<'models.load'>).modelId);
+        return this.load((params as ParamsOf<'models.load'>).modelId, (params as ParamsOf<'models.load'>).precision ?? 'auto');
       case 'generate.start': {
         const p = params as ParamsOf<'generate.start'>;
         return this.start(p.jobId, p.settings, session);
@@ -135,12 +135,13 @@ export class StudioHost {
     }
   }
 
-  private async load(modelId: string): Promise<LoadedModel> {
-    if (this.engine?.id === modelId) return this.engine.info;
+  private async load(modelId: string, precision: PrecisionName | 'auto' = 'auto'): Promise<LoadedModel> {
+    const same = () => this.engine?.id === modelId && this.engine.precisionAsked === precision;
+    if (same()) return this.engine!.info;
     if (this.job) throw new StudioError('busy', 'A generation is running; the model cannot change now.', 'Wait for it to finish or press Cancel (Esc), then pick the model again.');
     if (this.loading) await this.loading.catch(() => undefined);
-    if (this.engine?.id === modelId) return this.engine.info;
-    const task = this.loadFresh(modelId);
+    if (same()) return this.engine!.info;
+    const task = this.loadFresh(modelId, precision);
     this.loading = task;
     try {
       return await task;
@@ -149,11 +150,11 @@ export class StudioHost {
     }
   }
 
-  private async loadFresh(modelId: string): Promise<LoadedModel> {
+  private async loadFresh(modelId: string, precision: PrecisionName | 'auto'): Promise<LoadedModel> {
     const summary = await this.opts.catalog.resolve(modelId);
     let engine: VarEngine;
     try {
-      engine = await VarEngine.create(summary.dir, { provider: this.cpuFallback ? 'cpu' : (this.opts.provider ?? 'auto'), threads: this.opts.threads });
+      engine = await VarEngine.create(summary.dir, { provider: this.cpuFallback ? 'cpu' : (this.opts.provider ?? 'auto'), precision, threads: this.opts.threads });
     } catch (e) {
       const info = toErrorInfo(e);
       throw new StudioError(info.code === 'internal' ? 'bad-bundle' : info.code, `The model in ${summary.dir} could not be loaded: ${info.message}`,
@@ -173,9 +174,11 @@ export class StudioHost {
       classes: [...m.classes],
       sampling: { ...m.sampling },
       previewMethod: `${m.preview.method}: ${m.preview.description ?? ''}`.slice(0, 1000),
+      precision: engine.precision.transformer,
+      precisions: availablePrecisions(m),
       provider: { inUse: engine.provider.inUse, requested: engine.provider.requested, skipped: engine.provider.skipped.map((s) => ({ provider: s.provider, reason: adviceFor(s.provider, s.reason, currentEnvironment()).slice(0, 2000) })) },
     };
-    this.engine = { id: modelId, engine, info };
+    this.engine = { id: modelId, engine, info, precisionAsked: precision };
     if (old) await old.engine.dispose();
     return info;
   }
@@ -265,7 +268,7 @@ export class StudioHost {
     const gpu = loaded.info.provider.inUse;
     this.cpuFallback = true;
     try {
-      await this.loadFresh(loaded.id);
+      await this.loadFresh(loaded.id, loaded.precisionAsked);
       failed.error = {
         ...failed.error,
         message: `${failed.error.message} (on the ${gpu} provider)`.slice(0, 4000),

@@ -79,6 +79,10 @@ export const modelSummarySchema = obj({
 });
 export type ModelSummary = Infer<typeof modelSummarySchema>;
 
+export const PRECISION_NAMES = ['fp32', 'int8', 'int4', 'fp16', 'dq8'] as const;
+export const precisionSchema = oneOf(PRECISION_NAMES);
+export type PrecisionName = Infer<typeof precisionSchema>;
+
 export const loadedModelSchema = obj({
   id: idSchema,
   name: str({ max: 200 }),
@@ -91,6 +95,9 @@ export const loadedModelSchema = obj({
   classes: arr(str({ max: 500 }), { min: 1, max: LIMITS.maxClasses }),
   sampling: samplingSchema,
   previewMethod: str({ max: 1000 }),
+  /** The transformer precision in use, and those the bundle offers (docs/model-bundle.md "Precision variants"). */
+  precision: precisionSchema,
+  precisions: arr(precisionSchema, { min: 1, max: 8 }),
   provider: obj({
     inUse: providerNameSchema,
     requested: oneOf([...PROVIDER_NAMES, 'auto'] as const),
@@ -189,7 +196,8 @@ export type AppInfo = Infer<typeof appInfoSchema>;
 export const requests = {
   'app.info': { params: empty, result: appInfoSchema },
   'models.list': { params: empty, result: obj({ models: arr(modelSummarySchema, { max: 1000 }) }) },
-  'models.load': { params: obj({ modelId: idSchema }), result: loadedModelSchema },
+  /** precision: 'auto' (default) = the fastest variant recorded without visible loss on this device. */
+  'models.load': { params: obj({ modelId: idSchema, precision: optional(oneOf([...PRECISION_NAMES, 'auto'] as const)) }), result: loadedModelSchema },
   /** Resolves when the job is accepted; progress arrives as job.* events with this jobId. */
   'generate.start': { params: obj({ jobId: jobIdSchema, settings: generateSettingsSchema }), result: obj({ jobId: jobIdSchema }) },
   'generate.cancel': { params: obj({ jobId: jobIdSchema }), result: obj({ cancelled: bool }) },

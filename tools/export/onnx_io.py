@@ -24,6 +24,12 @@ class ExportError(RuntimeError):
     """The model cannot be exported as a bundle; the message names the graph and tensor."""
 
 
+def _tracing_exporter() -> dict:
+    """torch ≥ 2.5 defaults to the dynamo exporter; these graphs are made for the tracing one (dynamo=False)."""
+    import inspect
+    return {'dynamo': False} if 'dynamo' in inspect.signature(torch.onnx.export).parameters else {}
+
+
 def export_onnx(module: torch.nn.Module, args: Tuple, input_names: List[str], output_names: List[str],
                 dynamic_axes: Dict[str, Dict[int, str]], export_params: bool = True) -> onnx.ModelProto:
     """Trace `module` to ONNX. export_params=False leaves the weights out: they become graph inputs after the
@@ -41,7 +47,7 @@ def export_onnx(module: torch.nn.Module, args: Tuple, input_names: List[str], ou
             warnings.simplefilter('ignore')  # tracer warnings about shape-to-int conversions are expected here
             torch.onnx.export(module, args, buf, opset_version=OPSET, do_constant_folding=False,
                               input_names=input_names, output_names=output_names, dynamic_axes=dynamic_axes,
-                              export_params=export_params, keep_initializers_as_inputs=False)
+                              export_params=export_params, keep_initializers_as_inputs=False, **_tracing_exporter())
     finally:
         torch._C._jit_pass_onnx_deduplicate_initializers = dedup
     model = onnx.load_from_string(buf.getvalue())

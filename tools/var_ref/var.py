@@ -21,7 +21,7 @@ KV = Tuple[torch.Tensor, torch.Tensor]
 def layer_norm_no_affine(x: torch.Tensor, eps: float) -> torch.Tensor:
     # Explicit ones/zeros weight: torch 1.13 exports an affine-free LayerNorm as a node with an empty input.
     C = int(x.shape[-1])  # a static int under tracing: layer_norm's normalized_shape must be constant in ONNX
-    return F.layer_norm(x, (C,), torch.ones(C, dtype=x.dtype), torch.zeros(C, dtype=x.dtype), eps)
+    return F.layer_norm(x, (C,), torch.ones(C, dtype=x.dtype, device=x.device), torch.zeros(C, dtype=x.dtype, device=x.device), eps)
 
 
 class FFN(nn.Module):

@@ -36,7 +36,7 @@ beforeAll(async () => {
   const m = engine.manifest;
   model = {
     id: 'embedded', name: m.name, title: m.title, description: '', license: '', resolution: m.resolution, patchNums: [...m.patchNums], vocabSize: m.vocabSize,
-    classes: [...m.classes], sampling: { cfg: 2, topK: 16, topP: 0.9, moreSmooth: false }, previewMethod: '', provider: { inUse: 'cpu', requested: 'cpu', skipped: [] },
+    classes: [...m.classes], sampling: { cfg: 2, topK: 16, topP: 0.9, moreSmooth: false }, previewMethod: '', precision: 'fp32', precisions: ['fp32'], provider: { inUse: 'cpu', requested: 'cpu', skipped: [] },
   };
 });
 afterAll(async () => {

@@ -22,7 +22,7 @@ const galleryEntry = {
 const saved = { kind: 'saved', path: '/p/a.png', bytes: 10 };
 const loaded = {
   id: 'embedded', name: 'm', title: 'M', description: '', license: 'MIT', resolution: 2, patchNums: [1, 2], vocabSize: 4, classes: ['a', 'b'],
-  sampling, previewMethod: 'x', provider: { inUse: 'cpu', requested: 'auto', skipped: [{ provider: 'cuda', reason: 'no libraries' }] },
+  sampling, previewMethod: 'x', precision: 'int8', precisions: ['fp32', 'int8'], provider: { inUse: 'cpu', requested: 'auto', skipped: [{ provider: 'cuda', reason: 'no libraries' }] },
 };
 
 /** One valid and one invalid params/result per request kind; `satisfies` makes a new kind without samples a type error. */

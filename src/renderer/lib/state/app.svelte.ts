@@ -1,7 +1,7 @@
 // StudioApp: what every workspace shares — the host's info, the models and the loaded one, the generation
 // settings with their undo, the job runner (the host's single job slot) and the messages. Each workspace's
 // own state lives in its session (GenerateSession, CanvasSession); all reach this through Svelte context.
-import type { AppInfo, LoadedModel, ModelSummary } from '../../../shared/contract';
+import type { AppInfo, LoadedModel, ModelSummary, PrecisionName } from '../../../shared/contract';
 import type { Studio } from '../studio/studio';
 import { JobRunner } from '../studio/jobs';
 import { Disposables } from '../disposables';
@@ -16,6 +16,8 @@ export class StudioApp {
   model = $state.raw<LoadedModel | null>(null);
   modelLoading = $state<string | null>(null);
   modelError = $state<string | null>(null);
+  /** Transformer precision asked for when a model loads ('auto': the host picks, docs/model-bundle.md). */
+  precision = $state<PrecisionName | 'auto'>('auto');
   readonly settings = new GenerationSettings();
   readonly toasts = new Toasts();
   readonly undoStack = new UndoStack();
@@ -119,7 +121,7 @@ export class StudioApp {
     this.modelLoading = id;
     this.modelError = null;
     try {
-      const model = await this.studio.call('models.load', { modelId: id });
+      const model = await this.studio.call('models.load', { modelId: id, precision: this.precision });
       const changed = this.model?.id !== model.id;
       this.model = model;
       if (opts.applyDefaults && changed) {
