@@ -152,7 +152,9 @@ def convert(a: argparse.Namespace, log=print) -> dict:
     name, title = default_names(tc.depth, tc.shared_aln, vc.resolution)
     source = {'kind': 'official-checkpoints', 'converter': 'tools/convert_official.py', 'upstream': UPSTREAM,
               'var': file_digest(a.var), 'vae': file_digest(a.vae)}
-    sampling = {'cfg': float(a.cfg), 'topK': int(a.top_k), 'topP': float(a.top_p), 'moreSmooth': bool(a.more_smooth)}
+    # top-k beyond the vocabulary keeps every token; stored clamped so the manifest passes its range check
+    top_k = min(int(a.top_k), int(vc.vocab_size))
+    sampling = {'cfg': float(a.cfg), 'topK': top_k, 'topP': float(a.top_p), 'moreSmooth': bool(a.more_smooth)}
     description = a.description or (
         f'Official VAR (Tian et al., NeurIPS 2024) class-conditional ImageNet model, depth {tc.depth}'
         f'{" with shared AdaLN" if tc.shared_aln else ""}, {vc.resolution}×{vc.resolution}, converted from '

@@ -23,6 +23,8 @@ export const standin = {
   openedPaths: [] as string[],
   ports: [] as MessagePortMain[],
   sandboxEnabled: false,
+  privilegedSchemes: [] as { scheme: string; privileges: Record<string, boolean> }[],
+  protocolHandlers: new Map<string, (request: Request) => Promise<Response> | Response>(),
 };
 
 class StandinApp extends EventEmitter {
@@ -100,8 +102,13 @@ export class BrowserWindow extends EventEmitter {
   static getFocusedWindow(): BrowserWindow | null {
     return standin.windows[0] ?? null;
   }
+  loadedURL: string | null = null;
   loadFile(file: string): Promise<void> {
     this.loadedFile = file;
+    return Promise.resolve();
+  }
+  loadURL(url: string): Promise<void> {
+    this.loadedURL = url;
     return Promise.resolve();
   }
   maximize(): void {
@@ -162,6 +169,16 @@ export const session = {
   },
 };
 
+/** Custom schemes: registered before ready; handlers receive a fetch Request and answer a Response. */
+export const protocol = {
+  registerSchemesAsPrivileged: (schemes: { scheme: string; privileges: Record<string, boolean> }[]) => {
+    standin.privilegedSchemes.push(...schemes);
+  },
+  handle: (scheme: string, fn: (request: Request) => Promise<Response> | Response) => {
+    standin.protocolHandlers.set(scheme, fn);
+  },
+};
+
 export const ipcMain = {
   handle: (channel: string, fn: Listener) => {
     standin.handlers.set(channel, fn);
@@ -194,4 +211,4 @@ export class MessageChannelMain {
 export type IpcMainInvokeEvent = any;
 export type WebContents = StandinWebContents;
 
-export default { app, BrowserWindow, Menu, dialog, screen, shell, session, ipcMain, MessageChannelMain };
+export default { app, BrowserWindow, Menu, dialog, screen, shell, session, protocol, ipcMain, MessageChannelMain };

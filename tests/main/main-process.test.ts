@@ -11,7 +11,7 @@ import { BUILT_MAIN, ROOT, ensureBuilt } from '../packaging/built-app';
 type Standin = typeof import('../electron-standin/electron');
 let electron: Standin;
 const userData = mkdtempSync(path.join(os.tmpdir(), 'var-main-'));
-const ownPage = pathToFileURL(path.join(ROOT, 'out', 'renderer', 'index.html')).href;
+const ownPage = 'app://studio/index.html';
 
 function eventFrom(url: string, sender: unknown) {
   return { senderFrame: { url }, sender };
@@ -48,6 +48,14 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('main process under the electron stand-in', () => {
+  it('serves the page and its assets over app:// from out/renderer, and nothing outside it', async () => {
+    const serve = electron.standin.protocolHandlers.get('app')!;
+    const page = await serve(new Request(ownPage));
+    expect(page.status).toBe(200);
+    expect(await page.text()).toBe(readFileSync(path.join(ROOT, 'out', 'renderer', 'index.html'), 'utf8'));
+    for (const url of ['app://studio/../package.json', 'app://studio/%2e%2e/package.json', 'app://other/index.html']) expect((await serve(new Request(url))).status).toBe(404);
+  });
+
   it('creates one hardened window whose preload and page exist', () => {
     const { windows, sandboxEnabled } = electron.standin;
     expect(windows).toHaveLength(1);
@@ -56,7 +64,9 @@ describe('main process under the electron stand-in', () => {
     expect(sandboxEnabled).toBe(true);
     expect(existsSync(prefs.preload)).toBe(true);
     expect(prefs.preload).toBe(path.join(ROOT, 'out', 'preload', 'index.cjs'));
-    expect(windows[0]!.loadedFile).toBe(path.join(ROOT, 'out', 'renderer', 'index.html'));
+    // The page comes from app://studio/, served from out/renderer only (no file:// page).
+    expect(windows[0]!.loadedURL).toBe(ownPage);
+    expect(electron.standin.privilegedSchemes.map((s) => s.scheme)).toContain('app');
     expect(windows[0]!.options.width).toBeGreaterThanOrEqual(1100);
   });
 

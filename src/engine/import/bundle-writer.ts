@@ -171,7 +171,9 @@ interface ManifestParts {
 export function buildManifest(arch: PairArchitecture, templates: { var: VarTemplate; vae: VaeTemplate }, p: ManifestParts): Manifest {
   const vb = templates.vae.bundle;
   const names = defaultNames(arch);
-  const sampling = p.opts.sampling ?? OFFICIAL_DEMO_SAMPLING;
+  // top-k beyond the vocabulary keeps every token; it is stored clamped so the manifest passes its range check
+  const asked = p.opts.sampling ?? OFFICIAL_DEMO_SAMPLING;
+  const sampling = { ...asked, topK: Math.min(asked.topK, vb.vocabSize) };
   const tag = `depth ${arch.var.depth}${arch.var.shared_aln ? ' with shared AdaLN' : ''}`;
   const description = p.opts.description ?? (
     `Official VAR (Tian et al., NeurIPS 2024) class-conditional ImageNet model, ${tag}, ${vb.resolution}×${vb.resolution}, imported from ` +
