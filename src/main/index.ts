@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     process.env.VAR_STUDIO_MODEL ? path.resolve(process.env.VAR_STUDIO_MODEL) : path.join(app.getAppPath(), 'models', 'var-fashion-32'),
     path.join(app.getPath('userData'), 'models'),
   );
-  const host = new StudioHost({ version: app.getVersion(), host: 'electron', catalog, deliverExport: saveWithDialog, dataDir: app.getPath('userData') });
+  const host = new StudioHost({ version: app.getVersion(), host: 'electron', catalog, deliverExport: saveWithDialog, dataDir: app.getPath('userData'), engineInWorker: true });
   registerIpc(host, APP_INDEX_URL);
   createWindow();
   app.on('activate', () => {

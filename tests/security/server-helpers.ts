@@ -7,8 +7,8 @@ import { startStudioServer, type StudioServer } from '../../src/server/server';
 import { decodeWire, encodeWire } from '../../src/shared/wire';
 import { rendererDir, tinyBundle, tmp } from './helpers';
 
-export function realHost(dataDir = tmp('data'), engineInWorker = false): StudioHost {
-  return new StudioHost({ version: 't', host: 'browser', catalog: new ModelCatalog(tinyBundle, tmp('models')), threads: 1, dataDir, engineInWorker, deliverExport: async (f) => ({ kind: 'download', ...f }) });
+export function realHost(dataDir = tmp('data')): StudioHost {
+  return new StudioHost({ version: 't', host: 'browser', catalog: new ModelCatalog(tinyBundle, tmp('models')), threads: 1, dataDir, deliverExport: async (f) => ({ kind: 'download', ...f }) });
 }
 
 export type ServerOptions = Parameters<typeof startStudioServer>[0];
