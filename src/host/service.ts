@@ -63,6 +63,8 @@ export class StudioHost {
   constructor(private readonly opts: StudioHostOptions) {
     this.workers = opts.engineInWorker ? { engine: new EngineWorker(), io: new EngineWorker() } : null;
     this.io = this.workers ? this.workers.io.imageIo() : imageIo;
+    // a crashed engine thread took the model with it: the next models.load loads it again
+    this.workers?.engine.onExit(() => { this.engine = null; });
   }
 
   /** Validates params against the contract, then runs the request. Throws StudioError / ContractError. */

@@ -43,6 +43,12 @@ export class EngineWorker {
   private worker: Worker | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  private readonly exitListeners: (() => void)[] = [];
+
+  /** Called when the thread dies on its own (a crash, out of memory): engines opened in it are gone. */
+  onExit(listener: () => void): void {
+    this.exitListeners.push(listener);
+  }
 
   private thread(): Worker {
     if (this.worker) return this.worker;
@@ -56,6 +62,7 @@ export class EngineWorker {
       const error = new EngineError('worker-exited', `The engine worker stopped (${why}); the model must be loaded again.`);
       for (const p of this.pending.values()) p.reject(error);
       this.pending.clear();
+      for (const l of this.exitListeners) l();
     };
     worker.on('error', (e) => fail(e.message));
     worker.on('exit', (code) => fail(`exit code ${code}`));

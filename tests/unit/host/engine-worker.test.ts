@@ -75,3 +75,29 @@ describe('WorkerEngine', () => {
     expect(Buffer.from(theirs.image.data).equals(Buffer.from(mine.image.data))).toBe(true);
   });
 });
+
+describe('StudioHost with engineInWorker', () => {
+  it('when the engine thread dies, the running job ends with an error and models.load loads the model again', async () => {
+    const { StudioHost } = await import('../../../src/host/service');
+    const { ModelCatalog } = await import('../../../src/host/models');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const host = new StudioHost({ version: 't', host: 'browser', catalog: new ModelCatalog(TINY_BUNDLE, mkdtempSync(join(tmpdir(), 'var-w-'))), threads: 1, engineInWorker: true, deliverExport: async () => ({ kind: 'cancelled' }) });
+    const events: { type: string; error?: { code: string } }[] = [];
+    const session = { id: 's', emit: (e: unknown) => events.push(e as never) };
+    await host.handle('models.load', { modelId: 'embedded' }, session);
+    await host.handle('generate.start', { jobId: 'j', settings: { modelId: 'embedded', classIndex: 0, seed: 1, batch: 1, sampling: request.sampling } }, session);
+    // a crash of the thread, as an out-of-memory kill would do it
+    await (host as unknown as { workers: { engine: { worker: { terminate(): Promise<number> } } } }).workers.engine.worker.terminate();
+    await host.idle();
+    const last = events.at(-1)!;
+    expect(['job.error', 'job.done']).toContain(last.type);
+    if (last.type === 'job.error') expect(last.error?.code).toBe('worker-exited');
+    await host.handle('models.load', { modelId: 'embedded' }, session);
+    await host.handle('generate.start', { jobId: 'k', settings: { modelId: 'embedded', classIndex: 0, seed: 1, batch: 1, sampling: request.sampling } }, session);
+    await host.idle();
+    expect(events.at(-1)!.type).toBe('job.done');
+    await host.dispose();
+  });
+});
