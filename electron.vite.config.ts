@@ -9,7 +9,8 @@ export default defineConfig({
     build: {
       outDir: 'out/main',
       externalizeDeps: true,
-      rollupOptions: { input: { index: resolve('src/main/index.ts') } },
+      // engine-worker.js: the engine's worker thread, found next to index.js at run time
+      rollupOptions: { input: { index: resolve('src/main/index.ts'), 'engine-worker': resolve('src/host/engine-worker/entry.ts') } },
     },
   },
   preload: {

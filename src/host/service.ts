@@ -8,7 +8,8 @@ import {
 } from '../shared/contract';
 import { StudioError, toErrorInfo } from '../shared/errors';
 import { ModelCatalog } from './models';
-import { encodeDocumentExport, encodeExport, inspectImage, openCanvasImage } from './image-io';
+import * as imageIo from './image-io';
+import { EngineWorker, WorkerEngine, type HostEngine, type ImageIo } from './engine-worker/worker-engine';
 import { checkEditParams, runEditJob } from './edit';
 import { checkGenerateSettings, runGenerateJob } from './generate';
 import { DocumentStore, defaultDataDir } from './documents';
@@ -47,6 +48,8 @@ export interface StudioHostOptions {
   pickCheckpointFiles?(session: StudioSession): Promise<{ varFile: string; vaeFile: string } | null>;
   /** Told when a job failed on a GPU provider and the model was reloaded on the CPU (Electron logs it and tells the user). */
   onProviderFallback?(failed: ProviderName, error: string): void;
+  /** Run the engine and the image decoders/encoders in worker threads, so the main thread never stalls (default off). */
+  engineInWorker?: boolean;
 }
 
 interface RunningJob {
@@ -57,7 +60,10 @@ interface RunningJob {
 }
 
 export class StudioHost {
-  private engine: { id: string; engine: VarEngine; info: LoadedModel; precisionAsked: PrecisionName | 'auto' } | null = null;
+  private engine: { id: string; engine: HostEngine; info: LoadedModel; precisionAsked: PrecisionName | 'auto' } | null = null;
+  /** The engine's thread and a second one for image decode/encode, so a decode never waits behind a job. */
+  private readonly workers: { engine: EngineWorker; io: EngineWorker } | null;
+  private readonly io: ImageIo;
   private loading: Promise<LoadedModel> | null = null;
   private job: RunningJob | null = null;
   private documents: DocumentStore | null = null;
@@ -68,7 +74,12 @@ export class StudioHost {
   /** Set after a GPU provider failed during a run: the rest of this session runs on the CPU. */
   private cpuFallback = false;
 
-  constructor(private readonly opts: StudioHostOptions) {}
+  constructor(private readonly opts: StudioHostOptions) {
+    this.workers = opts.engineInWorker ? { engine: new EngineWorker(), io: new EngineWorker() } : null;
+    this.io = this.workers ? this.workers.io.imageIo() : imageIo;
+    // a crashed engine thread took the model with it: the next models.load loads it again
+    this.workers?.engine.onExit(() => { this.engine = null; });
+  }
 
   /** Validates params against the contract, then runs the request. Throws StudioError / ContractError. */
   async handle<K extends RequestKind>(kind: K, rawParams: unknown, session: StudioSession): Promise<ResultOf<K>> {
@@ -93,11 +104,11 @@ export class StudioHost {
       case 'generate.cancel':
         return { cancelled: this.cancel((params as ParamsOf<'generate.cancel'>).jobId, session) };
       case 'image.export': {
-        const file = await encodeExport(params as ParamsOf<'image.export'>);
+        const file = await this.io.encodeExport(params as ParamsOf<'image.export'>);
         return this.opts.deliverExport(file, session);
       }
       case 'image.inspect':
-        return inspectImage((params as ParamsOf<'image.inspect'>).bytes);
+        return this.io.inspectImage((params as ParamsOf<'image.inspect'>).bytes);
       // ---- the canvas editor (handlers in ./edit.ts, ./documents.ts and ./image-io.ts) ----
       case 'edit.start':
         return this.startEdit(params as ParamsOf<'edit.start'>, session);
@@ -105,7 +116,7 @@ export class StudioHost {
         return { cancelled: this.cancel((params as ParamsOf<'edit.cancel'>).jobId, session) };
       case 'canvas.open': {
         const p = params as ParamsOf<'canvas.open'>;
-        return openCanvasImage(p.bytes, p.fileName);
+        return this.io.openCanvasImage(p.bytes, p.fileName);
       }
       case 'document.save':
         return this.documentStore().save(params as ParamsOf<'document.save'>);
@@ -116,7 +127,7 @@ export class StudioHost {
       case 'models.importDialog':
         return { imported: await this.importPicked(session) };
       case 'document.export':
-        return this.opts.deliverExport(await encodeDocumentExport(params as ParamsOf<'document.export'>), session);
+        return this.opts.deliverExport(await this.io.encodeDocumentExport(params as ParamsOf<'document.export'>), session);
       // ---- the gallery (./gallery.ts) ----
       case 'gallery.list': {
         const p = params as ParamsOf<'gallery.list'>;
@@ -152,9 +163,10 @@ export class StudioHost {
 
   private async loadFresh(modelId: string, precision: PrecisionName | 'auto'): Promise<LoadedModel> {
     const summary = await this.opts.catalog.resolve(modelId);
-    let engine: VarEngine;
+    let engine: HostEngine;
     try {
-      engine = await VarEngine.create(summary.dir, { provider: this.cpuFallback ? 'cpu' : (this.opts.provider ?? 'auto'), precision, threads: this.opts.threads });
+      const options = { provider: this.cpuFallback ? 'cpu' : (this.opts.provider ?? 'auto'), precision, threads: this.opts.threads } as const;
+      engine = this.workers ? await WorkerEngine.create(this.workers.engine, summary.dir, options) : await VarEngine.create(summary.dir, options);
     } catch (e) {
       const info = toErrorInfo(e);
       throw new StudioError(info.code === 'internal' ? 'bad-bundle' : info.code, `The model in ${summary.dir} could not be loaded: ${info.message}`,
@@ -191,7 +203,7 @@ export class StudioHost {
   }
 
   /** The loaded engine, when the job slot is free and it holds the model the request names. */
-  private claimable(modelId: string): { engine: VarEngine; info: LoadedModel } {
+  private claimable(modelId: string): { engine: HostEngine; info: LoadedModel } {
     if (this.job) throw new StudioError('busy', 'A generation or edit is already running.', 'Wait for it to finish or press Cancel (Esc).');
     const loaded = this.engine;
     if (!loaded || loaded.id !== modelId)
@@ -338,5 +350,6 @@ export class StudioHost {
     await this.idle();
     await this.engine?.engine.dispose();
     this.engine = null;
+    await Promise.all([this.workers?.engine.terminate(), this.workers?.io.terminate()]);
   }
 }

@@ -142,6 +142,7 @@ async function main(): Promise<void> {
     deliverExport: saveWithDialog,
     dataDir: userData,
     pickCheckpointFiles,
+    engineInWorker: true,
     provider: settings.provider,
     threads: settings.threads ?? undefined,
     onProviderFallback(failed, error) {

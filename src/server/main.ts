@@ -111,6 +111,8 @@ async function main(): Promise<void> {
   const host = new StudioHost({
     dataDir,
     version, host: 'browser', catalog, provider: args.provider, threads: args.threads,
+    // The engine and image codecs run in a worker thread so a job never stalls other requests; VAR_STUDIO_ENGINE_IN_WORKER=0 keeps them in process.
+    engineInWorker: process.env.VAR_STUDIO_ENGINE_IN_WORKER !== '0',
     // The server never writes files: the bytes go back to the browser, which downloads them.
     deliverExport: async (file) => ({ kind: 'download', ...file }),
   });

@@ -1,0 +1,172 @@
+// WorkerEngine: a drop-in proxy for the parts of VarEngine and image-io the host uses, running them in a
+// worker thread (./entry.ts). Pixel buffers travel as transferred ArrayBuffers; an AbortSignal becomes a
+// cancel message; errors come back as the same typed errors (class, code and message kept).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { EngineError, type EngineEvent, type EditRequest, type GenerateRequest, type Precision, type ProviderName, type RgbImage, type VarEngine } from '../../engine/index';
+import type { encodeDocumentExport, encodeExport, inspectImage, openCanvasImage } from '../image-io';
+import { reviveError, type FromWorker, type IoFunction, type ToWorker } from './protocol';
+
+/** What the host uses of an engine: VarEngine itself, or its proxy in a worker. */
+export type HostEngine = Pick<VarEngine, 'manifest' | 'provider' | 'precision' | 'generate' | 'edit' | 'encode' | 'dispose'>;
+
+/** The image-io calls the host makes; in a worker or in this thread. */
+export interface ImageIo {
+  encodeExport: typeof encodeExport;
+  encodeDocumentExport: typeof encodeDocumentExport;
+  inspectImage: typeof inspectImage;
+  openCanvasImage: typeof openCanvasImage;
+}
+
+/** The worker's script: entry.ts beside this file under tsx/vitest, engine-worker.js in the electron-vite build. */
+export function workerScript(): { url: URL | string; eval?: boolean } {
+  const here = import.meta.url;
+  // tsx's loader hooks are per thread: the worker registers them itself, then imports the TypeScript entry
+  if (here.endsWith('.ts')) return { url: `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(new URL('./entry.ts', here).href)}); });`, eval: true };
+  const dir = path.dirname(fileURLToPath(here));
+  // the bundle's code may sit in out/main or in a chunk folder below it
+  for (const candidate of [path.join(dir, 'engine-worker.js'), path.join(dir, '..', 'engine-worker.js')])
+    if (existsSync(candidate)) return { url: new URL(`file://${candidate}`) };
+  throw new EngineError('worker-missing', `The engine worker script engine-worker.js is missing next to ${dir}; reinstall the app.`);
+}
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: Error): void;
+  event?(event: unknown): void;
+}
+
+/** One worker thread and the requests in flight on it. */
+export class EngineWorker {
+  private worker: Worker | null = null;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly exitListeners: (() => void)[] = [];
+
+  /** Called when the thread dies on its own (a crash, out of memory): engines opened in it are gone. */
+  onExit(listener: () => void): void {
+    this.exitListeners.push(listener);
+  }
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const script = workerScript();
+    const worker = new Worker(script.url, { eval: script.eval ?? false });
+    worker.unref();
+    worker.on('message', (m: FromWorker) => this.receive(m));
+    const fail = (why: string) => {
+      if (this.worker !== worker) return;
+      this.worker = null;
+      const error = new EngineError('worker-exited', `The engine worker stopped (${why}); the model must be loaded again.`);
+      for (const p of this.pending.values()) p.reject(error);
+      this.pending.clear();
+      for (const l of this.exitListeners) l();
+    };
+    worker.on('error', (e) => fail(e.message));
+    worker.on('exit', (code) => fail(`exit code ${code}`));
+    this.worker = worker;
+    return worker;
+  }
+
+  private receive(m: FromWorker): void {
+    const p = this.pending.get(m.id);
+    if (!p) return;
+    if (m.type === 'event') return p.event?.(m.event);
+    this.pending.delete(m.id);
+    if (m.type === 'error') p.reject(reviveError(m.error));
+    else p.resolve(m.type === 'result' ? m.value : undefined);
+  }
+
+  /** Sends one request; resolves with its result (or at its end, for a run). */
+  request(make: (id: number) => ToWorker, onEvent?: (event: unknown) => void, transfer: ArrayBuffer[] = []): { id: number; done: Promise<unknown> } {
+    const worker = this.thread();
+    const msg = make(this.nextId++);
+    const done = new Promise<unknown>((resolve, reject) => this.pending.set(msg.id, { resolve, reject, event: onEvent }));
+    worker.postMessage(msg, transfer);
+    return { id: msg.id, done };
+  }
+
+  send(msg: ToWorker): void {
+    this.worker?.postMessage(msg);
+  }
+
+  /** The image-io calls, run in this worker. */
+  imageIo(): ImageIo {
+    const call = (fn: IoFunction) => (...args: unknown[]) => this.request((id) => ({ op: 'io', id, fn, args })).done;
+    return {
+      encodeExport: call('encodeExport'), encodeDocumentExport: call('encodeDocumentExport'),
+      inspectImage: call('inspectImage'), openCanvasImage: call('openCanvasImage'),
+    } as ImageIo;
+  }
+
+  async terminate(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
+    for (const p of this.pending.values()) p.reject(new EngineError('disposed', 'the engine worker was closed'));
+    this.pending.clear();
+    await worker?.terminate();
+  }
+}
+
+/** VarEngine's host-facing surface, with the engine living in an EngineWorker. */
+export class WorkerEngine implements HostEngine {
+  private constructor(
+    private readonly worker: EngineWorker,
+    private readonly handle: number,
+    readonly manifest: VarEngine['manifest'],
+    readonly provider: VarEngine['provider'],
+    readonly precision: VarEngine['precision'],
+  ) {}
+
+  static async create(worker: EngineWorker, bundleDir: string, opts: { provider?: ProviderName | 'auto'; threads?: number; precision?: Precision | 'auto' } = {}): Promise<WorkerEngine> {
+    const req = worker.request((id) => ({ op: 'create', id, dir: bundleDir, options: { provider: opts.provider, threads: opts.threads, precision: opts.precision } }));
+    const info = (await req.done) as Pick<VarEngine, 'manifest' | 'provider' | 'precision'>;
+    return new WorkerEngine(worker, req.id, info.manifest, info.provider, info.precision);
+  }
+
+  /** The image's token pyramid from the model's encoder, computed in the worker. */
+  async encode(image: RgbImage): Promise<Int32Array[]> {
+    return (await this.worker.request((id) => ({ op: 'encode', id, engine: this.handle, image })).done) as Int32Array[];
+  }
+
+  generate(req: GenerateRequest, signal?: AbortSignal): AsyncGenerator<EngineEvent> {
+    return this.run('generate', req, signal);
+  }
+
+  edit(req: EditRequest, signal?: AbortSignal): AsyncGenerator<EngineEvent> {
+    return this.run('edit', req, signal);
+  }
+
+  private async *run(kind: 'generate' | 'edit', request: GenerateRequest | EditRequest, signal?: AbortSignal): AsyncGenerator<EngineEvent> {
+    if (signal?.aborted) throw new EngineError('aborted', 'the run was cancelled');
+    const queue: EngineEvent[] = [];
+    let wake: (() => void) | null = null;
+    const nudge = () => { wake?.(); wake = null; };
+    let finished = false;
+    let failure: Error | null = null;
+    // the inputs are copied (structured clone): they may be views into the caller's larger buffers
+    const req = this.worker.request((id) => ({ op: 'run', id, engine: this.handle, kind, request }), (e) => { queue.push(e as EngineEvent); nudge(); });
+    req.done.then(() => { finished = true; nudge(); }, (e: Error) => { failure = e; finished = true; nudge(); });
+    const onAbort = () => this.worker.send({ op: 'cancel', id: req.id });
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for (;;) {
+        const next = queue.shift();
+        if (next) { yield next; continue; }
+        if (finished) break;
+        await new Promise<void>((r) => { wake = r; });
+      }
+      if (failure) throw failure;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (!finished) onAbort();
+    }
+  }
+
+  async dispose(): Promise<void> {
+    await this.worker.request((id) => ({ op: 'dispose', id, engine: this.handle })).done.catch(() => undefined);
+  }
+}
+

@@ -1,0 +1,103 @@
+// WorkerEngine: the engine and image codecs behind a worker thread give the same results and the same
+// typed errors as in this thread, and a cancel reaches the run.
+import { afterAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import { BundleError, EngineError, VarEngine, type EngineEvent } from '../../../src/engine/index';
+import { StudioError } from '../../../src/shared/errors';
+import { EngineWorker, WorkerEngine } from '../../../src/host/engine-worker/worker-engine';
+import { inspectImage } from '../../../src/host/image-io';
+import { TINY_BUNDLE } from '../engine/helpers';
+
+const worker = new EngineWorker();
+afterAll(() => worker.terminate());
+
+const request = { classIndex: 1, seed: 7, batch: 2, sampling: { cfg: 2, topK: 16, topP: 0.9, moreSmooth: false } };
+
+async function collect(events: AsyncGenerator<EngineEvent>): Promise<EngineEvent[]> {
+  const out: EngineEvent[] = [];
+  for await (const e of events) out.push(e);
+  return out;
+}
+
+describe('WorkerEngine', () => {
+  it('a generation in the worker equals the same generation in this thread, event by event', async () => {
+    const local = await VarEngine.create(TINY_BUNDLE, { threads: 1 });
+    const remote = await WorkerEngine.create(worker, TINY_BUNDLE, { threads: 1 });
+    expect(remote.manifest).toEqual(local.manifest);
+    expect(remote.provider.inUse).toBe(local.provider.inUse);
+    const [a, b] = [await collect(local.generate(request)), await collect(remote.generate(request))];
+    expect(b.map((e) => e.type)).toEqual(a.map((e) => e.type));
+    const doneA = a.at(-1) as Extract<EngineEvent, { type: 'done' }>;
+    const doneB = b.at(-1) as Extract<EngineEvent, { type: 'done' }>;
+    expect(doneB.images.map((i) => [i.width, i.height, Buffer.from(i.data).toString('base64')])).toEqual(doneA.images.map((i) => [i.width, i.height, Buffer.from(i.data).toString('base64')]));
+    await local.dispose();
+    await remote.dispose();
+  });
+
+  it('errors come back as the same typed errors with code and message', async () => {
+    const err = await WorkerEngine.create(worker, '/nonexistent-bundle').catch((e: unknown) => e);
+    const local = await VarEngine.create('/nonexistent-bundle').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BundleError);
+    expect((err as BundleError).code).toBe((local as BundleError).code);
+    expect((err as Error).message).toBe((local as Error).message);
+    const engine = await WorkerEngine.create(worker, TINY_BUNDLE, { threads: 1 });
+    const bad = await collect(engine.generate({ ...request, sampling: undefined } as never)).catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(EngineError);
+    expect((bad as EngineError).code).toBe('bad-sampling');
+    const io = worker.imageIo();
+    const notImage = await io.inspectImage(new Uint8Array([1, 2, 3])).catch((e: unknown) => e);
+    expect(notImage).toBeInstanceOf(StudioError);
+    expect((notImage as StudioError).code).toBe('unreadable-image');
+    expect((notImage as StudioError).hint).toMatch(/PNG/);
+    await engine.dispose();
+  });
+
+  it('an abort stops the run in the worker with the engine\'s aborted error', async () => {
+    const engine = await WorkerEngine.create(worker, TINY_BUNDLE, { threads: 1 });
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const err = await (async () => {
+      for await (const e of engine.generate(request, controller.signal)) {
+        seen.push(e.type);
+        if (e.type === 'scale' && e.index === 0) controller.abort();
+      }
+    })().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineError);
+    expect((err as EngineError).code).toBe('aborted');
+    expect(seen).not.toContain('done');
+    await engine.dispose();
+  });
+
+  it('image decoding in the worker gives the same pixels as in this thread', async () => {
+    const png = new Uint8Array(await sharp({ create: { width: 9, height: 5, channels: 3, background: { r: 200, g: 10, b: 60 } } }).png().toBuffer());
+    const [mine, theirs] = [await inspectImage(png), await worker.imageIo().inspectImage(png)];
+    expect(theirs.image.width).toBe(9);
+    expect(Buffer.from(theirs.image.data).equals(Buffer.from(mine.image.data))).toBe(true);
+  });
+});
+
+describe('StudioHost with engineInWorker', () => {
+  it('when the engine thread dies, the running job ends with an error and models.load loads the model again', async () => {
+    const { StudioHost } = await import('../../../src/host/service');
+    const { ModelCatalog } = await import('../../../src/host/models');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const host = new StudioHost({ version: 't', host: 'browser', catalog: new ModelCatalog(TINY_BUNDLE, mkdtempSync(join(tmpdir(), 'var-w-'))), threads: 1, engineInWorker: true, deliverExport: async () => ({ kind: 'cancelled' }) });
+    const events: { type: string; error?: { code: string } }[] = [];
+    const session = { id: 's', emit: (e: unknown) => events.push(e as never) };
+    await host.handle('models.load', { modelId: 'embedded' }, session);
+    await host.handle('generate.start', { jobId: 'j', settings: { modelId: 'embedded', classIndex: 0, seed: 1, batch: 1, sampling: request.sampling } }, session);
+    // a crash of the thread, as an out-of-memory kill would do it
+    await (host as unknown as { workers: { engine: { worker: { terminate(): Promise<number> } } } }).workers.engine.worker.terminate();
+    await host.idle();
+    const last = events.at(-1)!;
+    expect(['job.error', 'job.done']).toContain(last.type);
+    if (last.type === 'job.error') expect(last.error?.code).toBe('worker-exited');
+    await host.handle('models.load', { modelId: 'embedded' }, session);
+    await host.handle('generate.start', { jobId: 'k', settings: { modelId: 'embedded', classIndex: 0, seed: 1, batch: 1, sampling: request.sampling } }, session);
+    await host.idle();
+    expect(events.at(-1)!.type).toBe('job.done');
+    await host.dispose();
+  });
+});
