@@ -33,7 +33,7 @@ export class GenerateSession {
   varyWithPickedClass = $state(false);
   exportChoice = $state<ExportChoice>({ format: 'png', upscale: 1, kernel: 'nearest', quality: 92 });
   /** The last opened file that carried settings: a re-generation is compared against it. */
-  opened: { entryId: string; settings: ImageSettings } | null = null;
+  opened: { entryId: string; settings: ImageSettings; exact: boolean } | null = null;
   private job: Job | null = null;
 
   constructor(readonly app: StudioApp) {}
@@ -172,6 +172,7 @@ export class GenerateSession {
     this.shown = { kind: 'entry', id: shown.id };
     if (entries[0].matchesOpened !== undefined) {
       if (entries[0].matchesOpened) this.app.toasts.info('Reproduced', 'The re-generated image is identical to the opened file.');
+      else if (!this.opened?.exact) this.app.toasts.info('Settings restored', 'Settings restored; the pixel check is only for 1× PNG exports.');
       else this.app.toasts.problem({ code: 'not-identical', message: 'The re-generated image differs from the opened file.', hint: 'A JPEG/WebP or upscaled export is not pixel-exact; compare with a 1× PNG export. Otherwise the model files differ.' });
     }
   }
@@ -254,7 +255,8 @@ export class GenerateSession {
         app.toasts.info('Opened', result.note, 7000);
         return;
       }
-      this.opened = { entryId: entry.id, settings: s };
+      // Only a 1× PNG holds the exact pixels; a JPEG/WebP or an upscaled export cannot be compared pixel for pixel.
+      this.opened = { entryId: entry.id, settings: s, exact: result.format === 'png' && result.image.width === s.model.resolution && result.image.height === s.model.resolution };
       if (app.model?.id !== s.model.id) {
         const available = app.models.find((m) => m.id === s.model.id && !m.problem);
         if (!available) {
