@@ -180,7 +180,6 @@ export class CanvasSession {
   async openFile(file: File): Promise<boolean> {
     this.problem = null;
     const name = (file.name || 'pasted image').slice(0, 500);
-    if (!(await this.makeRoom(name))) return false;
     if (file.size > EDIT_LIMITS.maxFileBytes) {
       this.fail(`"${name}" is ${(file.size / 1048576).toFixed(0)} MB; at most ${EDIT_LIMITS.maxFileBytes / 1048576} MB can be opened. The canvas was left as it was.`, 'Save the image smaller (or as JPEG/WebP) and open it again.');
       return false;
@@ -192,6 +191,8 @@ export class CanvasSession {
       // An edited file continues its chain; a generated export keeps its generation settings as the source.
       const size = { width: r.image.width, height: r.image.height };
       const source: DocSource = chain?.source ?? (r.settingsJson ? { kind: 'generated', settingsJson: r.settingsJson, ...size } : { kind: 'file', fileName: name, ...size });
+      // Asked only once the file is known to open: a bad file never costs the open document anything.
+      if (!(await this.makeRoom(name))) return false;
       this.setDocument(r.image, name, source, chain?.steps ?? []);
       this.notice = r.note;
       return true;
