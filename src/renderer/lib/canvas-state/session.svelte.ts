@@ -195,6 +195,7 @@ export class CanvasSession {
       if (!(await this.makeRoom(name))) return false;
       this.setDocument(r.image, name, source, chain?.steps ?? []);
       this.notice = r.note;
+      void this.refreshDocuments();
       return true;
     } catch (e) {
       const p = problemOf(e, 'Open a PNG, JPEG or WebP file.');
