@@ -52,7 +52,7 @@ test('one Open: the header button, Ctrl+O and paste open into the canvas; an edi
   await expect(kept).toContainText('fashion-72x56.png');
   // Nothing was in the generate gallery: the header's Open did not go to Generate.
   await page.getByRole('button', { name: 'Generate', exact: true }).click();
-  await expect(page.getByRole('main')).toBeVisible();
+  await expect(page.getByTestId('generate')).toBeVisible();
   await expect(page.getByText('other.png')).toHaveCount(0);
   await page.getByRole('button', { name: 'Canvas', exact: true }).click();
 
