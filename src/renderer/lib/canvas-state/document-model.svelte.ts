@@ -43,8 +43,8 @@ export class DocumentModel {
   adopt(doc: CanvasDocument): void {
     this.history.clear();
     this.doc = doc;
-    // An autosave is not known to have been exported: its edits count as unexported.
-    this.unexported = doc.steps.length > 0;
+    // An autosave is not known to have been exported: its edits and its paint count as unexported.
+    this.unexported = doc.steps.length > 0 || doc.mask.some((v) => v > 0);
     this.rev += 1;
     this.redraws += 1;
     this.fits += 1;
