@@ -52,6 +52,7 @@ test('open → paint by mouse → inpaint: outside the feathered mask byte-ident
 
   // Inpaint with a batch of 2: per-scale progress, then two candidates to cycle.
   await page.getByTestId('op-inpaint').click();
+  await page.getByTestId('fold-sampling').click(); // Sampling is folded to one line in Canvas
   const batch = page.getByTestId('batch');
   if (await batch.count()) await batch.fill('2');
   const scaleEvents: number[] = [];
@@ -279,8 +280,9 @@ test('drop, paste, and a generated image from the gallery open into the canvas',
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'done');
   await page.getByRole('button', { name: 'Canvas', exact: true }).click();
   await page.getByTestId('canvas-from-gallery').first().click();
-  const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvasTestHook: { chain(): { source: { kind: string; settingsJson: string } } } }).__varStudioCanvasTestHook.chain());
-  expect(chain.source.kind).toBe('generated');
+  const chainOf = () => page.evaluate(() => (window as unknown as { __varStudioCanvasTestHook: { chain(): { source: { kind: string; settingsJson: string } } } }).__varStudioCanvasTestHook.chain());
+  await expect.poll(async () => (await chainOf()).source.kind).toBe('generated');
+  const chain = await chainOf();
   expect(JSON.parse(chain.source.settingsJson).format).toBe('var-studio-settings');
 });
 
