@@ -1,17 +1,18 @@
 /// <reference lib="dom" />
 // Shared by the canvas e2e specs: a server per worker with a private data folder (the autosave lives
 // there), the canvas session's test snapshot, opening the photo fixture, and mouse drags in document pixels.
-import { test as base, expect, type Page } from '@playwright/test';
+import { expect, type Page } from '@playwright/test';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { repoRoot, startServe } from './fixtures';
+import { repoRoot, startServe, test as base } from './fixtures';
 
 export const PHOTO = path.join(repoRoot, 'tests', 'fixtures', 'engine', 'fashion-72x56.png');
 
 interface Serve { url: string; dataDir: string; log: string[] }
 
-export const test = base.extend<{ consoleProblems: string[] }, { canvasServe: Serve }>({
+// The page-error check (consoleProblems) comes from the shared fixtures; the server here is the canvas' own.
+export const test = base.extend<{}, { canvasServe: Serve }>({
   canvasServe: [
     async ({}, use) => {
       const dataDir = mkdtempSync(path.join(os.tmpdir(), 'var-studio-canvas-e2e-'));
@@ -24,15 +25,6 @@ export const test = base.extend<{ consoleProblems: string[] }, { canvasServe: Se
     },
     { scope: 'worker', timeout: 300_000 },
   ],
-  consoleProblems: async ({ page }, use) => {
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(m.text());
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    await use(problems);
-    expect(problems, 'CSP violations or page errors').toEqual([]);
-  },
 });
 
 export interface Snapshot {
