@@ -121,9 +121,11 @@ export class StudioHost {
       case 'document.save':
         return this.documentStore().save(params as ParamsOf<'document.save'>);
       case 'document.restore':
-        return this.documentStore().restore();
+        return this.documentStore().restore((params as ParamsOf<'document.restore'>).docId);
+      case 'document.list':
+        return { documents: await this.documentStore().list() };
       case 'document.discard':
-        return { discarded: await this.documentStore().discard() };
+        return { discarded: await this.documentStore().discard((params as ParamsOf<'document.discard'>).docId) };
       case 'models.importDialog':
         return { imported: await this.importPicked(session) };
       case 'document.export':

@@ -178,11 +178,13 @@ export type CanvasOpenResult = Infer<typeof canvasOpenResultSchema>;
 /** A gzip-compressed raw buffer (RGB image, or one byte per pixel for a mask): exact, and small on the wire. */
 export const packedSchema = bytes(EDIT_LIMITS.maxPackedBytes);
 
+export const docIdSchema = str({ min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/ });
+
 export const documentMetaSchema = obj({
   format: literal('var-studio-canvas'),
   version: literal(1),
-  /** Changes whenever a new document is opened (so a stale tab cannot overwrite a newer one unnoticed). */
-  docId: str({ min: 1, max: 64, pattern: /^[A-Za-z0-9_-]+$/ }),
+  /** Changes whenever a new document is opened; each docId has its own autosave. */
+  docId: docIdSchema,
   name: str({ max: 500 }),
   width: int(1, EDIT_LIMITS.maxSide),
   height: int(1, EDIT_LIMITS.maxSide),
@@ -206,6 +208,11 @@ export const documentSaveParamsSchema = obj({
   /** Absent when the host already holds this docId's image at meta.imageRev. */
   image: optional(packedSchema),
   mask: packedSchema,
+  /**
+   * The savedAt of this document's save that the client last made or restored (null: never saved). When the
+   * host holds a newer save of the same docId (another window changed it), nothing is written: `conflict`.
+   */
+  baseSavedAt: optional(nullable(str({ max: 40 }))),
 });
 export type DocumentSaveParams = Infer<typeof documentSaveParamsSchema>;
 
@@ -214,6 +221,8 @@ export const documentSaveResultSchema = obj({
   saved: bool,
   imageRev: int(0, Number.MAX_SAFE_INTEGER),
   bytes: int(0, 4 * EDIT_LIMITS.maxPackedBytes),
+  /** Set when another window saved this document after `baseSavedAt`: its save is kept, this one was not written. */
+  conflict: optional(obj({ savedAt: str({ max: 40 }), name: str({ max: 500 }) })),
 });
 
 export const documentRestoreResultSchema = obj({
@@ -222,6 +231,17 @@ export const documentRestoreResultSchema = obj({
   problem: nullable(str({ max: 2000 })),
 });
 export type DocumentRestoreResult = Infer<typeof documentRestoreResultSchema>;
+
+/** One autosaved document, for the list of documents a window can switch to. */
+export const documentSummarySchema = obj({
+  docId: docIdSchema,
+  name: str({ max: 500 }),
+  width: int(1, EDIT_LIMITS.maxSide),
+  height: int(1, EDIT_LIMITS.maxSide),
+  steps: int(0, 100_000),
+  savedAt: str({ max: 40 }),
+});
+export type DocumentSummary = Infer<typeof documentSummarySchema>;
 
 // ---------- export of the edited image ----------
 
@@ -236,7 +256,6 @@ export const documentExportParamsSchema = obj({
 });
 export type DocumentExportParams = Infer<typeof documentExportParamsSchema>;
 
-const empty = obj({});
 
 /** Merged into contract.ts `requests`. */
 export const editRequests = {
@@ -245,8 +264,12 @@ export const editRequests = {
   'edit.cancel': { params: obj({ jobId: jobIdSchema }), result: obj({ cancelled: bool }) },
   'canvas.open': { params: canvasOpenParamsSchema, result: canvasOpenResultSchema },
   'document.save': { params: documentSaveParamsSchema, result: documentSaveResultSchema },
-  'document.restore': { params: empty, result: documentRestoreResultSchema },
-  'document.discard': { params: empty, result: obj({ discarded: bool }) },
+  /** Restores `docId`'s autosave, or (no docId) the most recently saved document. */
+  'document.restore': { params: obj({ docId: optional(docIdSchema) }), result: documentRestoreResultSchema },
+  /** The autosaved documents, newest save first. */
+  'document.list': { params: obj({}), result: obj({ documents: arr(documentSummarySchema, { max: 64 }) }) },
+  /** Deletes one document's autosave (every other document's autosave stays). */
+  'document.discard': { params: obj({ docId: docIdSchema }), result: obj({ discarded: bool }) },
   'document.export': { params: documentExportParamsSchema, result: exportResultSchema },
 } as const satisfies Record<string, { params: Schema<unknown>; result: Schema<unknown> }>;
 

@@ -4,100 +4,16 @@
 // are byte-identical, inside they changed → undo → redo → export with the edit chain; outpainting grows
 // the image; a corrupt or oversized file leaves the document as it was; a reload restores the autosave.
 // This file starts its own server with a private data folder (VAR_STUDIO_DATA_DIR) for the autosave.
-import { test as base, expect, type Page } from '@playwright/test';
-import { mkdtempSync, readFileSync, rmSync, mkdirSync } from 'node:fs';
-import os from 'node:os';
+import { expect, type Page } from '@playwright/test';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import extractChunks from 'png-chunks-extract';
 import encodeChunks from 'png-chunks-encode';
 import * as pngText from 'png-chunk-text';
 import { featherWeights } from '../../src/engine/edit-pixels';
-import { docScreenshot, repoRoot, startServe } from './fixtures';
-
-const PHOTO = path.join(repoRoot, 'tests', 'fixtures', 'engine', 'fashion-72x56.png');
-
-interface Serve { url: string; dataDir: string; log: string[] }
-
-const test = base.extend<{ consoleProblems: string[] }, { canvasServe: Serve }>({
-  canvasServe: [
-    async ({}, use) => {
-      const dataDir = mkdtempSync(path.join(os.tmpdir(), 'var-studio-canvas-e2e-'));
-      const modelsDir = path.join(dataDir, 'models');
-      mkdirSync(modelsDir);
-      const { info, proc } = await startServe({ modelsDir, dataDir });
-      await use({ url: info.url, dataDir, log: info.log });
-      if (proc.pid) process.kill(-proc.pid, 'SIGTERM');
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-    { scope: 'worker', timeout: 300_000 },
-  ],
-  consoleProblems: async ({ page }, use) => {
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(m.text());
-    });
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-    await use(problems);
-    expect(problems, 'CSP violations or page errors').toEqual([]);
-  },
-});
-
-interface Snapshot {
-  document: { docId: string; width: number; height: number; region: { x: number; y: number; size: number }; steps: number; maskedPixels: number; image: string; mask: string } | null;
-  history: { undo: number; redo: number };
-  staged: { count: number; index: number; region: { x: number; y: number; size: number } } | null;
-  autosave: { state: string };
-  status: string;
-  feather: number;
-  view: { stage: { scale: number; x: number; y: number } };
-}
-
-async function snapshot(page: Page): Promise<Snapshot> {
-  return page.evaluate(() => (window as unknown as { __varStudioCanvasTestHook: { snapshot(): Snapshot } }).__varStudioCanvasTestHook.snapshot());
-}
-
-const bytes = (b64: string) => new Uint8Array(Buffer.from(b64, 'base64'));
-
-const sockets = new WeakMap<Page, Promise<import('@playwright/test').WebSocket>>();
-function wsOf(page: Page): Promise<import('@playwright/test').WebSocket> {
-  return sockets.get(page)!;
-}
-
-async function openCanvas(page: Page, url: string): Promise<void> {
-  sockets.set(page, page.waitForEvent('websocket'));
-  await page.goto(url);
-  await expect(page.getByTestId('provider')).toBeVisible();
-  await page.getByRole('button', { name: 'Canvas', exact: true }).click();
-  // The autosave of an earlier test has been looked for (and restored) before anything is opened.
-  await expect(page.getByTestId('canvas-stage')).toHaveAttribute('data-ready', 'true');
-}
-
-async function openPhoto(page: Page): Promise<void> {
-  // The autosave of an earlier test may be this photo's size already: wait for the new document itself.
-  const before = (await snapshot(page)).document?.docId ?? null;
-  await page.getByTestId('canvas-file-input').setInputFiles(PHOTO);
-  await expect.poll(async () => (await snapshot(page)).document?.docId ?? null).not.toBe(before);
-  await expect(page.getByTestId('doc-size')).toHaveText('72×56 px');
-}
-
-/** Screen position of a document pixel, from the stage's transform. */
-async function screenOf(page: Page, x: number, y: number): Promise<{ x: number; y: number }> {
-  const s = await snapshot(page);
-  const box = (await page.getByTestId('canvas-stage').boundingBox())!;
-  return { x: box.x + s.view.stage.x + x * s.view.stage.scale, y: box.y + s.view.stage.y + y * s.view.stage.scale };
-}
-
-async function drag(page: Page, points: [number, number][]): Promise<void> {
-  const first = await screenOf(page, ...points[0]);
-  await page.mouse.move(first.x, first.y);
-  await page.mouse.down();
-  for (const p of points.slice(1)) {
-    const s = await screenOf(page, ...p);
-    await page.mouse.move(s.x, s.y, { steps: 6 });
-  }
-  await page.mouse.up();
-}
+import { docScreenshot } from './fixtures';
+import { PHOTO, bytes, drag, openCanvas, openPhoto, replacing, screenOf, snapshot, test, wsOf, type Snapshot } from './canvas-fixtures';
 
 async function photoRgb(): Promise<Uint8Array> {
   const { data } = await sharp(PHOTO).removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -136,6 +52,7 @@ test('open → paint by mouse → inpaint: outside the feathered mask byte-ident
 
   // Inpaint with a batch of 2: per-scale progress, then two candidates to cycle.
   await page.getByTestId('op-inpaint').click();
+  await page.getByTestId('fold-sampling').click(); // Sampling is folded to one line in Canvas
   const batch = page.getByTestId('batch');
   if (await batch.count()) await batch.fill('2');
   const scaleEvents: number[] = [];
@@ -340,12 +257,12 @@ test('drop, paste, and a generated image from the gallery open into the canvas',
   await openCanvas(page, canvasServe.url);
   const png = readFileSync(PHOTO).toString('base64');
   // Drag-and-drop of a file onto the canvas.
-  await page.getByTestId('canvas-stage').evaluate((el, b64) => {
+  await replacing(page, () => page.getByTestId('canvas-stage').evaluate((el, b64) => {
     const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
     const dt = new DataTransfer();
     dt.items.add(new File([bin], 'dropped.png', { type: 'image/png' }));
     el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, png);
+  }, png));
   await expect(page.getByTestId('doc-name')).toHaveText('dropped.png');
   await expect(page.getByTestId('doc-size')).toHaveText('72×56 px');
   // Paste from the clipboard.
@@ -363,8 +280,9 @@ test('drop, paste, and a generated image from the gallery open into the canvas',
   await expect(page.getByTestId('run-status')).toHaveAttribute('data-state', 'done');
   await page.getByRole('button', { name: 'Canvas', exact: true }).click();
   await page.getByTestId('canvas-from-gallery').first().click();
-  const chain = await page.evaluate(() => (window as unknown as { __varStudioCanvasTestHook: { chain(): { source: { kind: string; settingsJson: string } } } }).__varStudioCanvasTestHook.chain());
-  expect(chain.source.kind).toBe('generated');
+  const chainOf = () => page.evaluate(() => (window as unknown as { __varStudioCanvasTestHook: { chain(): { source: { kind: string; settingsJson: string } } } }).__varStudioCanvasTestHook.chain());
+  await expect.poll(async () => (await chainOf()).source.kind).toBe('generated');
+  const chain = await chainOf();
   expect(JSON.parse(chain.source.settingsJson).format).toBe('var-studio-settings');
 });
 
@@ -534,7 +452,7 @@ test('a large image (4096×3072): opens, strokes keep up with the pointer, the r
   await openCanvas(page, canvasServe.url);
   // A real photo scaled up to a large canvas (JPEG, as cameras write them).
   const big = await sharp(PHOTO).resize(4096, 3072, { kernel: 'lanczos3' }).jpeg({ quality: 90 }).toBuffer();
-  await page.getByTestId('canvas-file-input').setInputFiles({ name: 'large.jpg', mimeType: 'image/jpeg', buffer: big });
+  await replacing(page, () => page.getByTestId('canvas-file-input').setInputFiles({ name: 'large.jpg', mimeType: 'image/jpeg', buffer: big }));
   await expect(page.getByTestId('doc-size')).toHaveText('4096×3072 px');
   await page.getByTestId('brush-size').fill('256');
   await drag(page, [[800, 800], [1600, 1400], [2400, 1000], [3000, 2200]]);

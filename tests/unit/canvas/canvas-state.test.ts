@@ -1,12 +1,12 @@
 // The canvas document model: brush rasteriser, changes and their inverses, undo/redo with a memory bound,
 // strokes, region geometry (outpaint growth, Extend canvas) and the edit payload crop.
 import { describe, expect, it } from 'vitest';
-import { brushCoverage, dab, strokeSegment, resizeBytes, cropBytes, countAtLeast } from '../../../src/renderer/lib/canvas-state/raster';
-import { CanvasDocument, acceptChange, wholeMaskChange, type Change } from '../../../src/renderer/lib/canvas-state/document';
+import { brushCoverage, dab, strokeSegment, resizeBytes, cropBytes, countAtLeast, maskBounds } from '../../../src/renderer/lib/canvas-state/raster';
+import { CanvasDocument, acceptChange, maskSnapshot, restoreMaskChange, wholeMaskChange, type Change } from '../../../src/renderer/lib/canvas-state/document';
 import { EditHistory } from '../../../src/renderer/lib/canvas-state/history';
 import { Stroke } from '../../../src/renderer/lib/canvas-state/stroke';
-import { extendRegion, grownCanvas, regionCrop, regionProblem, defaultRegion } from '../../../src/renderer/lib/canvas-state/geometry';
-import { buildEditPayload, EditInputError } from '../../../src/renderer/lib/canvas-state/edit-request';
+import { extendRegion, grownCanvas, regionCrop, regionProblem, defaultRegion, defaultBrushSize, regionScale } from '../../../src/renderer/lib/canvas-state/geometry';
+import { buildEditPayload, EditInputError, regionAlpha } from '../../../src/renderer/lib/canvas-state/edit-request';
 import { pack, unpack } from '../../../src/renderer/lib/canvas-state/packing';
 import type { EditStep } from '../../../src/shared/edit';
 
@@ -170,8 +170,9 @@ describe('changes, undo and redo', () => {
     for (let y = 0; y < 30; y++) for (let x = 0; x < 40; x++) {
       if (x < 16 && y < 20) continue; // inside the region (doc coords -8..16, -4..20)
       for (let c = 0; c < 3; c++) expect(d.image[((y + 4) * 48 + x + 8) * 3 + c]).toBe(beforeImg[(y * 40 + x) * 3 + c]);
-      expect(d.mask[(y + 4) * 48 + x + 8]).toBe(beforeMask[y * 40 + x]);
+      expect(d.mask[(y + 4) * 48 + x + 8]).toBe(0); // Accept used the mask up
     }
+    expect(beforeMask.some((v) => v > 0)).toBe(true);
     // new area outside the region and the old image (right of the region, above the old image) is black and masked
     expect(d.mask[0 * 48 + 30]).toBe(255);
     expect(Array.from(d.image.subarray((0 * 48 + 30) * 3, (0 * 48 + 30) * 3 + 3))).toEqual([0, 0, 0]);
@@ -253,6 +254,54 @@ describe('region geometry', () => {
     expect(p.masked).toBeGreaterThan(0);
     expect(Array.from(p.image.data.subarray(0, 3))).toEqual(Array.from(d.image.subarray(2 * 40 * 3, 2 * 40 * 3 + 3)));
     expect(() => buildEditPayload(d, { x: 100, y: 0, size: 10 })).toThrow(EditInputError);
+  });
+});
+
+describe('the mask and the model resolution', () => {
+  it('Accept clears the mask; Restore mask paints it back merged with new paint', () => {
+    const d = doc(40, 30);
+    d.mask.fill(0);
+    dab(d.mask, 40, 30, 10, 10, 4, 1, 'brush');
+    dab(d.mask, 40, 30, 35, 25, 3, 1, 'brush'); // outside the region: cleared too
+    const before = d.mask.slice();
+    const saved = maskSnapshot(d)!;
+    expect(saved.bounds).toEqual(maskBounds(before, 40, 30));
+    new EditHistory().apply(d, 'inpaint', acceptChange(d, { x: 0, y: 0, size: 24 }, noiseImage(24, 24, 2), step({})));
+    expect(countAtLeast(d.mask, 1)).toBe(0);
+    d.mask[0] = 200;
+    const back = restoreMaskChange(d, saved, 0, 0)!;
+    d.apply(back);
+    for (let i = 0; i < before.length; i++) expect(d.mask[i]).toBe(i === 0 ? Math.max(200, before[0]) : before[i]);
+  });
+
+  it('outpaint strip-only sends an empty mask; the preview alpha covers the mask and the part past the edge', () => {
+    const d = doc(40, 30);
+    d.mask.fill(0);
+    dab(d.mask, 40, 30, 30, 15, 3, 1, 'brush');
+    const region = { x: 24, y: 2, size: 24 }; // 8 px past the right edge
+    const strip = buildEditPayload(d, region, { stripOnly: true });
+    expect(strip.masked).toBe(0);
+    expect(strip.outside).toBe(8 * 24);
+    const a = regionAlpha(strip);
+    expect(countAtLeast(a, 128)).toBe(8 * 24);
+    expect(a[0 * 24 + 16]).toBe(255); // x = 40: past the edge
+    expect(a[0 * 24 + 15]).toBe(0);
+    const all = buildEditPayload(d, region);
+    expect(all.masked).toBeGreaterThan(0);
+    expect(countAtLeast(regionAlpha(all), 128)).toBe(8 * 24 + all.masked);
+  });
+
+  it('brush default is a tenth of the shorter side; a region far larger than the model gets a smaller suggested box', () => {
+    expect(defaultBrushSize(32, 32)).toBe(3);
+    expect(defaultBrushSize(1024, 768)).toBe(77);
+    expect(defaultBrushSize(4, 4)).toBe(1);
+    expect(regionScale({ x: 0, y: 0, size: 512 }, 32, 1024, 768, null)).toMatchObject({ factor: 16, text: '512 px → 32 px model: 16× softer' });
+    const far = regionScale({ x: 0, y: 0, size: 512 }, 32, 1024, 768, { x: 600, y: 700, width: 20, height: 20 });
+    expect(far.suggested).toEqual({ x: 546, y: 640, size: 128 }); // centred on the paint, kept inside the image
+    const ok = regionScale({ x: 0, y: 0, size: 128 }, 32, 1024, 768, null);
+    expect(ok.factor).toBe(4);
+    expect(ok.suggested).toBeNull();
+    expect(regionScale({ x: 0, y: 0, size: 32 }, 32, 32, 32, null).text).toBe('32 px → 32 px model: pixel for pixel');
   });
 });
 

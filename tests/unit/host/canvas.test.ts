@@ -88,11 +88,13 @@ describe('edit jobs on a real image', () => {
       if (e.type === 'done') full = e.images[0];
     }
     const before = d.image.slice();
+    const maskBefore = d.mask.slice();
     const h = new EditHistory();
     h.apply(d, 'inpaint', acceptChange(d, region, done.candidates[0].image.data, step(region, d)));
     expect(Array.from(d.image)).toEqual(Array.from(full!.data));
+    expect(d.mask.every((v) => v === 0)).toBe(true); // Accept uses the mask up
 
-    const plan = planEdit(photo, { width: d.width, height: d.height, data: d.mask }, region, engine.manifest);
+    const plan = planEdit(photo, { width: d.width, height: d.height, data: maskBefore }, region, engine.manifest);
     const weight = featherWeights(plan.regenPixels, 56, 56, 3);
     let changedInside = 0, outside = 0;
     for (let y = 0; y < d.height; y++) for (let x = 0; x < d.width; x++) {
@@ -109,6 +111,7 @@ describe('edit jobs on a real image', () => {
     expect(changedInside).toBeGreaterThan(150);
     h.undo(d);
     expect(Array.from(d.image)).toEqual(Array.from(photo.data));
+    expect(Array.from(d.mask)).toEqual(Array.from(maskBefore));
   });
 
   it('outpaint: a region past the right edge grows the document; the old pixels outside the region stay', async () => {
@@ -212,9 +215,9 @@ describe('autosave', () => {
     const { gunzipSync } = await import('node:zlib');
     expect(Array.from(gunzipSync(r.document!.image))).toEqual(Array.from(image));
     expect(Array.from(gunzipSync(r.document!.mask))).toEqual(Array.from(mask2));
-    expect(readdirSync(join(dir, 'canvas')).filter((f) => f.endsWith('.gz'))).toHaveLength(2); // old files removed
+    expect(readdirSync(join(dir, 'canvas', 'doc-a')).filter((f) => f.endsWith('.gz'))).toHaveLength(2); // old files removed
     await expect(store.save({ meta: meta(), image: gzipSync(image.subarray(1)), mask: gzipSync(mask) })).rejects.toThrow(/holds 35 bytes/);
-    expect(await store.discard()).toBe(true);
+    expect(await store.discard('doc-a')).toBe(true);
     expect((await store.restore()).document).toBeNull();
   });
 
@@ -223,7 +226,7 @@ describe('autosave', () => {
     const d = newDoc();
     const { sampling, ...flat } = step({ x: 0, y: 0, size: 3 }, d);
     await store.save({ meta: meta(), image: gzipSync(new Uint8Array(36)), mask: gzipSync(new Uint8Array(12)) });
-    const index = join(dir, 'canvas', 'document.json');
+    const index = join(dir, 'canvas', 'doc-a', 'document.json');
     const stored = JSON.parse(readFileSync(index, 'utf8'));
     stored.meta.chain = { ...stored.meta.chain, version: 1, steps: [{ ...flat, ...sampling }] };
     writeFileSync(index, JSON.stringify(stored));
@@ -231,14 +234,35 @@ describe('autosave', () => {
     expect(r.problem).toBeNull();
     expect(r.document!.meta.chain.version).toBe(2);
     expect(r.document!.meta.chain.steps[0].sampling).toEqual(sampling);
-    await store.discard();
+    await store.discard('doc-a');
+  });
+
+  it('two documents keep their own autosaves; a save based on an older save of the same document is refused', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'var-canvas-two-'));
+    const store = new DocumentStore(root);
+    const img = gzipSync(new Uint8Array(36)), m = gzipSync(new Uint8Array(12));
+    expect((await store.save({ meta: meta({ docId: 'doc-x', name: 'x', savedAt: 't1' }), image: img, mask: m, baseSavedAt: null })).saved).toBe(true);
+    await new Promise((r) => setTimeout(r, 15));
+    expect((await store.save({ meta: meta({ docId: 'doc-y', name: 'y', savedAt: 't2' }), image: img, mask: m, baseSavedAt: null })).saved).toBe(true);
+    // Window A saves x again on its own last save; window B, still on t1 afterwards, is refused.
+    expect((await store.save({ meta: meta({ docId: 'doc-x', name: 'x', savedAt: 't3' }), mask: m, baseSavedAt: 't1' })).saved).toBe(true);
+    const stale = await store.save({ meta: meta({ docId: 'doc-x', name: 'x-from-b', savedAt: 't4' }), mask: gzipSync(new Uint8Array(12).fill(7)), baseSavedAt: 't1' });
+    expect(stale).toMatchObject({ saved: false, conflict: { savedAt: 't3', name: 'x' } });
+    expect((await store.restore('doc-x')).document!.meta.savedAt).toBe('t3');
+    expect((await store.restore('doc-y')).document!.meta.name).toBe('y');
+    expect((await store.restore()).document!.meta.docId).toBe('doc-x'); // the most recently saved
+    expect((await store.list()).map((d) => d.docId)).toEqual(['doc-x', 'doc-y']);
+    expect(await store.discard('doc-x')).toBe(true);
+    expect((await store.list()).map((d) => d.docId)).toEqual(['doc-y']);
+    expect((await store.restore()).document!.meta.docId).toBe('doc-y');
+    rmSync(root, { recursive: true, force: true });
   });
 
   it('a damaged autosave is moved aside with a message, not lost', async () => {
     const store = new DocumentStore(dir);
     await store.save({ meta: meta(), image: gzipSync(new Uint8Array(36)), mask: gzipSync(new Uint8Array(12)) });
-    const files = readdirSync(join(dir, 'canvas')).filter((f) => f.startsWith('image-'));
-    writeFileSync(join(dir, 'canvas', files[0]), 'not gzip');
+    const files = readdirSync(join(dir, 'canvas', 'doc-a')).filter((f) => f.startsWith('image-'));
+    writeFileSync(join(dir, 'canvas', 'doc-a', files[0]), 'not gzip');
     const r = await store.restore();
     expect(r.document).toBeNull();
     expect(r.problem).toMatch(/damaged .* moved to .*broken/);

@@ -66,10 +66,14 @@ const SAMPLES = {
     result: { saved: true, imageRev: 0, bytes: 5 }, badResult: { saved: true, imageRev: -1, bytes: 5 },
   },
   'document.restore': {
-    params: {}, badParams: { force: true },
+    params: {}, badParams: { docId: 5 },
     result: { document: { meta, image: Uint8Array.of(1), mask: Uint8Array.of(2) }, problem: null }, badResult: { document: null },
   },
-  'document.discard': { params: {}, badParams: { all: 1 }, result: { discarded: true }, badResult: { discarded: null } },
+  'document.list': {
+    params: {}, badParams: { all: 1 },
+    result: { documents: [{ docId: 'doc-a', name: 'a', width: 4, height: 3, steps: 0, savedAt: 'now' }] }, badResult: { documents: [{ docId: 'a/b', name: 'a', width: 4, height: 3, steps: 0, savedAt: 'now' }] },
+  },
+  'document.discard': { params: { docId: 'doc-a' }, badParams: { docId: 'a/b' }, result: { discarded: true }, badResult: { discarded: null } },
   'document.export': {
     params: { format: 'webp', quality: 80, width: 2, height: 1, image: Uint8Array.of(1), chain, fileName: 'edited' },
     badParams: { format: 'webp', quality: 0, width: 2, height: 1, image: Uint8Array.of(1), chain, fileName: 'edited' },

@@ -2,7 +2,7 @@
 // box and the edit chain. Every undoable change is a Change (a resize plus rectangle patches plus the chain
 // after it); applying one returns its exact inverse, so undo/redo store only the pixels that changed.
 import type { DocSource, EditChain, EditStep, Region } from '../../../shared/edit';
-import { cropBytes, intersect, pasteBytes, resizeBytes, type Rect } from './raster';
+import { cropBytes, intersect, maskBounds, pasteBytes, resizeBytes, union, type Rect } from './raster';
 import { grownCanvas } from './geometry';
 
 export interface Patch extends Rect {
@@ -110,29 +110,55 @@ export function wholeMaskChange(doc: CanvasDocument, f: (v: number) => number): 
 /**
  * Accepting a candidate: the document grows to hold the region (outpainting), the region square takes the
  * candidate's pixels (which the engine already feathered over the source: outside the feathered mask they
- * are the source bytes), pixels outside the region are untouched. New canvas area outside both the old
- * document and the region (only when the region passes two edges) is black and masked, ready to fill.
+ * are the source bytes), pixels outside the region are untouched. The mask is used up: it is cleared, so
+ * the result shows without the overlay and the next operation starts from nothing painted. New canvas area
+ * outside both the old document and the region (only when the region passes two edges) is black and
+ * masked, ready to fill.
  */
 export function acceptChange(doc: CanvasDocument, region: Region, candidate: Uint8Array, step: EditStep): Change {
   if (candidate.length !== region.size * region.size * 3) throw new Error(`candidate of ${candidate.length} bytes for a ${region.size}-pixel region`);
   const g = grownCanvas(region, doc.width, doc.height);
   const grows = g.width !== doc.width || g.height !== doc.height;
   const rect: Rect = { x: region.x + g.shiftX, y: region.y + g.shiftY, width: region.size, height: region.size };
-  const patch: Patch = { ...rect, image: candidate };
-  if (grows) {
-    // The region's new pixels are generated, not masked; its old pixels keep their mask.
-    const mask = new Uint8Array(region.size * region.size);
-    for (let y = 0; y < region.size; y++) {
-      for (let x = 0; x < region.size; x++) {
-        const ox = region.x + x, oy = region.y + y;
-        if (ox >= 0 && oy >= 0 && ox < doc.width && oy < doc.height) mask[y * region.size + x] = doc.mask[oy * doc.width + ox];
+  const patches: Patch[] = [{ ...rect, image: candidate }];
+  const painted = maskBounds(doc.mask, doc.width, doc.height);
+  const oldArea: Rect = { x: g.shiftX, y: g.shiftY, width: doc.width, height: doc.height };
+  const cleared = union(grows ? rect : null, painted ? { ...painted, x: painted.x + g.shiftX, y: painted.y + g.shiftY } : null);
+  if (cleared) {
+    const mask = new Uint8Array(cleared.width * cleared.height);
+    for (let y = 0; y < cleared.height; y++) {
+      for (let x = 0; x < cleared.width; x++) {
+        const X = cleared.x + x, Y = cleared.y + y;
+        const inside = (r: Rect) => X >= r.x && Y >= r.y && X < r.x + r.width && Y < r.y + r.height;
+        if (!inside(oldArea) && !inside(rect)) mask[y * cleared.width + x] = 255;
       }
     }
-    patch.mask = mask;
+    patches.push({ ...cleared, mask });
   }
   return {
     ...(grows ? { resize: { ...g, newAreaMask: 255 } } : {}),
-    patches: [patch],
+    patches,
     steps: [...doc.steps, step],
   };
+}
+
+/** The mask as it is now, as a change that paints it back (merged with what is painted then) after `shift`. */
+export function maskSnapshot(doc: CanvasDocument): { bounds: Rect; mask: Uint8Array } | null {
+  const bounds = maskBounds(doc.mask, doc.width, doc.height);
+  return bounds ? { bounds, mask: cropBytes(doc.mask, doc.width, 1, bounds) } : null;
+}
+
+/** Paints a saved mask back at its place moved by (shiftX, shiftY), keeping whatever is painted now. */
+export function restoreMaskChange(doc: CanvasDocument, saved: { bounds: Rect; mask: Uint8Array }, shiftX: number, shiftY: number): Change | null {
+  const at = intersect({ ...saved.bounds, x: saved.bounds.x + shiftX, y: saved.bounds.y + shiftY }, { x: 0, y: 0, width: doc.width, height: doc.height });
+  if (!at) return null;
+  const mask = cropBytes(doc.mask, doc.width, 1, at);
+  for (let y = 0; y < at.height; y++) {
+    for (let x = 0; x < at.width; x++) {
+      const v = saved.mask[(at.y - shiftY - saved.bounds.y + y) * saved.bounds.width + (at.x - shiftX - saved.bounds.x + x)];
+      const i = y * at.width + x;
+      if (v > mask[i]) mask[i] = v;
+    }
+  }
+  return { patches: [{ ...at, mask }] };
 }

@@ -13,6 +13,8 @@ export interface EditRunParams {
   feather: number;
   maskedPixels: number;
   sampling: Sampling;
+  /** One byte per region pixel: where the edit may change pixels (the live preview shows only there). */
+  alpha: Uint8Array;
 }
 
 export interface Staged extends EditRunParams { jobId: string; candidates: Candidate[] }
@@ -28,7 +30,7 @@ export class EditJob {
   scalesDone = $state(0);
   scales = $state(0);
   /** The running edit's latest scale, shown stretched over the region box. */
-  preview = $state.raw<{ region: Region; image: RgbImageMsg; scale: number } | null>(null);
+  preview = $state.raw<{ region: Region; image: RgbImageMsg; scale: number; alpha: Uint8Array } | null>(null);
   /** Candidates waiting for accept/discard. */
   staged = $state.raw<Staged | null>(null);
   candidateIndex = $state(0);
@@ -109,7 +111,7 @@ export class EditJob {
         break;
       case 'job.scale':
         this.scalesDone = Math.max(this.scalesDone, e.index + 1);
-        if (this.params) this.preview = { region: this.params.region, image: e.previews[0], scale: e.index };
+        if (this.params) this.preview = { region: this.params.region, image: e.previews[0], scale: e.index, alpha: this.params.alpha };
         break;
       case 'edit.done': {
         this.status = 'idle';

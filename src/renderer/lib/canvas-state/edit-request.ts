@@ -25,12 +25,16 @@ export class EditInputError extends Error {
   }
 }
 
-export function buildEditPayload(doc: CanvasDocument, region: Region): EditPayload {
+/**
+ * `stripOnly` (outpaint): only the region's pixels past the image edge are regenerated; what is painted
+ * inside the image is left as it is.
+ */
+export function buildEditPayload(doc: CanvasDocument, region: Region, opts: { stripOnly?: boolean } = {}): EditPayload {
   const problem = regionProblem(region, doc.width, doc.height);
   if (problem) throw new EditInputError('bad-region', problem, 'Move or resize the region box.');
   const crop = regionCrop(region, doc.width, doc.height)!;
   const image = { width: crop.width, height: crop.height, data: cropBytes(doc.image, doc.width, 3, crop) };
-  const mask = { width: crop.width, height: crop.height, data: cropBytes(doc.mask, doc.width, 1, crop) };
+  const mask = { width: crop.width, height: crop.height, data: opts.stripOnly ? new Uint8Array(crop.width * crop.height) : cropBytes(doc.mask, doc.width, 1, crop) };
   return {
     image, mask,
     region: { x: region.x - crop.x, y: region.y - crop.y, size: region.size },
@@ -38,4 +42,20 @@ export function buildEditPayload(doc: CanvasDocument, region: Region): EditPaylo
     masked: countAtLeast(mask.data, 128),
     outside: region.size * region.size - crop.width * crop.height,
   };
+}
+
+/** Per region pixel, where the edit may change it: the sent mask inside the image, everything past its edge. */
+export function regionAlpha(payload: EditPayload): Uint8Array {
+  const { size } = payload.region;
+  const alpha = new Uint8Array(size * size).fill(255);
+  const { width, height, data } = payload.mask;
+  for (let y = 0; y < height; y++) {
+    const ry = y - payload.region.y;
+    if (ry < 0 || ry >= size) continue;
+    for (let x = 0; x < width; x++) {
+      const rx = x - payload.region.x;
+      if (rx >= 0 && rx < size) alpha[ry * size + rx] = data[y * width + x];
+    }
+  }
+  return alpha;
 }

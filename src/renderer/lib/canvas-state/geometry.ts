@@ -63,3 +63,27 @@ export function extendRegion(width: number, height: number, current: Region, dir
   const alongPos = dir === 'left' || dir === 'up' ? -n : along + n - size;
   return dir === 'left' || dir === 'right' ? { x: alongPos, y: acrossPos, size } : { x: acrossPos, y: alongPos, size };
 }
+
+/** Past this many document pixels per model pixel, a region's result is visibly softer than its surroundings. */
+export const MAX_REGION_SCALE = 4;
+
+/** The brush a new document starts with: about a tenth of its shorter side (one dab never covers most of a small image). */
+export function defaultBrushSize(width: number, height: number): number {
+  return Math.min(Math.max(Math.round(Math.min(width, height) / 10), 1), 512);
+}
+
+/** How the region box maps onto the model's grid: the factor, and a suggested box when it is too coarse. */
+export function regionScale(region: Region, modelResolution: number, width: number, height: number, painted: Rect | null): { factor: number; text: string; suggested: Region | null } {
+  const factor = region.size / modelResolution;
+  const text = factor > 1
+    ? `${region.size} px → ${modelResolution} px model: ${+factor.toFixed(1)}× softer`
+    : `${region.size} px → ${modelResolution} px model: ${factor < 1 ? `${+(1 / factor).toFixed(1)}× sharper than needed` : 'pixel for pixel'}`;
+  if (factor <= MAX_REGION_SCALE) return { factor, text, suggested: null };
+  const size = Math.max(MAX_REGION_SCALE * modelResolution, MIN_REGION);
+  const focus = painted ?? { x: region.x, y: region.y, width: region.size, height: region.size };
+  const centre = (pos: number, extent: number, side: number) => {
+    const at = Math.round(pos + extent / 2 - size / 2);
+    return size <= side ? Math.min(Math.max(at, 0), side - size) : at;
+  };
+  return { factor, text, suggested: { x: centre(focus.x, focus.width, width), y: centre(focus.y, focus.height, height), size } };
+}

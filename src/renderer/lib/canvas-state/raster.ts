@@ -111,3 +111,19 @@ export function countAtLeast(mask: Uint8Array, threshold: number): number {
   for (let i = 0; i < mask.length; i++) if (mask[i] >= threshold) n++;
   return n;
 }
+
+/** The smallest rectangle holding every non-zero mask byte, or null for an empty mask. */
+export function maskBounds(mask: Uint8Array, w: number, h: number): Rect | null {
+  let x0 = w, y0 = h, x1 = -1, y1 = -1;
+  for (let y = 0; y < h; y++) {
+    const row = y * w;
+    for (let x = 0; x < w; x++) {
+      if (mask[row + x] === 0) continue;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      y1 = y;
+    }
+  }
+  return x1 < 0 ? null : { x: x0, y: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
+}

@@ -2,7 +2,7 @@
 // its undo history (DocumentModel), the edit job (run, preview, staged candidates) and the autosave. It knows no view: the Konva
 // view (lib/canvas) follows the runes below (see CanvasWorkspace.svelte) and never owns document state.
 import type { RgbImageMsg } from '../../../shared/contract';
-import type { DocSource, EditChain, EditOperation, EditStep, Region } from '../../../shared/edit';
+import type { DocSource, DocumentSummary, EditChain, EditOperation, EditStep, Region } from '../../../shared/edit';
 import { EDIT_LIMITS } from '../../../shared/edit';
 import { settingsToJson } from '../../../shared/settings';
 import { toBase64 } from '../../../shared/wire';
@@ -10,16 +10,25 @@ import type { StudioApp } from '../state/app.svelte';
 import type { GalleryEntry } from '../generate-state/gallery.svelte';
 import { asCallError } from '../studio/jobs';
 import { downloadBytes, randomSeed } from '../image';
-import { acceptChange, wholeMaskChange, type CanvasDocument, type Change } from './document';
+import { acceptChange, maskSnapshot, restoreMaskChange, wholeMaskChange, type CanvasDocument, type Change } from './document';
 import type { EditHistory } from './history';
 import { DocumentModel } from './document-model.svelte';
-import { buildEditPayload, EditInputError } from './edit-request';
-import { extendRegion, grownCanvas, reachesPastEdge, regionCrop, regionProblem, type Direction } from './geometry';
-import { countAtLeast } from './raster';
+import { buildEditPayload, EditInputError, regionAlpha } from './edit-request';
+import { defaultBrushSize, extendRegion, grownCanvas, reachesPastEdge, regionCrop, regionProblem, regionScale, type Direction } from './geometry';
+import { countAtLeast, maskBounds, type Rect } from './raster';
 import { checkPacked, pack } from './packing';
 import type { BrushSettings } from './stroke';
 import { EditJob } from './edit-job.svelte';
-import { Autosave } from './autosave.svelte';
+import { Autosave, type AutosaveConflict } from './autosave.svelte';
+
+/** A question the canvas asks before it drops work (the workspace shows it as a dialog). */
+export interface Question<A extends string = string> {
+  title: string;
+  message: string;
+  /** First: the default (Enter); the last one is Cancel (Esc). */
+  answers: { id: A; label: string; danger?: boolean }[];
+  resolve(answer: A): void;
+}
 
 /** What to show for a failure: the host's own words, a canvas input problem, or anything else with a fallback hint. */
 function problemOf(e: unknown, fallbackHint: string): { message: string; hint: string } {
@@ -33,6 +42,7 @@ export class CanvasSession {
 
   // tools
   mode = $state<'brush' | 'eraser'>('brush');
+  /** Set to about a tenth of the document's shorter side whenever a document is opened. */
   brushSize = $state(24);
   hardness = $state(0.8);
   maskOpacity = $state(0.5);
@@ -42,6 +52,14 @@ export class CanvasSession {
   scaleLocked = $state(false);
   fromScale = $state(2);
   extendBy = $state(64);
+  /** Outpaint regenerates only the new strip past the image edge unless this is on. */
+  outpaintPainted = $state(false);
+  /** The mask an Accept cleared, and how far the document moved since (for "Restore mask"). */
+  restorableMask = $state.raw<{ saved: { bounds: Rect; mask: Uint8Array }; shiftX: number; shiftY: number } | null>(null);
+  /** The question on show (replace the document? close it?), or null. */
+  question = $state.raw<Question | null>(null);
+  /** The other autosaved documents this window can switch to (newest first). */
+  documents = $state.raw<DocumentSummary[]>([]);
   /** The last problem, shown in the panel until the next action. */
   problem = $state<{ message: string; hint: string } | null>(null);
   notice = $state<string | null>(null);
@@ -56,7 +74,7 @@ export class CanvasSession {
   constructor(readonly app: StudioApp) {
     this.document = new DocumentModel(() => this.autosave.schedule());
     this.job = new EditJob(app.jobs, { problem: (m, h) => this.fail(m, h), notice: (t) => (this.notice = t) });
-    this.autosave = new Autosave(app.studio, () => this.document.doc);
+    this.autosave = new Autosave(app.studio, () => this.document.doc, (c) => this.onConflict(c));
   }
 
   /** The open document (mutated in place; `rev` changes whenever it does). */
@@ -113,12 +131,49 @@ export class CanvasSession {
 
   // ---------- documents ----------
 
+  /** True when the open document has paint or edits that no export holds. */
+  get unexported(): boolean {
+    return !!this.doc && this.document.unexported;
+  }
+
+  /** Asks a question and waits for the answer (one at a time; a new one cancels the old). */
+  ask<A extends string>(q: Omit<Question<A>, 'resolve'>): Promise<A> {
+    const cancel = this.question?.answers.at(-1)?.id;
+    if (this.question && cancel) this.question.resolve(cancel);
+    return new Promise<A>((resolve) => {
+      this.question = { ...q, resolve: (a: string) => { this.question = null; resolve(a as A); } } as Question;
+    });
+  }
+
+  /**
+   * Before another document takes the canvas: with unexported edits, asks whether to replace this one
+   * (its autosave is deleted), keep it (it stays in the Documents list) or cancel. False: do not open.
+   */
+  private async makeRoom(incoming: string): Promise<boolean> {
+    const doc = this.doc;
+    if (!doc || !this.document.unexported) {
+      if (doc) await this.saveNow();
+      return true;
+    }
+    const answer = await this.ask<'keep' | 'replace' | 'cancel'>({
+      title: `Open "${incoming}"?`,
+      message: `"${doc.name}" has edits that were not exported. Keep it in Documents (you can switch back), or replace it and lose those edits.`,
+      answers: [{ id: 'keep', label: 'Keep it & open' }, { id: 'replace', label: 'Replace', danger: true }, { id: 'cancel', label: 'Cancel' }],
+    });
+    if (answer === 'cancel') return false;
+    if (answer === 'keep') await this.saveNow();
+    else await this.autosave.discard(doc.docId).catch((e) => this.app.toasts.error('Could not delete the autosave', e));
+    return true;
+  }
+
   private setDocument(image: RgbImageMsg, name: string, source: DocSource, steps: EditStep[] = []): void {
     this.cancel();
     this.job.unstage();
     this.problem = null;
+    this.restorableMask = null;
     this.autosave.forgetSavedImage();
     this.document.open(image, name, source, steps);
+    this.brushSize = defaultBrushSize(image.width, image.height);
   }
 
   /** Opens a PNG/JPEG/WebP file (dialog, drop or paste); a bad file leaves the document as it was. */
@@ -136,8 +191,11 @@ export class CanvasSession {
       // An edited file continues its chain; a generated export keeps its generation settings as the source.
       const size = { width: r.image.width, height: r.image.height };
       const source: DocSource = chain?.source ?? (r.settingsJson ? { kind: 'generated', settingsJson: r.settingsJson, ...size } : { kind: 'file', fileName: name, ...size });
+      // Asked only once the file is known to open: a bad file never costs the open document anything.
+      if (!(await this.makeRoom(name))) return false;
       this.setDocument(r.image, name, source, chain?.steps ?? []);
       this.notice = r.note;
+      void this.refreshDocuments();
       return true;
     } catch (e) {
       const p = problemOf(e, 'Open a PNG, JPEG or WebP file.');
@@ -147,12 +205,52 @@ export class CanvasSession {
   }
 
   /** Starts from an image of the gallery (a generated one keeps its generation settings as the chain's source). */
-  openGenerated(entry: GalleryEntry): void {
+  async openGenerated(entry: GalleryEntry): Promise<boolean> {
+    const name = entry.settings ? `${entry.settings.className} ${entry.settings.seed}` : entry.fileName ?? 'image';
+    if (!(await this.makeRoom(name))) return false;
     const source: DocSource = entry.settings
       ? { kind: 'generated', settingsJson: settingsToJson(entry.settings), width: entry.image.width, height: entry.image.height }
       : { kind: 'file', fileName: entry.fileName ?? 'image', width: entry.image.width, height: entry.image.height };
-    this.setDocument(entry.image, entry.settings ? `${entry.settings.className} ${entry.settings.seed}` : entry.fileName ?? 'image', source);
+    this.setDocument(entry.image, name, source);
     this.notice = 'Paint over what should change (B), place the region box, then run.';
+    void this.refreshDocuments();
+    return true;
+  }
+
+  /** Another window saved this document after this one did: this window's version goes on as a copy. */
+  private onConflict(c: AutosaveConflict): void {
+    const doc = this.doc;
+    if (!doc || doc.docId !== c.docId) return;
+    const copy = this.document.fork(`${doc.name} (this window)`.slice(0, 500));
+    if (!copy) return;
+    this.fail(
+      `"${c.name}" was changed in another window (saved ${new Date(c.savedAt).toLocaleTimeString()}). Nothing was overwritten: this window's version is now "${copy.name}".`,
+      'Pick the other version in Documents on the right to see it; both are kept.',
+    );
+    void this.saveNow().then(() => this.refreshDocuments());
+  }
+
+  /** Re-reads the list of autosaved documents. */
+  async refreshDocuments(): Promise<void> {
+    try {
+      const r = await this.app.studio.call('document.list', {});
+      this.documents = r.documents;
+    } catch {
+      this.documents = [];
+    }
+  }
+
+  /** Switches to another autosaved document (this one is saved first and stays in the list). */
+  async switchTo(docId: string): Promise<boolean> {
+    if (this.running || this.doc?.docId === docId) return false;
+    if (this.staged) {
+      this.notice = 'Accept or discard the candidates first.';
+      return false;
+    }
+    if (this.doc) await this.saveNow();
+    const ok = await this.restore(docId);
+    await this.refreshDocuments();
+    return ok;
   }
 
   // ---------- region ----------
@@ -188,6 +286,32 @@ export class CanvasSession {
     this.document.record(label, forward, inverse);
   }
 
+  /** Paints back the mask the last Accept cleared (merged with anything painted since). */
+  restoreMask(): void {
+    const doc = this.doc, r = this.restorableMask;
+    if (!doc || !r || !this.canPaint) return;
+    const change = restoreMaskChange(doc, r.saved, r.shiftX, r.shiftY);
+    this.restorableMask = null;
+    if (change) this.document.apply('restore mask', change);
+    this.notice = 'Mask restored.';
+  }
+
+  /** The region box against the model's resolution: "512 px → 32 px model: 16× softer", and a smaller box when too coarse. */
+  get regionScale(): ReturnType<typeof regionScale> | null {
+    void this.rev;
+    const doc = this.doc, R = this.app.model?.resolution;
+    return doc && R ? regionScale(doc.region, R, doc.width, doc.height, maskBounds(doc.mask, doc.width, doc.height)) : null;
+  }
+
+  /** Moves the region box to the suggested, smaller one. */
+  useSuggestedRegion(): void {
+    const s = this.regionScale?.suggested;
+    if (!s || this.running) return;
+    this.setRegion(s);
+    this.document.changed({ fit: false });
+    this.notice = `Region box set to ${s.size}×${s.size} px.`;
+  }
+
   private maskOp(label: string, f: (v: number) => number): void {
     const doc = this.doc;
     if (!doc || !this.canPaint) return;
@@ -208,12 +332,14 @@ export class CanvasSession {
       if (this.staged) this.notice = 'Accept or discard the candidates first.';
       return;
     }
+    this.restorableMask = null;
     const label = this.document.undo();
     this.notice = label ? `Undone: ${label}` : 'Nothing to undo.';
   }
 
   redo(): void {
     if (!this.doc || this.running || this.staged) return;
+    this.restorableMask = null;
     const label = this.document.redo();
     this.notice = label ? `Redone: ${label}` : 'Nothing to redo.';
   }
@@ -238,12 +364,13 @@ export class CanvasSession {
       return this.fail('The region box lies inside the image, so there is nothing to outpaint.', 'Use "Extend canvas" or drag the region box past the image edge.');
     let payload;
     try {
-      payload = buildEditPayload(doc, region);
+      payload = buildEditPayload(doc, region, { stripOnly: op === 'outpaint' && !this.outpaintPainted });
     } catch (e) {
       if (e instanceof EditInputError) return this.fail(e.message, e.hint);
       throw e;
     }
     const fromScale = this.scaleLocked ? Math.min(Math.max(Math.round(this.fromScale), 1), model.patchNums.length - 1) : undefined;
+    this.restorableMask = null;
     if (payload.masked === 0 && payload.outside === 0)
       return this.fail('The mask is empty inside the region box: nothing would change.', 'Paint over what should change (B), move the region box onto the painted area, or press Fill.');
     if (!s.seedLocked) s.seed = randomSeed();
@@ -253,7 +380,7 @@ export class CanvasSession {
       modelId: model.id, operation: op, classIndex, ...(fromScale !== undefined ? { fromScale } : {}),
       seed: s.seed, batch, sampling, feather: this.feather,
       image: payload.image, mask: payload.mask, region: payload.region,
-    }, { region, op, classIndex, fromScale, feather: this.feather, maskedPixels: payload.masked, sampling }, model.patchNums.length);
+    }, { region, op, classIndex, fromScale, feather: this.feather, maskedPixels: payload.masked, sampling, alpha: regionAlpha(payload) }, model.patchNums.length);
   }
 
   /** Stops at once: the preview goes away now; the host stops before its next scale. */
@@ -281,8 +408,10 @@ export class CanvasSession {
     };
     const label = g.width !== doc.width || g.height !== doc.height ? `outpaint to ${g.width}×${g.height}` : `accept ${st.op}`;
     this.job.unstage();
+    const saved = maskSnapshot(doc);
     this.document.apply(label, acceptChange(doc, st.region, c.image.data, step));
-    this.notice = `Accepted candidate ${index + 1}. Ctrl+Z undoes it.`;
+    this.restorableMask = saved ? { saved, shiftX: g.shiftX, shiftY: g.shiftY } : null;
+    this.notice = `Accepted candidate ${index + 1}; the mask was cleared${saved ? ' ("Restore mask" brings it back)' : ''}. Ctrl+Z undoes it.`;
   }
 
   discard(): void {
@@ -298,15 +427,21 @@ export class CanvasSession {
   }
 
   /** Restores the autosaved document (after a reload, crash or restart). */
-  async restore(): Promise<boolean> {
+  async restore(docId?: string): Promise<boolean> {
+    const opened = this.doc;
     try {
-      const r = await this.autosave.restore();
+      const r = await this.autosave.restore(docId);
       if (r.problem) this.fail(r.problem, 'Open the image again; nothing else was lost.');
       // Nothing saved, or the user opened an image while the autosave was being read: keep what is open.
-      if (!r.document || this.doc) return false;
+      if (!r.document || this.doc !== opened || (!docId && this.doc)) return false;
       const { doc, savedAt } = r.document;
+      this.job.unstage();
+      this.problem = null;
+      this.restorableMask = null;
       this.document.adopt(doc);
       this.autosave.adopt(doc, savedAt);
+      this.brushSize = defaultBrushSize(doc.width, doc.height);
+      void this.refreshDocuments();
       this.notice = `Restored "${doc.name}" (autosaved ${new Date(savedAt).toLocaleString()}).`;
       return true;
     } catch (e) {
@@ -315,12 +450,25 @@ export class CanvasSession {
     }
   }
 
-  /** Closes the document and deletes its autosave. */
-  async close(): Promise<void> {
+  /** Closes the document and deletes its autosave (asks first when it has unexported edits). */
+  async close(): Promise<boolean> {
+    const doc = this.doc;
+    if (!doc) return false;
+    if (this.document.unexported) {
+      const answer = await this.ask<'close' | 'cancel'>({
+        title: `Close "${doc.name}"?`,
+        message: 'It has edits that were not exported. Closing deletes its autosave; the edits cannot be brought back.',
+        answers: [{ id: 'close', label: 'Close without exporting', danger: true }, { id: 'cancel', label: 'Cancel' }],
+      });
+      if (answer !== 'close' || this.doc !== doc) return false;
+    }
     if (this.running) this.cancel();
     this.job.unstage();
+    this.restorableMask = null;
     this.document.close();
-    await this.autosave.discard().catch((e) => this.app.toasts.error('Could not delete the autosave', e));
+    await this.autosave.discard(doc.docId).catch((e) => this.app.toasts.error('Could not delete the autosave', e));
+    await this.refreshDocuments();
+    return true;
   }
 
   // ---------- export ----------
@@ -334,6 +482,7 @@ export class CanvasSession {
     try {
       const image = checkPacked(await pack(flat.data), 'image', 'export');
       const result = await this.app.studio.call('document.export', { format, quality, width: flat.width, height: flat.height, image, chain: doc.chain(), fileName: base });
+      this.document.exported();
       if (result.kind === 'download') {
         downloadBytes(result.bytes, result.mime, result.fileName);
         this.notice = `Exported ${result.fileName} (${flat.width}×${flat.height}, edit chain of ${doc.steps.length} step${doc.steps.length === 1 ? '' : 's'} embedded).`;
@@ -363,7 +512,9 @@ export class CanvasSession {
       history: { ...this.history.size, bytes: this.history.memoryBytes, undoLabel: this.history.undoLabel, redoLabel: this.history.redoLabel },
       status: this.job.status, scalesDone: this.job.scalesDone, scales: this.job.scales,
       staged: this.staged ? { count: this.staged.candidates.length, index: this.job.candidateIndex, region: this.staged.region } : null,
-      autosave: this.autosave.status, feather: this.feather, operation: this.operation,
+      autosave: this.autosave.status, feather: this.feather, operation: this.operation, brushSize: this.brushSize,
+      unexported: this.unexported, restorableMask: !!this.restorableMask, question: this.question?.title ?? null,
+      preview: this.job.preview ? { scale: this.job.preview.scale, alphaMasked: countAtLeast(this.job.preview.alpha, 128) } : null,
     };
   }
 }

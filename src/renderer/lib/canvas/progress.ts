@@ -1,5 +1,7 @@
 // The live preview of a running edit: the latest scale's preview (model resolution) stretched over the
-// region box with nearest-neighbour pixels, so the region visibly grows from coarse to fine.
+// region box with nearest-neighbour pixels, shown only where the edit may change pixels (the mask, and the
+// part past the image edge), so everything else keeps showing the document while the region grows from
+// coarse to fine.
 import Konva from 'konva';
 import type { Region } from '../../../shared/edit';
 import type { RgbImageMsg } from '../../../shared/contract';
@@ -12,11 +14,23 @@ export function rgbToCanvas(img: RgbImageMsg): HTMLCanvasElement {
   return canvas;
 }
 
+/** A canvas whose alpha is the given bytes (one per pixel of a size×size square). */
+function alphaCanvas(alpha: Uint8Array, size: number): HTMLCanvasElement {
+  const { canvas, ctx } = offscreen(size, size);
+  const data = new ImageData(size, size);
+  for (let i = 0; i < alpha.length; i++) data.data[i * 4 + 3] = alpha[i];
+  ctx.putImageData(data, 0, 0);
+  return canvas;
+}
+
 export class ProgressImageModule implements CanvasModule {
   readonly type = 'progress-image';
   readonly id = moduleId('progress-image');
   private node!: Konva.Image;
   private shown: { scale: number; width: number } | null = null;
+  /** The region-sized alpha of the running edit, drawn once and reused for every scale. */
+  private cut: { alpha: Uint8Array; canvas: HTMLCanvasElement } | null = null;
+  private surface: { canvas: HTMLCanvasElement; ctx: CanvasRenderingContext2D } | null = null;
 
   constructor(private readonly layer: Konva.Layer) {}
 
@@ -25,8 +39,19 @@ export class ProgressImageModule implements CanvasModule {
     this.layer.add(this.node);
   }
 
-  show(region: Region, preview: RgbImageMsg, scaleIndex: number): void {
-    this.node.setAttrs({ image: rgbToCanvas(preview), x: region.x, y: region.y, width: region.size, height: region.size, visible: true });
+  show(region: Region, preview: RgbImageMsg, scaleIndex: number, alpha: Uint8Array): void {
+    const size = region.size;
+    if (this.cut?.alpha !== alpha) this.cut = { alpha, canvas: alphaCanvas(alpha, size) };
+    if (!this.surface || this.surface.canvas.width !== size) this.surface = offscreen(size, size);
+    const { ctx } = this.surface;
+    ctx.globalCompositeOperation = 'source-over';
+    ctx.clearRect(0, 0, size, size);
+    ctx.imageSmoothingEnabled = false;
+    ctx.drawImage(rgbToCanvas(preview), 0, 0, size, size);
+    ctx.globalCompositeOperation = 'destination-in';
+    ctx.drawImage(this.cut.canvas, 0, 0);
+    ctx.globalCompositeOperation = 'source-over';
+    this.node.setAttrs({ image: this.surface.canvas, x: region.x, y: region.y, width: size, height: size, visible: true });
     this.shown = { scale: scaleIndex, width: preview.width };
     this.layer.batchDraw();
   }
@@ -34,6 +59,7 @@ export class ProgressImageModule implements CanvasModule {
   clear(): void {
     this.node.visible(false);
     this.shown = null;
+    this.cut = null;
     this.layer.batchDraw();
   }
 
@@ -42,6 +68,6 @@ export class ProgressImageModule implements CanvasModule {
   }
 
   repr(): Record<string, unknown> {
-    return { type: this.type, id: this.id, visible: this.node.visible(), scaleIndex: this.shown?.scale ?? null, previewWidth: this.shown?.width ?? null };
+    return { type: this.type, id: this.id, visible: this.node.visible(), scaleIndex: this.shown?.scale ?? null, previewWidth: this.shown?.width ?? null, maskedPreview: this.cut !== null };
   }
 }

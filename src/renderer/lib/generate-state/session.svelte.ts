@@ -37,7 +37,7 @@ export class GenerateSession {
   varyWithPickedClass = $state(false);
   exportChoice = $state<ExportChoice>({ format: 'png', upscale: 1, kernel: 'nearest', quality: 92 });
   /** The last opened file that carried settings: a re-generation is compared against it. */
-  opened: { entryId: string; settings: ImageSettings } | null = null;
+  opened: { entryId: string; settings: ImageSettings; exact: boolean } | null = null;
   /** The main view's zoom: 'fit' fills it; a number is screen pixels per image pixel (1 = 1:1). */
   zoom = $state<'fit' | number>('fit');
   /** What 'fit' is in screen pixels per image pixel (the main view keeps it current). */
@@ -329,6 +329,7 @@ export class GenerateSession {
     this.startNext();
     if (entries[0].matchesOpened !== undefined) {
       if (entries[0].matchesOpened) this.app.toasts.info('Reproduced', 'The re-generated image is identical to the opened file.');
+      else if (!this.opened?.exact) this.app.toasts.info('Settings restored', 'Settings restored; the pixel check is only for 1× PNG exports.');
       else this.app.toasts.problem({ code: 'not-identical', message: 'The re-generated image differs from the opened file.', hint: 'A JPEG/WebP or upscaled export is not pixel-exact; compare with a 1× PNG export. Otherwise the model files differ.' });
     }
   }
@@ -418,7 +419,9 @@ export class GenerateSession {
       };
       this.gallery.add([entry]);
       this.shown = { kind: 'entry', id: entry.id };
-      await this.restoreOpenedSettings(entry, result.note);
+      // Only a 1× PNG holds the exact pixels; a JPEG/WebP or an upscaled export cannot be compared pixel for pixel.
+      const exact = !!result.settings && result.format === 'png' && result.image.width === result.settings.model.resolution && result.image.height === result.settings.model.resolution;
+      await this.restoreOpenedSettings(entry, result.note, exact);
       // After its settings had their say on the model: the tokens come from the model now loaded.
       await this.encodeOpened(entry);
     } catch (e) {
@@ -426,7 +429,7 @@ export class GenerateSession {
     }
   }
 
-  private async restoreOpenedSettings(entry: GalleryEntry, note: string): Promise<void> {
+  private async restoreOpenedSettings(entry: GalleryEntry, note: string, exact: boolean): Promise<void> {
     const app = this.app;
     const s = entry.settings;
     if (!s) {
@@ -434,7 +437,7 @@ export class GenerateSession {
       app.toasts.info('Opened', note, 7000);
       return;
     }
-    this.opened = { entryId: entry.id, settings: s };
+    this.opened = { entryId: entry.id, settings: s, exact };
     if (app.model?.id !== s.model.id) {
       const available = app.models.find((m) => m.id === s.model.id && !m.problem);
       if (!available) {
