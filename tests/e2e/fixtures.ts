@@ -20,12 +20,14 @@ export interface ServeInfo { url: string; origin: string; modelDir: string; mode
  * VAR_STUDIO_MODEL_BASE_URL / VAR_STUDIO_MODEL_CATALOG for a local model server).
  * Stop it with `process.kill(-proc.pid)`: npm runs it in its own process group.
  */
-export async function startServe(opts: { modelsDir?: string; dataDir?: string; env?: Record<string, string>; port?: number } = {}): Promise<{ info: ServeInfo; proc: ChildProcess }> {
+export async function startServe(opts: { modelsDir?: string; dataDir?: string; env?: Record<string, string>; port?: number; tokenFile?: string } = {}): Promise<{ info: ServeInfo; proc: ChildProcess }> {
   const modelsDir = opts.modelsDir ?? mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-models-'));
   const log: string[] = [];
   const env: NodeJS.ProcessEnv = { ...process.env, OPENBLAS_NUM_THREADS: '1', ...opts.env };
   env.VAR_STUDIO_DATA_DIR = opts.dataDir ?? mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-data-'));
-  const proc = spawn('npm', ['run', 'serve', '--', '--port', String(opts.port ?? 0), '--model', modelDir, '--models-dir', modelsDir, '--threads', '1'], {
+  // --token-file keeps one access token across restarts (a restarted server otherwise has a new one)
+  const tokenArgs = opts.tokenFile ? ['--token-file', opts.tokenFile] : [];
+  const proc = spawn('npm', ['run', 'serve', '--', '--port', String(opts.port ?? 0), '--model', modelDir, '--models-dir', modelsDir, '--threads', '1', ...tokenArgs], {
     cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env,
   });
   const url = await new Promise<string>((resolve, reject) => {

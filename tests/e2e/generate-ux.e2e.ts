@@ -31,7 +31,9 @@ test('the gallery survives a reload, a server restart and an app restart; the pa
   test.setTimeout(600_000);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-persist-'));
   const port = await freePort();
-  let { proc, info } = await startServe({ dataDir, port });
+  // The restarted server keeps the access token (the page's cookie stays valid), as a scripted server would.
+  const tokenFile = path.join(dataDir, 'token');
+  let { proc, info } = await startServe({ dataDir, port, tokenFile });
   try {
     await openStudio(page, info.url);
     await pickClass(page, 2);
@@ -54,7 +56,7 @@ test('the gallery survives a reload, a server restart and an app restart; the pa
     await expect(page.getByTestId('gallery-item')).toHaveCount(2);
 
     // 3. It comes back on the same address: the page reconnects, re-syncs and generates again.
-    ({ proc, info } = await startServe({ dataDir, port }));
+    ({ proc, info } = await startServe({ dataDir, port, tokenFile }));
     await expect(page.getByTestId('reconnecting')).toBeHidden({ timeout: 30_000 });
     await expect(page.getByTestId('generate')).toBeEnabled();
     await generateAndWait(page);

@@ -39,9 +39,11 @@ describe('finding 3: autosave debris is swept', () => {
     const dataDir = tmp('autosave');
     const store = new DocumentStore(dataDir);
     for (let rev = 1; rev <= 5; rev++) await store.save({ meta: meta({ imageRev: rev }), image, mask });
-    writeFileSync(path.join(dataDir, 'canvas', 'image-orphan-9.gz'), 'x');
+    // Each document has its own folder (canvas/<docId>); debris in it goes after the next save.
+    writeFileSync(path.join(dataDir, 'canvas', 'doc-a', 'image-orphan-9.gz'), 'x');
     await store.save({ meta: meta({ imageRev: 6 }), image, mask });
-    expect(readdirSync(path.join(dataDir, 'canvas')).sort()).toEqual([expect.stringMatching(/^document\.json$/), expect.stringMatching(/^image-/), expect.stringMatching(/^mask-/)]);
+    expect(readdirSync(path.join(dataDir, 'canvas'))).toEqual(['doc-a']);
+    expect(readdirSync(path.join(dataDir, 'canvas', 'doc-a')).sort()).toEqual([expect.stringMatching(/^document\.json$/), expect.stringMatching(/^image-/), expect.stringMatching(/^mask-/)]);
   });
 
   it('a save that hits a full disk fails clearly, leaves no debris, and the next save works', async () => {
@@ -63,7 +65,7 @@ describe('finding 3: autosave debris is swept', () => {
     spy.mockRestore();
     expect((await new DocumentStore(dataDir).restore()).document?.meta.imageRev).toBe(1);
     expect((await store.save({ meta: meta({ imageRev: 3 }), image, mask })).saved).toBe(true);
-    expect(readdirSync(path.join(dataDir, 'canvas'))).toHaveLength(3);
+    expect(readdirSync(path.join(dataDir, 'canvas', 'doc-a'))).toHaveLength(3);
     expect((await new DocumentStore(dataDir).restore()).document?.meta.imageRev).toBe(3);
   });
 });

@@ -22,7 +22,7 @@ interface Rule {
 const RULES: Record<Part, Rule> = {
   engine: { parts: [], packages: ['node:*', 'onnxruntime-node', 'yauzl'] }, // yauzl: the .pth zip's central directory
   shared: { parts: [], packages: [] },
-  host: { parts: ['engine', 'shared'], packages: ['node:*', 'sharp', 'png-chunk*', 'undici', 'yazl', 'bullmq', 'ioredis'] },
+  host: { parts: ['engine', 'shared'], packages: ['node:*', 'sharp', 'png-chunk*', 'undici', 'yazl', 'bullmq', 'ioredis', 'tsx/esm/api'] }, // tsx: only the worker's bootstrap when running from TypeScript sources (dev, tests)
   main: { parts: ['host', 'shared'], packages: ['node:*', 'electron'] },
   server: { parts: ['host', 'shared'], packages: ['node:*', 'ws'] },
   cli: { parts: ['engine', 'host', 'shared'], packages: ['node:*'] },

@@ -118,8 +118,8 @@ describe('var-studio CLI (spawned)', () => {
 
   it('bad input: the studio\'s limits (LIMITS): batch, cfg, top-p out of range are refused, not clamped silently', () => {
     expectRefusal(cli('generate', ...tiny, '--class', '1', '--batch', '64', '--out', join(tmp, 'x.png')), /--batch must be a whole number in 1\.\.16, got "64"/);
-    expectRefusal(cli('generate', ...tiny, '--class', '1', '--cfg', '99', '--out', join(tmp, 'x.png')), /--cfg must be from 0 to 50, got 99/);
-    expectRefusal(cli('generate', ...tiny, '--class', '1', '--top-p', '1.7', '--out', join(tmp, 'x.png')), /--top-p must be from 0 to 1, got 1\.7/);
+    expectRefusal(cli('generate', ...tiny, '--class', '1', '--cfg', '99', '--out', join(tmp, 'x.png')), /--cfg must be a number in 0\.\.50, got "99"/);
+    expectRefusal(cli('generate', ...tiny, '--class', '1', '--top-p', '1.7', '--out', join(tmp, 'x.png')), /--top-p must be a number in 0\.\.1, got "1\.7"/);
   });
 
   it('auto provider on a machine without GPU libraries: no "Failed to load shared library" noise', () => {
