@@ -124,7 +124,8 @@ def test_shared_adaln_512_set_small_and_options(tmp_path, capsys):
     assert code == 0, err
     m = json.load(open(out / 'manifest.json'))
     assert m['transformer']['sharedAdaLN'] is True and m['patchNums'] == list(PATCH_NUMS_512)
-    assert m['sampling'] == {'cfg': 1.5, 'topK': 900, 'topP': 0.96, 'moreSmooth': False}
+    # --top-k 900 is stored clamped to the vocabulary (beyond it top-k keeps every token)
+    assert m['sampling'] == {'cfg': 1.5, 'topK': min(900, m['vocabSize']), 'topP': 0.96, 'moreSmooth': False}
     assert m['name'] == 'x' and m['title'] == 'T'
     assert m['phiIndex'] == [0, 0, 1, 1, 1, 2, 2, 3, 3, 3]
 
