@@ -8,7 +8,7 @@
 import { expect, type Locator, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
-import { docScreenshot, locatorRgb } from './fixtures';
+import { docScreenshot, holdAfterFirstScale, locatorRgb } from './fixtures';
 import { PHOTO, bytes, drag, openCanvas, openPhoto, replacing, snapshot, test } from './canvas-fixtures';
 
 type Box = { x: number; y: number; width: number; height: number };
@@ -124,21 +124,7 @@ test('two windows on the same document: the later save says so and keeps its ver
 
 test('the mask: Accept clears it (Restore mask brings it back), outpaint makes only the new strip unless asked, the live preview shows through the mask', async ({ page, canvasServe }) => {
   // Hold the server's messages after the edit's first preview, so the preview can be looked at.
-  let hold = false, armed = false;
-  const held: (string | Buffer)[] = [];
-  let deliver: (m: string | Buffer) => void = () => undefined;
-  await page.routeWebSocket('**/ws', (ws) => {
-    const server = ws.connectToServer();
-    ws.onMessage((m) => server.send(m));
-    deliver = (m) => ws.send(m);
-    server.onMessage((m) => {
-      if (hold) held.push(m);
-      else {
-        ws.send(m);
-        if (armed && /"type":"job\.scale","jobId":"edit-/.test(String(m))) [hold, armed] = [true, false];
-      }
-    });
-  });
+  const socket = await holdAfterFirstScale(page, { jobIdPrefix: 'edit-' });
   await openCanvas(page, canvasServe.url);
   await openPhoto(page);
   await expect(page.getByTestId('mask-hint')).toContainText('Paint over what should change');
@@ -148,7 +134,7 @@ test('the mask: Accept clears it (Restore mask brings it back), outpaint makes o
   const masked = painted.document!.maskedPixels;
   expect(masked).toBeGreaterThan(100);
 
-  armed = true;
+  socket.arm();
   await page.getByTestId('edit-run').click();
   await expect.poll(async () => (await snapshot(page)).preview?.scale ?? null).not.toBeNull();
   const running = await snapshot(page);
@@ -169,8 +155,7 @@ test('the mask: Accept clears it (Restore mask brings it back), outpaint makes o
   expect(layer.opaque).toBeGreaterThan(0);
   expect(layer.opaque).toBeLessThan(layer.total / 3); // a 56-px box fills far more of the view
   await docScreenshot(page, 'screenshot-edit-progress.png');
-  hold = false;
-  for (const m of held.splice(0)) deliver(m);
+  socket.release();
   await expect(page.getByTestId('candidates')).toBeVisible();
   await page.getByTestId('candidate-accept').click();
   let s = await snapshot(page);

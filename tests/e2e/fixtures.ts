@@ -147,7 +147,9 @@ export async function canvasRgb(page: Page, testId: string): Promise<number[]> {
  * Holds the server's messages after the first scale of the next run once armed (so a run stays in flight on
  * any model) until release() delivers them in order. `held` shows what the host sent meanwhile.
  */
-export async function holdAfterFirstScale(page: Page, opts: { armed?: boolean } = {}): Promise<{ held: (string | Buffer)[]; arm(): void; release(): void }> {
+export async function holdAfterFirstScale(page: Page, opts: { armed?: boolean; jobIdPrefix?: string } = {}): Promise<{ held: (string | Buffer)[]; arm(): void; release(): void }> {
+  // a job's scale event; with jobIdPrefix only that job's (the wire writes type, then jobId)
+  const firstScale = opts.jobIdPrefix === undefined ? '"type":"job.scale"' : `"type":"job.scale","jobId":"${opts.jobIdPrefix}`;
   let hold = false;
   let armed = opts.armed ?? false;
   const held: (string | Buffer)[] = [];
@@ -160,7 +162,7 @@ export async function holdAfterFirstScale(page: Page, opts: { armed?: boolean } 
       if (hold) held.push(m);
       else {
         ws.send(m);
-        if (armed && String(m).includes('"type":"job.scale"')) {
+        if (armed && String(m).includes(firstScale)) {
           hold = true;
           armed = false;
         }
