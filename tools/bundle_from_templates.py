@@ -27,6 +27,7 @@ FILES = {'transformer': 'transformer', 'fhatStep': 'fhat_step', 'encoder': 'enco
          'preview': 'preview'}
 
 
+# Own copy: this script runs where only numpy and onnx exist (no torch, so export.onnx_io cannot be imported).
 def _sha256(path: str) -> str:
     h = hashlib.sha256()
     with open(path, 'rb') as fh:

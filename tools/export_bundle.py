@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
 import json
 import os
 import sys
@@ -26,7 +25,7 @@ import torch
 
 from export.graphs import (DecoderGraph, EncoderGraph, FhatStepGraph, PreviewGraph,
                            TransformerStepGraph)
-from export.onnx_io import ExportError, export_onnx, externalize, save_and_check
+from export.onnx_io import ExportError, export_onnx, externalize, file_sha256, save_and_check
 from export.preview_fit import fit_preview, preview_cost
 from var_ref.config import vae_config_from_json, var_config_from_json
 from var_ref.resample import area_matrix
@@ -62,14 +61,6 @@ def _check_pair(vae: VQVAE, var: VAR, classes: List[str], sampling: dict) -> Non
     for k, types in SAMPLING_KEYS.items():
         if not isinstance(sampling[k], types) or (k != 'moreSmooth' and isinstance(sampling[k], bool)):
             raise ExportError(f'sampling.{k} must be {"/".join(t.__name__ for t in types)}, got {sampling[k]!r}')
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass
@@ -202,7 +193,7 @@ def _write_bundle(vae: VQVAE, var: VAR, out_dir: str, *, name, title, descriptio
 
     file_names = [f'{b}.{ext}' for b in GRAPH_FILES.values() for ext in ('onnx', 'weights')] + ['codebook.f32']
     file_names += sorted((extra_files or {}).keys())
-    files = {f: {'sha256': _sha256(os.path.join(out_dir, f)), 'bytes': os.path.getsize(os.path.join(out_dir, f))}
+    files = {f: {'sha256': file_sha256(os.path.join(out_dir, f)), 'bytes': os.path.getsize(os.path.join(out_dir, f))}
              for f in file_names}
     src = {'tool': 'tools/export_bundle.py', 'toolVersion': TOOL_VERSION,
            'date': datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ'),

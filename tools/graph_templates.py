@@ -22,7 +22,6 @@ result is byte-for-byte the `.onnx` that a normal export writes (tests/test_grap
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import resource
@@ -36,7 +35,7 @@ import torch  # noqa: E402
 from torch.overrides import TorchFunctionMode  # noqa: E402
 
 from checkpoints import _skip_init, shape_only  # noqa: E402
-from export.onnx_io import export_onnx, save_and_check, structure_only  # noqa: E402
+from export.onnx_io import export_onnx, file_sha256, save_and_check, structure_only  # noqa: E402
 from export.preview_fit import preview_cost  # noqa: E402
 from export_bundle import GRAPH_FILES, graph_specs  # noqa: E402
 from var_ref.config import (OFFICIAL_VAE, PATCH_NUMS_256, PATCH_NUMS_512, VARConfig, VQVAEConfig,  # noqa: E402
@@ -111,11 +110,6 @@ class _weights_unknown_to_exporter:
         return False
 
 
-def _sha256(path: str) -> str:
-    with open(path, 'rb') as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
-
-
 def write_template(kind: str, cfg, out_root: str, log=print) -> dict:
     """Write the template of one VAR (kind 'var') or VQVAE (kind 'vae') configuration into out_root/<name>/."""
     t0 = time.perf_counter()
@@ -150,7 +144,7 @@ def write_template(kind: str, cfg, out_root: str, log=print) -> dict:
             rows = [r for r in weight_map if r['graph'] == spec.key]
             weights_bytes = max((r['offset'] + r['length'] for r in rows), default=0)
             save_and_check(model, path, weights_bytes=weights_bytes)
-            graphs[spec.key] = {'model': f'{base}.onnx', 'weights': f'{base}.weights', 'sha256': _sha256(path),
+            graphs[spec.key] = {'model': f'{base}.onnx', 'weights': f'{base}.weights', 'sha256': file_sha256(path),
                                 'bytes': os.path.getsize(path), 'weightsBytes': weights_bytes}
             del model
     template = {'format': TEMPLATE_FORMAT, 'formatVersion': TEMPLATE_FORMAT_VERSION, 'kind': kind, 'name': name,

@@ -11,24 +11,15 @@ bench/fidelity.ts). The fp32 graph stays the default; format-1 readers ignore `v
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
 from typing import Dict, List, Optional
 
-from export.onnx_io import ExportError
+from export.onnx_io import ExportError, file_sha256
 from export.quantize import spec_for, write_variant
 
 PRECISIONS = ('int8', 'int4', 'fp16', 'dq8')
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def parse_precisions(text: str) -> List[str]:
@@ -61,7 +52,7 @@ def add_variants(bundle: str, precisions: List[str], graphs=('transformer',), *,
                 record['fidelity'] = old['fidelity']
             entry.setdefault('variants', {})[key] = record
             for f in (v['model'], v['weights']):
-                manifest['files'][f] = {'sha256': _sha256(os.path.join(bundle, f)),
+                manifest['files'][f] = {'sha256': file_sha256(os.path.join(bundle, f)),
                                         'bytes': os.path.getsize(os.path.join(bundle, f))}
             print(f'{bundle}: {g} {key}: {v["model"]} ({len(v["quantized"])} MatMuls quantized, '
                   f'{manifest["files"][v["weights"]]["bytes"]} weight bytes)', flush=True)

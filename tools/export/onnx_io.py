@@ -6,6 +6,7 @@ and stops the export (docs/model-bundle.md, weightMap).
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import warnings
@@ -182,3 +183,12 @@ def save_and_check(model: onnx.ModelProto, path: str, weights_bytes: Optional[in
         for p in stand_ins:
             if os.path.exists(p):
                 os.remove(p)
+
+
+def file_sha256(path: str) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks (bundle manifests list one per file)."""
+    h = hashlib.sha256()
+    with open(path, 'rb') as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b''):
+            h.update(chunk)
+    return h.hexdigest()
