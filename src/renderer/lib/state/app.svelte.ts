@@ -2,7 +2,7 @@
 // settings with their undo, the job runner (the host's single job slot) and the messages. Each workspace's
 // own state lives in its session (GenerateSession, CanvasSession); all reach this through Svelte context.
 import type { AppInfo, LoadedModel, ModelSummary, PrecisionName } from '../../../shared/contract';
-import type { Studio } from '../studio/studio';
+import type { ConnectionState, Studio } from '../studio/studio';
 import { JobRunner } from '../studio/jobs';
 import { Disposables } from '../disposables';
 import { Listeners } from '../studio/studio';
@@ -27,8 +27,8 @@ export class StudioApp {
   queuedCount = $state(0);
   /** The canvas has edits that were not exported (the canvas sets it); closing the page asks first. */
   canvasUnsaved = $state(false);
-  /** 'reconnecting' while the host is away (browser mode: the server stopped or the socket dropped). */
-  connection = $state<'connected' | 'reconnecting'>('connected');
+  /** 'reconnecting' while the host is away (browser mode: the server stopped or the socket dropped); 'new-token' when it is back but needs its new URL. */
+  connection = $state<ConnectionState>('connected');
   /** The user asked to be told (system notification) when a long run ends in the background. */
   notifyWhenDone = $state(false);
   readonly jobs: JobRunner;
@@ -43,7 +43,7 @@ export class StudioApp {
       this.disposables.add(studio.onConnection((state) => {
         this.connection = state;
         if (state === 'reconnecting') this.jobs.connectionLost();
-        else void this.resync();
+        else if (state === 'connected') void this.resync();
       }));
   }
 
