@@ -73,9 +73,13 @@ export class StudioApp {
     this.reconnected.emit();
   }
 
-  /** A system notification for a run that ended while the window was in the background (when asked for). */
+  /**
+   * A system notification for a run of at least 3 s (as the user waited for it) that ended while the window
+   * was in the background: hidden (minimized, another tab) or not focused (another app in front), when asked for.
+   */
   notifyDone(body: string, elapsedMs: number): void {
-    if (!this.notifyWhenDone || typeof document === 'undefined' || !document.hidden || elapsedMs < 3000) return;
+    if (!this.notifyWhenDone || typeof document === 'undefined' || elapsedMs < 3000) return;
+    if (!document.hidden && document.hasFocus()) return;
     if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
     new Notification('VAR Studio', { body });
   }
