@@ -157,7 +157,8 @@ export class BundleSessions {
     const skipped: ProviderReport['skipped'] = [];
     for (const provider of chain) {
       // A provider whose libraries are not there is not tried: onnxruntime would only fail (and log) loading them.
-      const probe = provider === 'cpu' ? null : probeProvider(provider, probeEnv());
+      // VAR_STUDIO_PROVIDER_PROBE=off tries every provider anyway (for a set-up the probe misjudges).
+      const probe = provider === 'cpu' || process.env.VAR_STUDIO_PROVIDER_PROBE === 'off' ? null : probeProvider(provider, probeEnv());
       if (probe && !probe.usable) {
         skipped.push({ provider, reason: probe.reason ?? `${provider} cannot run here` });
         continue;

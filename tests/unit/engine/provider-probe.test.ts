@@ -71,3 +71,22 @@ describe('the engine does not create a session with a provider its probe rules o
     }
   });
 });
+
+describe('VAR_STUDIO_PROVIDER_PROBE=off', () => {
+  it('tries the provider anyway (onnxruntime then says why it failed)', async () => {
+    const create = vi.spyOn(ort.InferenceSession, 'create');
+    vi.stubEnv('VAR_STUDIO_PROVIDER_PROBE', 'off');
+    try {
+      const e = await VarEngine.create(TINY_BUNDLE, { provider: 'cuda' });
+      try {
+        const tried = create.mock.calls.map((c) => (c[1] as ort.InferenceSession.SessionOptions | undefined)?.executionProviders?.[0]);
+        expect(tried).toContain('cuda');
+        expect(e.provider.skipped.map((x) => x.provider)).toEqual(e.provider.inUse === 'cuda' ? [] : ['cuda']);
+      } finally {
+        await e.dispose();
+      }
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+});
