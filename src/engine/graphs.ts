@@ -7,6 +7,7 @@ import { bundleFilePath } from './bundle';
 import { BundleError } from './errors';
 import { GRAPH_NAMES, type GraphName, type Manifest, PRECISIONS, type Precision } from './manifest';
 import { type ProviderName, type ProviderReport, type SessionTuning, firstLine, providerChain, sessionOptions } from './providers';
+import { currentEnvironment, probeProvider, type ProbeEnvironment } from './provider-probe';
 
 type Dim = number | string; // string = symbolic (dynamic) in the contract
 interface IoSpec { name: string; type: 'float32' | 'int64'; shape: Dim[] }
@@ -151,10 +152,17 @@ export class BundleSessions {
    * Walk the provider chain: with each provider, create all five sessions; the first provider for which
    * all succeed is used. A graph that fails on CPU is a broken bundle file (BundleError naming it).
    */
-  static async create(dir: string, manifest: Manifest, requested: ProviderName | 'auto', tuning: SessionTuning, precision: Precision | 'auto' = 'auto'): Promise<BundleSessions> {
+  static async create(dir: string, manifest: Manifest, requested: ProviderName | 'auto', tuning: SessionTuning, precision: Precision | 'auto' = 'auto', probeEnv: () => ProbeEnvironment = currentEnvironment): Promise<BundleSessions> {
     const chain = providerChain(requested);
     const skipped: ProviderReport['skipped'] = [];
     for (const provider of chain) {
+      // A provider whose libraries are not there is not tried: onnxruntime would only fail (and log) loading them.
+      // VAR_STUDIO_PROVIDER_PROBE=off tries every provider anyway (for a set-up the probe misjudges).
+      const probe = provider === 'cpu' || process.env.VAR_STUDIO_PROVIDER_PROBE === 'off' ? null : probeProvider(provider, probeEnv());
+      if (probe && !probe.usable) {
+        skipped.push({ provider, reason: probe.reason ?? `${provider} cannot run here` });
+        continue;
+      }
       const opened: Partial<Record<GraphName, ort.InferenceSession>> = {};
       const loadMs: Partial<Record<GraphName, number>> = {};
       const chosen = choosePrecision(manifest, precision, provider, dir);

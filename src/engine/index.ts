@@ -6,6 +6,8 @@ export type { Manifest, Precision } from './manifest';
 export { PRECISIONS, SAMPLING_BOUNDS, isPlainFileName } from './manifest';
 export { availablePrecisions } from './graphs';
 export type { ProviderName, ProviderReport } from './providers';
+export { currentEnvironment, loaderAnswer, ortBinaryDir, probeEnvironment, probeProvider } from './provider-probe';
+export type { ProbeEnvironment, ProviderProbe } from './provider-probe';
 export type { RgbImage } from './image';
 export type { SamplingSettings } from './sampler';
 export { resolveClass } from './requests';

@@ -39,3 +39,14 @@ export function resolveAppRequest(url: string, rendererDir: string): string | nu
 export function isAllowedRequest(url: string): boolean {
   return url.startsWith(`${APP_SCHEME}://${APP_HOST}/`) || url.startsWith('devtools://') || url.startsWith('data:') || url.startsWith('blob:');
 }
+
+/** Permissions the window's own page may have: notifications only (a long run that ends in the background). */
+export function isGrantedPermission(permission: string, requestingUrl: string | undefined): boolean {
+  if (permission !== 'notifications' || !requestingUrl) return false;
+  try {
+    const u = new URL(requestingUrl);
+    return u.protocol === `${APP_SCHEME}:` && u.hostname === APP_HOST && !u.port;
+  } catch {
+    return false;
+  }
+}

@@ -1,8 +1,8 @@
 // Hardening that applies to every web contents the app creates: no navigation, no new windows,
-// no webviews, no permissions. The window itself is created with contextIsolation + sandbox on and
+// no webviews, no permissions but notifications for the app's own page. The window itself is created with contextIsolation + sandbox on and
 // nodeIntegration off (createWindow in index.ts).
 import { app, session, type WebContents } from 'electron';
-import { isAllowedRequest } from './app-url';
+import { isAllowedRequest, isGrantedPermission } from './app-url';
 
 export function hardenApp(): void {
   app.enableSandbox();
@@ -16,8 +16,8 @@ export function hardenApp(): void {
 
 export function hardenSession(): void {
   const s = session.defaultSession;
-  s.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-  s.setPermissionCheckHandler(() => false);
+  s.setPermissionRequestHandler((_wc, permission, callback, details) => callback(isGrantedPermission(permission, details.requestingUrl)));
+  s.setPermissionCheckHandler((_wc, permission, requestingOrigin) => isGrantedPermission(permission, requestingOrigin));
   // The app loads only its own files (app://studio/, see app-protocol.ts); refuse file:// and any network
   // request a bug might try to make.
   s.webRequest.onBeforeRequest((details, callback) => callback({ cancel: !isAllowedRequest(details.url) }));

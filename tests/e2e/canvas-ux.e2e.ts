@@ -225,6 +225,12 @@ test('the brush and the region box fit the model: a tenth of the image, the scal
 function inside(box: Box | null, view: { width: number; height: number }): boolean {
   return !!box && box.x >= 0 && box.y >= 0 && box.x + box.width <= view.width && box.y + box.height <= view.height;
 }
+/** The element itself (or a part of it, or its label) is what a click at its centre would hit. */
+function uncovered(el: Element): boolean {
+  const r = el.getBoundingClientRect();
+  const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+  return !!hit && (el.contains(hit) || (hit instanceof HTMLLabelElement && hit.control === el));
+}
 function overlaps(a: Box, b: Box): boolean {
   return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
 }
@@ -236,15 +242,19 @@ for (const size of [{ width: 1280, height: 800 }, { width: 1024, height: 768 }])
     await openPhoto(page);
     const controls: Record<string, string[]> = {
       inpaint: ['op-inpaint', 'op-class-edit', 'op-outpaint', 'feather', 'scale-lock', 'edit-run', 'fold-sampling', 'brush-size', 'mask-fill'],
-      'class-edit': ['class-search', 'feather', 'edit-run', 'fold-sampling'],
-      outpaint: ['class-search', 'outpaint-painted', 'extend-by', 'extend-left', 'extend-right', 'extend-up', 'extend-down', 'edit-run'],
+      'class-edit': ['class-search', 'class-option', 'feather', 'scale-lock', 'edit-run', 'fold-sampling', 'brush-size', 'mask-fill'],
+      outpaint: ['class-search', 'class-option', 'outpaint-painted', 'feather', 'scale-lock', 'edit-run', 'fold-sampling', 'extend-by', 'extend-left', 'extend-right', 'extend-up', 'extend-down'],
     };
     for (const [op, ids] of Object.entries(controls)) {
       await page.getByTestId(`op-${op}`).click();
       for (const id of [...ids, 'canvas-export', 'header-open', 'model-select']) {
         const el: Locator = page.getByTestId(id).first();
         expect(inside(await el.boundingBox(), size), `${id} in ${op} at ${size.width}×${size.height}`).toBe(true);
+        // On screen is not enough: nothing (the sticky Run row, a clipped column) may cover it.
+        expect(await el.evaluate(uncovered), `${id} in ${op} at ${size.width}×${size.height} is not covered`).toBe(true);
       }
+      // Reached without scrolling: the tools column was never scrolled to show them.
+      expect(await page.getByRole('complementary', { name: 'Canvas tools' }).evaluate((a) => a.scrollTop), `tools column scrolled in ${op}`).toBe(0);
     }
     await docScreenshot(page, size.width === 1280 ? 'screenshot-edit-1280.png' : 'screenshot-edit-1024.png');
     // The page itself never scrolls.

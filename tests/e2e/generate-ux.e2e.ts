@@ -27,6 +27,41 @@ function stop(proc: ChildProcess): Promise<void> {
   });
 }
 
+test('after a restart with a new access token the page says to open the newly printed URL, and reconnects once it is opened', async ({ page }) => {
+  test.setTimeout(600_000);
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-newtoken-'));
+  const port = await freePort();
+  let { proc, info } = await startServe({ dataDir, port }); // no --token-file: every launch has its own token
+  try {
+    await openStudio(page, info.url);
+    await stop(proc);
+    await expect(page.getByTestId('reconnecting')).toBeVisible();
+    await expect(page.getByTestId('server-restarted')).toHaveCount(0); // nothing answers yet: plain "Reconnecting…"
+
+    // The same port, a new token: the page's cookie is refused, so it must not keep saying "Reconnecting…".
+    const firstUrl = info.url;
+    ({ proc, info } = await startServe({ dataDir, port }));
+    expect(info.url).not.toBe(firstUrl);
+    const banner = page.getByTestId('server-restarted');
+    await expect(banner).toBeVisible({ timeout: 30_000 });
+    await expect(page.getByTestId('reconnecting')).toHaveCount(0);
+    await expect(banner).toContainText('restarted with a new access token');
+    await expect(banner).toContainText(`http://127.0.0.1:${port}/?token=…`);
+    await expect(banner).toContainText(/autosaved/);
+    await expect(banner).not.toContainText(new URL(info.url).searchParams.get('token')!); // the page never learns the secret
+
+    // Opening the printed URL (here in a second tab) sets the new cookie; the first tab then reconnects by itself.
+    const second = await page.context().newPage();
+    await openStudio(second, info.url);
+    await expect(banner).toBeHidden({ timeout: 30_000 });
+    await expect(page.getByTestId('generate')).toBeEnabled();
+    await generateAndWait(page);
+  } finally {
+    await stop(proc);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
 test('the gallery survives a reload, a server restart and an app restart; the page reconnects by itself', async ({ page }) => {
   test.setTimeout(600_000);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'var-studio-e2e-persist-'));

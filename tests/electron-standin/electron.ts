@@ -25,6 +25,8 @@ export const standin = {
   sandboxEnabled: false,
   privilegedSchemes: [] as { scheme: string; privileges: Record<string, boolean> }[],
   protocolHandlers: new Map<string, (request: Request) => Promise<Response> | Response>(),
+  permissionRequestHandler: null as null | ((wc: unknown, permission: string, callback: (granted: boolean) => void, details: { requestingUrl: string }) => void),
+  permissionCheckHandler: null as null | ((wc: unknown, permission: string, requestingOrigin: string, details: unknown) => boolean),
 };
 
 class StandinApp extends EventEmitter {
@@ -163,8 +165,12 @@ export const shell = {
 
 export const session = {
   defaultSession: {
-    setPermissionRequestHandler: () => undefined,
-    setPermissionCheckHandler: () => undefined,
+    setPermissionRequestHandler: (handler: (wc: unknown, permission: string, callback: (granted: boolean) => void, details: { requestingUrl: string }) => void) => {
+      standin.permissionRequestHandler = handler;
+    },
+    setPermissionCheckHandler: (handler: (wc: unknown, permission: string, requestingOrigin: string, details: unknown) => boolean) => {
+      standin.permissionCheckHandler = handler;
+    },
     webRequest: { onBeforeRequest: () => undefined },
   },
 };

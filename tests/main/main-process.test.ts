@@ -70,6 +70,25 @@ describe('main process under the electron stand-in', () => {
     expect(windows[0]!.options.width).toBeGreaterThanOrEqual(1100);
   });
 
+  it('grants its own page the notifications permission (a run that ends in the background) and nothing else to anyone', () => {
+    const { permissionRequestHandler: request, permissionCheckHandler: check } = electron.standin;
+    const asked = (permission: string, url: string) => {
+      let granted: boolean | null = null;
+      request!(null, permission, (g) => (granted = g), { requestingUrl: url });
+      return granted;
+    };
+    expect(asked('notifications', ownPage)).toBe(true);
+    expect(check!(null, 'notifications', 'app://studio', {})).toBe(true);
+    for (const url of ['https://example.com/', 'app://other/index.html', 'file:///etc/passwd', 'app://studio:8080/']) {
+      expect(asked('notifications', url), url).toBe(false);
+      expect(check!(null, 'notifications', url, {}), url).toBe(false);
+    }
+    for (const permission of ['media', 'geolocation', 'clipboard-read', 'openExternal', 'fullscreen']) {
+      expect(asked(permission, ownPage), permission).toBe(false);
+      expect(check!(null, permission, 'app://studio', {}), permission).toBe(false);
+    }
+  });
+
   it('answers a valid request and rejects malformed ones and foreign pages', async () => {
     const handle = electron.standin.handlers.get('studio:request')!;
     const sender = electron.standin.windows[0]!.webContents;

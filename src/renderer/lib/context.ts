@@ -6,6 +6,7 @@ import type { Sessions } from './sessions';
 import type { GenerateSession } from './generate-state/session.svelte';
 import type { CanvasSession } from './canvas-state/session.svelte';
 import type { Keymap } from './shortcuts';
+import type { UiPrefsStore } from './state/ui-prefs';
 
 const KEY = Symbol('var-studio-app');
 
@@ -17,6 +18,8 @@ export interface ShellContext {
   installKeymap(keymap: Keymap): () => void;
   /** Shows the workspace with this registry id (e.g. Models → "Use" opens Generate). */
   showWorkspace(id: string): void;
+  /** The page's remembered layout (last workspace, dismissed hints). */
+  uiPrefs: UiPrefsStore;
 }
 
 export function provideShell(shell: ShellContext): void {

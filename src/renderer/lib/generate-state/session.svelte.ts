@@ -325,7 +325,9 @@ export class GenerateSession {
     void this.persist(entries);
     const shown = entries[Math.min(this.runImageIndex, entries.length - 1)];
     this.shown = { kind: 'entry', id: shown.id };
-    this.app.notifyDone(`${entries.length} image${entries.length > 1 ? 's' : ''} of ${entries[0].settings?.className ?? 'the run'} finished`, e.timings.totalMs);
+    // How long the user waited (from the host's start as this page saw it), not only the engine's own time.
+    const waitedMs = run.startedAt !== null ? Math.max(e.timings.totalMs, performance.now() - run.startedAt) : e.timings.totalMs;
+    this.app.notifyDone(`${entries.length} image${entries.length > 1 ? 's' : ''} of ${entries[0].settings?.className ?? 'the run'} finished`, waitedMs);
     this.startNext();
     if (entries[0].matchesOpened !== undefined) {
       if (entries[0].matchesOpened) this.app.toasts.info('Reproduced', 'The re-generated image is identical to the opened file.');

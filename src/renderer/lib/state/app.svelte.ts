@@ -2,7 +2,7 @@
 // settings with their undo, the job runner (the host's single job slot) and the messages. Each workspace's
 // own state lives in its session (GenerateSession, CanvasSession); all reach this through Svelte context.
 import type { AppInfo, LoadedModel, ModelSummary, PrecisionName } from '../../../shared/contract';
-import type { Studio } from '../studio/studio';
+import type { ConnectionState, Studio } from '../studio/studio';
 import { JobRunner } from '../studio/jobs';
 import { Disposables } from '../disposables';
 import { Listeners } from '../studio/studio';
@@ -27,8 +27,8 @@ export class StudioApp {
   queuedCount = $state(0);
   /** The canvas has edits that were not exported (the canvas sets it); closing the page asks first. */
   canvasUnsaved = $state(false);
-  /** 'reconnecting' while the host is away (browser mode: the server stopped or the socket dropped). */
-  connection = $state<'connected' | 'reconnecting'>('connected');
+  /** 'reconnecting' while the host is away (browser mode: the server stopped or the socket dropped); 'new-token' when it is back but needs its new URL. */
+  connection = $state<ConnectionState>('connected');
   /** The user asked to be told (system notification) when a long run ends in the background. */
   notifyWhenDone = $state(false);
   readonly jobs: JobRunner;
@@ -43,7 +43,7 @@ export class StudioApp {
       this.disposables.add(studio.onConnection((state) => {
         this.connection = state;
         if (state === 'reconnecting') this.jobs.connectionLost();
-        else void this.resync();
+        else if (state === 'connected') void this.resync();
       }));
   }
 
@@ -73,9 +73,13 @@ export class StudioApp {
     this.reconnected.emit();
   }
 
-  /** A system notification for a run that ended while the window was in the background (when asked for). */
+  /**
+   * A system notification for a run of at least 3 s (as the user waited for it) that ended while the window
+   * was in the background: hidden (minimized, another tab) or not focused (another app in front), when asked for.
+   */
   notifyDone(body: string, elapsedMs: number): void {
-    if (!this.notifyWhenDone || typeof document === 'undefined' || !document.hidden || elapsedMs < 3000) return;
+    if (!this.notifyWhenDone || typeof document === 'undefined' || elapsedMs < 3000) return;
+    if (!document.hidden && document.hasFocus()) return;
     if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
     new Notification('VAR Studio', { body });
   }

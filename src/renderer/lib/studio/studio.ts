@@ -10,9 +10,12 @@ export interface Studio {
   onEvent(listener: (event: StudioEvent) => void): () => void;
   /** Problems not tied to one request: a message the host rejected, a lost connection. */
   onProblem(listener: (problem: ErrorInfo) => void): () => void;
-  /** Browser mode: the socket dropped ('reconnecting', retried with backoff) or came back ('connected'). */
-  onConnection?(listener: (state: 'connected' | 'reconnecting') => void): () => void;
+  /** Browser mode: the socket dropped ('reconnecting', retried with backoff), the server is back with a new access token ('new-token'), or it came back ('connected'). */
+  onConnection?(listener: (state: ConnectionState) => void): () => void;
 }
+
+/** 'new-token': the server answers but refuses this page's cookie (it restarted without --token-file). */
+export type ConnectionState = 'connected' | 'reconnecting' | 'new-token';
 
 /** A request the host answered with an error; carries the contract's ErrorInfo (code, message, hint). */
 export class StudioCallError extends Error {

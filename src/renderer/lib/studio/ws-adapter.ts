@@ -4,7 +4,8 @@
 import type { ErrorInfo, ParamsOf, RequestKind, ResultOf, StudioEvent } from '../../../shared/contract';
 import { toErrorInfo } from '../../../shared/errors';
 import { decodeWire, encodeWire, parseWireMessage, idOf } from '../../../shared/wire';
-import { Listeners, StudioCallError, type Studio } from './studio';
+import { Listeners, StudioCallError, type ConnectionState, type Studio } from './studio';
+import { httpOriginOf, probeServer } from './server-probe';
 
 interface Pending { kind: RequestKind; resolve(v: unknown): void; reject(e: unknown): void }
 
@@ -26,9 +27,10 @@ function open(url: string): Promise<WebSocket> {
 export async function createWebSocketStudio(url: string): Promise<Studio> {
   const events = new Listeners<StudioEvent>();
   const problems = new Listeners<ErrorInfo>();
-  const connection = new Listeners<'connected' | 'reconnecting'>();
+  const connection = new Listeners<ConnectionState>();
   const pending = new Map<number, Pending>();
   let nextId = 1;
+  let lastState: ConnectionState = 'connected';
   let ws = await open(url);
 
   const onMessage = (e: MessageEvent) => {
@@ -61,10 +63,16 @@ export async function createWebSocketStudio(url: string): Promise<Studio> {
       await new Promise((r) => setTimeout(r, reconnectDelayMs(attempt)));
       try {
         attach(await open(url));
+        lastState = 'connected';
         connection.emit('connected');
         return;
       } catch {
-        // still away: try again after a longer pause
+        // Still away, or back with a new token (our cookie is refused): say which, and keep trying, since
+        // opening the new URL in another tab sets the cookie this page sends too.
+        const reach = await probeServer(httpOriginOf(url));
+        const state: ConnectionState = reach === 'new-token' ? 'new-token' : 'reconnecting';
+        if (state !== lastState) connection.emit(state);
+        lastState = state;
       }
     }
   };
@@ -76,6 +84,7 @@ export async function createWebSocketStudio(url: string): Promise<Studio> {
     socket.onclose = () => {
       for (const p of pending.values()) p.reject(new StudioCallError(AWAY));
       pending.clear();
+      lastState = 'reconnecting';
       connection.emit('reconnecting');
       void reconnect();
     };
