@@ -1,8 +1,11 @@
 /**
  * The decoder's int8 variant against fp32 on the same f̂: PSNR of the 8-bit images (engine generations with the
  * manifest's sampling) and decode time in alternating rounds (wall, CPU seconds, load average). JSON on stdout.
- *   npx tsx bench/decoder_variant.ts --model DIR [--images 8] [--rounds 4] [--variant int8]
+ *   npx tsx bench/decoder_variant.ts --model DIR [--images 8] [--rounds 4] [--variant int8] [--write]
+ * --write records the CPU-time ratio (speedVsFp32.cpu) and the generated images' PSNR in the variant's fidelity;
+ * noVisibleLoss then also needs that PSNR at or above the bar (40 dB).
  */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -13,7 +16,8 @@ import { VarEngine } from '../src/engine/index';
 import { sessionOptions } from '../src/engine/providers';
 import { median, psnr } from './stats';
 
-const { values: v } = parseArgs({ options: { model: { type: 'string' }, images: { type: 'string' }, rounds: { type: 'string' }, variant: { type: 'string' } } });
+const { values: v } = parseArgs({ options: { model: { type: 'string' }, images: { type: 'string' }, rounds: { type: 'string' }, variant: { type: 'string' }, write: { type: 'boolean' } } });
+const NO_VISIBLE_LOSS_DB = 40;
 
 async function main() {
   const dir = v.model!;
@@ -57,6 +61,20 @@ async function main() {
   }
   const summary = Object.fromEntries(Object.entries(times).map(([n, t]) => [n, { wallMsMedian: Math.round(median(t.wallMs)), wallMsMin: Math.round(Math.min(...t.wallMs)), cpuMsMedian: Math.round(median(t.cpuMs)) }]));
   const finite = scores.map((s) => (Number.isFinite(s) ? s : 100));
+  if (v.write) {
+    // temp + rename; the manifest is not itself listed in "files", so no hash changes
+    const path = join(dir, 'manifest.json');
+    const raw = JSON.parse(readFileSync(path, 'utf8'));
+    const rec = raw.graphs.decoder.variants[key];
+    const generatedPsnrMedianDb = +median(finite).toFixed(2);
+    rec.fidelity = {
+      ...rec.fidelity, generatedPsnrMedianDb, generatedImages: nImages,
+      speedVsFp32: { ...(rec.fidelity?.speedVsFp32 ?? {}), cpu: +(median(times[key].cpuMs) / median(times.fp32.cpuMs)).toFixed(3) },
+      noVisibleLoss: rec.fidelity?.noVisibleLoss === true && generatedPsnrMedianDb >= NO_VISIBLE_LOSS_DB,
+    };
+    writeFileSync(`${path}.tmp`, `${JSON.stringify(raw, null, 1)}\n`);
+    renameSync(`${path}.tmp`, path);
+  }
   process.stdout.write(`${JSON.stringify({
     model: m.name, variant: key, images: nImages, psnrMedianDb: +median(finite).toFixed(2), psnrMinDb: +Math.min(...finite).toFixed(2),
     recorded: variant.fidelity ?? null, summary, cpuRatio: +(summary[key].cpuMsMedian / summary.fp32.cpuMsMedian).toFixed(3),

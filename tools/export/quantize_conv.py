@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import os
+import tempfile
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
@@ -76,8 +77,6 @@ def activation_ranges(model: onnx.ModelProto, convs: List[onnx.NodeProto], fhats
         for n in names:
             lo[n] = min(lo[n], float(out[f'{exposed[n]}_ReduceMin']))
             hi[n] = max(hi[n], float(out[f'{exposed[n]}_ReduceMax']))
-    for f in ('decoder.calibration.onnx', 'decoder.calibration.weights'):
-        os.remove(os.path.join(work_dir, f))
     return {n: (lo[n], hi[n]) for n in names}
 
 
@@ -169,7 +168,8 @@ def write_decoder_int8(bundle: str, manifest: dict, out_base: str, *, keep_fp32:
     model = onnx.load(src, load_external_data=True)
     convs = quantizable_convs(model, keep_fp32)
     fhats = random_pyramid_fhats(bundle, manifest, calibration + held_out, seed)
-    ranges = activation_ranges(model, convs, fhats[:calibration], bundle)
+    with tempfile.TemporaryDirectory(prefix='decoder_calibration_') as work:
+        ranges = activation_ranges(model, convs, fhats[:calibration], work)
     rows = quantize_convs(model, convs, ranges)
     name = f'{out_base}.int8'
     weights_path = os.path.join(bundle, f'{name}.weights')
