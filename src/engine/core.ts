@@ -161,6 +161,12 @@ function areaTensors(m: Manifest): ort.Tensor[] {
   return t;
 }
 
+/**
+ * The loop is strictly sequential on purpose: onnxruntime-node 1.30's `session.run` executes on the calling JS
+ * thread (its promise only defers the call with setImmediate), so nothing on this thread can overlap an ORT call;
+ * starting the next scale's transformer before this scale's preview only delayed the preview (measured,
+ * bench/RESULTS.md "Where the time goes").
+ */
 export async function* runScales(ctx: CoreContext, req: CoreRequest, signal?: AbortSignal): AsyncGenerator<CoreScaleEvent | CoreDoneEvent> {
   const { manifest: m, sessions, codebook } = ctx;
   const B = req.labels.length;
