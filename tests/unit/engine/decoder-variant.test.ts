@@ -5,12 +5,11 @@
  * Fixture: tests/fixtures/tiny/decoder-int8 (tools/quantize_bundle.py COPY --precision int8 --graphs decoder
  * --min-psnr 28 on a copy of the tiny bundle; its random-weight decoder is far from a trained one's 40 dB).
  */
-import { cpSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EngineEvent, VarEngine } from '../../../src/engine/index';
 import { psnr } from '../../../bench/stats';
-import { REPO, copyTinyBundle, editManifest, readJson } from './helpers';
+import { REPO, addVariantFixture, copyTinyBundle, editManifest } from './helpers';
 
 const FIXTURE = join(REPO, 'tests/fixtures/tiny/decoder-int8');
 const sampling = { cfg: 2, topK: 16, topP: 0.9, moreSmooth: false };
@@ -21,12 +20,7 @@ const GENERATED_MIN_DB = 22;
 let bundle: { dir: string; cleanup: () => void };
 beforeAll(() => {
   bundle = copyTinyBundle();
-  for (const f of readdirSync(FIXTURE)) if (f !== 'variants.json') cpSync(join(FIXTURE, f), join(bundle.dir, f));
-  const extra = readJson(join(FIXTURE, 'variants.json'));
-  editManifest(bundle.dir, (m) => {
-    m.graphs.decoder.variants = extra.variants;
-    Object.assign(m.files, extra.files);
-  });
+  addVariantFixture(bundle.dir, FIXTURE, 'decoder');
 });
 afterAll(() => bundle.cleanup());
 
