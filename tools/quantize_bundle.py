@@ -33,18 +33,34 @@ def parse_precisions(text: str) -> List[str]:
 
 def add_variants(bundle: str, precisions: List[str], graphs=('transformer',), *, overrides: Optional[Dict] = None,
                  name_suffix: str = '') -> dict:
-    """Write the variants and update manifest.json (temp + rename). Returns the updated manifest."""
+    """Write the variants and update manifest.json (temp + rename). Returns the updated manifest.
+
+    The decoder has an int8 variant only: other precisions are skipped for it (an error when none is left), and a
+    decoder variant under its PSNR bar is not recorded — the others still are, then ExportError says why.
+    """
     mpath = os.path.join(bundle, 'manifest.json')
     with open(mpath, encoding='utf-8') as fh:
         manifest = json.load(fh)
+    refused: List[str] = []
+    written = 0
     for g in graphs:
         entry = manifest['graphs'][g]
         src = os.path.join(bundle, entry['model'])
         base = os.path.splitext(entry['model'])[0]
-        for p in precisions:
+        wanted = precisions
+        if g == 'decoder':
+            wanted = [p for p in precisions if p in DECODER_PRECISIONS]
+            if not wanted:
+                raise ExportError(f'decoder: no {", ".join(precisions)} variant (only int8 pays on CPU; fp16 '
+                                  f'convolutions are slower there)')
+        for p in wanted:
             key = p + name_suffix
             if g == 'decoder':
-                v = decoder_variant(bundle, manifest, base + name_suffix if name_suffix else base, p, overrides or {})
+                try:
+                    v = decoder_variant(bundle, manifest, base + name_suffix if name_suffix else base, overrides or {})
+                except ExportError as e:
+                    refused.append(str(e))
+                    continue
                 record = {'model': v['model'], 'weights': v['weights'], 'quantization': v['quantization']}
             else:
                 spec = spec_for(p, **{k: x for k, x in (overrides or {}).items() if k != 'minPsnr'})
@@ -63,14 +79,19 @@ def add_variants(bundle: str, precisions: List[str], graphs=('transformer',), *,
                                         'bytes': os.path.getsize(os.path.join(bundle, f))}
             print(f'{bundle}: {g} {key}: {v["model"]} ({len(v["quantized"])} {"Convs" if g == "decoder" else "MatMuls"} quantized, '
                   f'{manifest["files"][v["weights"]]["bytes"]} weight bytes)', flush=True)
-    write_manifest(bundle, manifest)
+            written += 1
+    if written:
+        write_manifest(bundle, manifest)
+    if refused:
+        raise ExportError('; '.join(refused))
     return manifest
 
 
-def decoder_variant(bundle: str, manifest: dict, base: str, precision: str, overrides: Dict) -> dict:
-    """The decoder has an int8 variant only (static QLinearConv, recorded only above its PSNR bar)."""
-    if precision != 'int8':
-        raise ExportError(f'decoder: no {precision} variant (only int8 pays on CPU; fp16 convolutions are slower there)')
+DECODER_PRECISIONS = ('int8',)
+
+
+def decoder_variant(bundle: str, manifest: dict, base: str, overrides: Dict) -> dict:
+    """The decoder's int8 variant (static QLinearConv, recorded only above its PSNR bar)."""
     keep = overrides.get('keptFp32')
     kwargs = {'keep_fp32': keep} if keep is not None else {}
     if overrides.get('minPsnr') is not None:

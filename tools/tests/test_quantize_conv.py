@@ -78,3 +78,17 @@ def test_a_variant_under_the_bar_is_refused_and_leaves_nothing(tmp_path):
         assert fh.read() == manifest_before
     with pytest.raises(ExportError, match='no fp16 variant'):
         add_variants(bundle, ['fp16'], ('decoder',))
+    assert sorted(os.listdir(bundle)) == before
+
+
+@needs_ort
+def test_transformer_variants_are_recorded_when_the_decoder_is_refused(tmp_path):
+    bundle = str(tmp_path / 'b')
+    shutil.copytree(TINY, bundle)
+    with pytest.raises(ExportError, match='decoder int8: median PSNR'):
+        add_variants(bundle, ['int8', 'int4'], ('transformer', 'decoder'), overrides={'minPsnr': 99.0})
+    with open(os.path.join(bundle, 'manifest.json')) as fh:
+        graphs = json.load(fh)['graphs']
+    assert set(graphs['transformer']['variants']) == {'int8', 'int4'}    # int4 skipped for the decoder, not an error
+    assert 'variants' not in graphs['decoder']
+    assert not any(f.startswith('decoder.int') for f in os.listdir(bundle))
