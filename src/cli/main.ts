@@ -40,8 +40,9 @@ ${SAMPLE_USAGE}
 common options:
   --model DIR        model bundle folder (default: the embedded model, models/var-fashion-32)
   --provider NAME    auto | cuda | dml | coreml | webgpu | cpu (default auto; falls back to cpu)
-  --precision P      auto | fp32 | int8 | int4 | fp16 | dq8: the transformer variant to run (default auto: the
-                     fastest one the bundle records as without visible loss on this device, else fp32)
+  --precision P      auto | fp32 | int8 | int4 | fp16 | dq8: the variant to run, for every graph that has it
+                     (transformer, decoder; default auto: per graph the fastest one the bundle records as
+                     without visible loss on this device, else fp32)
   --threads N        onnxruntime intra-op threads (default: chosen by measurement, see bench/RESULTS.md)
   --json             print the result as one JSON object on stdout
   --quiet            no progress bar

@@ -40,6 +40,8 @@ export interface CoreScaleEvent {
   preview: RgbImage[];         // per image; empty when previews are off
   elapsedMs: number;           // since the start of the run
   scaleMs: number;             // transformer + sampling + f̂ step of this scale
+  /** The parts of scaleMs: the transformer call, host-side sampling, the f̂ step (profiling). */
+  parts: { transformerMs: number; sampleMs: number; fhatMs: number };
   previewMs: number;
   fHat?: Float32Array;         // (B, Cvae, h, w) after this scale, with keepFloat
   previewFloat?: Float32Array; // (B, 3, R, R) preview graph output, with keepFloat and previews
@@ -159,6 +161,12 @@ function areaTensors(m: Manifest): ort.Tensor[] {
   return t;
 }
 
+/**
+ * The loop is strictly sequential on purpose: onnxruntime-node 1.30's `session.run` executes on the calling JS
+ * thread (its promise only defers the call with setImmediate), so nothing on this thread can overlap an ORT call;
+ * starting the next scale's transformer before this scale's preview only delayed the preview (measured,
+ * bench/RESULTS.md "Where the time goes").
+ */
 export async function* runScales(ctx: CoreContext, req: CoreRequest, signal?: AbortSignal): AsyncGenerator<CoreScaleEvent | CoreDoneEvent> {
   const { manifest: m, sessions, codebook } = ctx;
   const B = req.labels.length;
@@ -225,6 +233,7 @@ export async function* runScales(ctx: CoreContext, req: CoreRequest, signal?: Ab
       logits = (out.logits as ort.Tensor).data as Float32Array;
     }
 
+    const tSample = performance.now();
     req.onLogits?.(k, logits);
     const t = guidanceAt(cfg, k, K);
     const ratio = scaleRatio(k, K);
@@ -266,6 +275,7 @@ export async function* runScales(ctx: CoreContext, req: CoreRequest, signal?: Ab
       allTokens[b].push(toks);
     }
 
+    const tFhat = performance.now();
     const step = await sessions.fhatStep.run({
       f_hat: fHat,
       h_scale: new ort.Tensor('float32', hScale, [B, Cv, p, p]),
@@ -297,6 +307,7 @@ export async function* runScales(ctx: CoreContext, req: CoreRequest, signal?: Ab
     yield {
       type: 'scale', index: k, patch: p, tokens: scaleTokens, preview,
       elapsedMs: performance.now() - t0, scaleMs, previewMs,
+      parts: { transformerMs: tSample - tScale, sampleMs: tFhat - tSample, fhatMs: tScale + scaleMs - tFhat },
       ...(req.keepFloat ? { fHat: Float32Array.from(fHat.data as Float32Array), previewFloat } : {}),
     };
   }

@@ -55,7 +55,7 @@ export interface EngineOptions extends SessionTuning {
   /** intraOpNumThreads of the transformer, encoder and decoder sessions (undefined = onnxruntime's default,
    * one per physical core); fhat_step and preview always use 1 (graphs.ts graphTuning). */
   threads?: number;
-  /** Precision of the transformer (and of other graphs that have that variant). 'auto' (default): the fastest
+  /** Precision of every graph that has that variant (the others run fp32). 'auto' (default): per graph, the fastest
    * variant whose recorded fidelity meets the bar on the device in use, else fp32 (graphs.ts choosePrecision). */
   precision?: Precision | 'auto';
   /** Skip the sha256 check of the bundle files (sizes are still checked). Default false. */

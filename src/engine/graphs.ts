@@ -94,20 +94,20 @@ export function deviceKind(provider: ProviderName): 'cpu' | 'gpu' {
   return provider === 'cpu' ? 'cpu' : 'gpu';
 }
 
-/** The precisions a bundle offers for its transformer (fp32 always). */
+/** The precisions a bundle offers for any of its graphs (fp32 always). */
 export function availablePrecisions(m: Manifest): Precision[] {
-  const v = m.graphs.transformer.variants ?? {};
-  return PRECISIONS.filter((p) => p === 'fp32' || v[p] !== undefined);
+  return PRECISIONS.filter((p) => p === 'fp32' || GRAPH_NAMES.some((g) => m.graphs[g].variants?.[p] !== undefined));
 }
 
 /**
- * The precision to run: the one asked for, or with 'auto' the variant measured fastest on this kind of device
- * among those whose recorded fidelity meets the bar (fp32 when none was measured faster).
+ * The precision to run graph `g` in: the one asked for, or with 'auto' the variant of that graph measured
+ * fastest on this kind of device among those whose recorded fidelity meets the bar (fp32 when none was
+ * measured faster). Each graph chooses on its own records, so a decoder variant needs no transformer one.
  */
-export function choosePrecision(m: Manifest, requested: Precision | 'auto', provider: ProviderName, dir = ''): Precision {
-  const variants = m.graphs.transformer.variants ?? {};
+export function choosePrecision(m: Manifest, requested: Precision | 'auto', provider: ProviderName, dir = '', g: GraphName = 'transformer'): Precision {
+  const variants = m.graphs[g].variants ?? {};
   if (requested !== 'auto') {
-    if (requested !== 'fp32' && variants[requested] === undefined) {
+    if (requested !== 'fp32' && !availablePrecisions(m).includes(requested)) {
       throw new BundleError('no-such-precision', `${dir}: precision "${requested}" was asked for, but this bundle has only ${availablePrecisions(m).join(', ')} (re-export with tools/quantize_bundle.py --precision ${requested})`, dir, 'manifest.json', 'graphs.transformer.variants');
     }
     return requested;
@@ -165,11 +165,10 @@ export class BundleSessions {
       }
       const opened: Partial<Record<GraphName, ort.InferenceSession>> = {};
       const loadMs: Partial<Record<GraphName, number>> = {};
-      const chosen = choosePrecision(manifest, precision, provider, dir);
       const used = {} as Record<GraphName, Precision>;
       try {
         for (const g of GRAPH_NAMES) {
-          const files = graphFiles(manifest, g, chosen);
+          const files = graphFiles(manifest, g, choosePrecision(manifest, precision, provider, dir, g));
           const file = files.model;
           used[g] = files.precision;
           const modelPath = await bundleFilePath(dir, file, 'an ONNX graph');
@@ -194,7 +193,7 @@ export class BundleSessions {
       const contracts = graphContracts(manifest);
       try {
         for (const g of GRAPH_NAMES) {
-          const file = graphFiles(manifest, g, chosen).model;
+          const file = graphFiles(manifest, g, used[g]).model;
           checkIo(dir, file, 'input', contracts[g].inputs, sessions[g].inputMetadata);
           checkIo(dir, file, 'output', contracts[g].outputs, sessions[g].outputMetadata);
         }

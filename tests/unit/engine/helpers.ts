@@ -1,5 +1,5 @@
 /** Shared helpers of the engine unit tests. */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -24,4 +24,17 @@ export function editManifest(dir: string, edit: (m: Record<string, any>) => void
 
 export function readJson<T = any>(path: string): T {
   return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+/**
+ * Adds a variants fixture (graph files + variants.json = { variants, files }, as tools/quantize_bundle.py records
+ * them) to a bundle copy, under graphs.<graph>.variants.
+ */
+export function addVariantFixture(dir: string, fixture: string, graph: 'transformer' | 'decoder'): void {
+  for (const f of readdirSync(fixture)) if (f !== 'variants.json') cpSync(join(fixture, f), join(dir, f));
+  const extra = readJson(join(fixture, 'variants.json'));
+  editManifest(dir, (m) => {
+    m.graphs[graph].variants = extra.variants;
+    Object.assign(m.files, extra.files);
+  });
 }

@@ -3,13 +3,12 @@
  * follows the recorded fidelity and speed, and a variant's logits stay within the stated tolerance of fp32.
  * Fixtures: tests/fixtures/tiny/variants (tools/quantize_bundle.py --precision int8,fp16 on the tiny bundle).
  */
-import { cpSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BundleError, type Precision, VarEngine } from '../../../src/engine/index';
 import { choosePrecision } from '../../../src/engine/graphs';
 import { readManifest } from '../../../src/engine/bundle';
-import { REPO, copyTinyBundle, editManifest, readJson } from './helpers';
+import { REPO, addVariantFixture, copyTinyBundle, editManifest } from './helpers';
 
 const VARIANTS = join(REPO, 'tests/fixtures/tiny/variants');
 // max |variant − fp32| / max |fp32| of the logits, as in tools/tests/test_quantize.py
@@ -18,12 +17,7 @@ const TOLERANCE: Record<string, number> = { int8: 0.02, fp16: 0.002 };
 let bundle: { dir: string; cleanup: () => void };
 beforeAll(() => {
   bundle = copyTinyBundle();
-  for (const f of readdirSync(VARIANTS)) if (f !== 'variants.json') cpSync(join(VARIANTS, f), join(bundle.dir, f));
-  const extra = readJson(join(VARIANTS, 'variants.json'));
-  editManifest(bundle.dir, (m) => {
-    m.graphs.transformer.variants = extra.variants;
-    Object.assign(m.files, extra.files);
-  });
+  addVariantFixture(bundle.dir, VARIANTS, 'transformer');
 });
 afterAll(() => bundle.cleanup());
 
