@@ -16,7 +16,7 @@ import type { EditHistory } from './history';
 import type { DocumentModel } from './document-model.svelte';
 import { buildEditPayload, EditInputError, regionAlpha } from './edit-request';
 import { defaultBrushSize, extendRegion, grownCanvas, reachesPastEdge, regionCrop, regionProblem, regionScale, type Direction } from './geometry';
-import { countAtLeast, maskBounds, type Rect } from './raster';
+import { countAtLeast, maskBounds } from './raster';
 import { checkPacked, pack } from './packing';
 import type { BrushSettings } from './stroke';
 import type { EditJob } from './edit-job.svelte';
@@ -640,7 +640,8 @@ export class CanvasSession {
 
   // ---------- export ----------
 
-  async exportImage(format: 'png' | 'jpeg' | 'webp', quality = 92): Promise<void> {
+  async exportImage(format: 'png' | 'jpeg' | 'webp' = this.exportFormat, quality = this.exportQuality): Promise<void> {
+    quality = Math.min(Math.max(Math.round(quality) || 92, 1), 100);
     const doc = this.doc;
     if (!doc) return this.fail('There is no image to export.', 'Open an image first.');
     // The document image is already flat: accepted results are pasted into it; staged ones are not part of it.
