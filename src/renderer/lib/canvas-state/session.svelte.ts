@@ -22,7 +22,7 @@ import type { BrushSettings } from './stroke';
 import type { EditJob } from './edit-job.svelte';
 import type { Autosave, AutosaveConflict } from './autosave.svelte';
 import { DocumentTab, type TabEvents } from './tab.svelte';
-import { closableTab, cycleIndex, indexAfterClose, tabsToUnload } from './tabs';
+import { TAB_MEMORY_BUDGET, closableTab, cycleIndex, indexAfterClose, tabsToUnload } from './tabs';
 
 /** A question the canvas asks before it drops work (the workspace shows it as a dialog). */
 export interface Question<A extends string = string> {
@@ -48,6 +48,8 @@ export class CanvasSession {
   private readonly blank: DocumentTab;
   private shownClock = 0;
   private tabsWrite: Promise<void> = Promise.resolve();
+  /** Bytes the open documents may hold in memory together before inactive ones are unloaded. */
+  memoryBudget = TAB_MEMORY_BUDGET;
   /** The dirty flags the persisted tab list holds (it is written again when one flips). */
   private persistedDirty = new Map<number, boolean>();
 
@@ -235,7 +237,7 @@ export class CanvasSession {
 
   /** Unloads inactive idle tabs, least recently shown first, while the open documents hold more than the budget. */
   private async bound(): Promise<void> {
-    const keys = new Set(tabsToUnload(this.tabs.map((t) => this.use(t))));
+    const keys = new Set(tabsToUnload(this.tabs.map((t) => this.use(t)), this.memoryBudget));
     for (const t of this.tabs) if (keys.has(t.key)) await t.unload();
   }
 

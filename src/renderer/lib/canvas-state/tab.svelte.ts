@@ -90,7 +90,7 @@ export class DocumentTab {
   /** Saves the document, then lets it go (the strip keeps its name and dirty dot). False when it is busy. */
   async unload(): Promise<boolean> {
     if (!this.document.doc || this.busy) return false;
-    await this.autosave.saveNow();
+    await this.autosave.flush();
     if (this.autosave.status.state !== 'saved' || this.busy) return false; // never drop what was not saved
     this.stored = this.info;
     this.restorableMask = null;
