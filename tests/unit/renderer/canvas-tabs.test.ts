@@ -62,7 +62,7 @@ describe('CanvasSession tabs', () => {
   });
 
   const photo = () => new File([readFileSync(PHOTO)], 'fashion.png', { type: 'image/png' });
-  const other = () => new File([small], 'other.png', { type: 'image/png' });
+  const other = () => new File([new Uint8Array(small)], 'other.png', { type: 'image/png' });
 
   it('two files make two tabs; each keeps its own document, mask and undo; Open never asks', async () => {
     expect(await canvas.openFile(photo())).toBe(true);
@@ -182,7 +182,7 @@ describe('CanvasSession tabs', () => {
     canvas.fillMask();
     await a.autosave.saveNow();
     await canvas.openFile(other());
-    await canvas.openFile(new File([small], 'third.png', { type: 'image/png' }));
+    await canvas.openFile(new File([new Uint8Array(small)], 'third.png', { type: 'image/png' }));
     await until('a unloaded', () => !a.loaded);
     expect(a.dirty).toBe(true); // the strip still shows its dot
     expect(a.bytes).toBe(0);

@@ -225,7 +225,7 @@ export class CanvasSession {
         return false;
       }
       if (problem) this.fail(problem, 'Open the image again; nothing else was lost.');
-      this.notice = `"${name}" was read back from its autosave (its undo history was let go to keep memory bounded).`;
+      this.notice = `"${name}" was read back from its autosave (without its undo history, which stays in memory only).`;
     } else {
       const st = tab.job.staged;
       this.notice = st ? `${st.candidates.length} candidate${st.candidates.length > 1 ? 's' : ''} wait: cycle with ← →, accept with Enter, discard with Esc.` : tab.job.running ? 'An edit is running in this document.' : null;
