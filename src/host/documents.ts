@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import {
-  docIdSchema, documentMetaSchema, upgradeDocumentMeta, type DocumentMeta, type DocumentRestoreResult, type DocumentSummary, type DocumentSaveParams,
+  docIdSchema, documentMetaSchema, documentTabsSchema, upgradeDocumentMeta, type DocumentMeta, type DocumentRestoreResult, type DocumentSummary, type DocumentSaveParams,
+  type DocumentTabs,
 } from '../shared/edit';
 import { StudioError } from '../shared/errors';
 import { sweepTempFiles, tempOwner, writeFileSafely } from './safe-write';
@@ -35,6 +36,8 @@ export function unpack(packed: Uint8Array, expected: number, what: string): Uint
 interface StoredDocument { meta: DocumentMeta; imageFile: string; maskFile: string }
 
 const INDEX = 'document.json';
+/** The canvas's open tabs (in canvas/ beside the document folders). */
+const TABS = 'tabs.json';
 /** Autosaves kept: the most recently saved documents; older ones are removed when a new one is saved. */
 export const MAX_DOCUMENTS = 12;
 const DATA_FILE = /^(image|mask)-[A-Za-z0-9_-]+\.gz$/;
@@ -172,9 +175,31 @@ export class DocumentStore {
     return { saved: true, imageRev: meta.imageRev, bytes: (p.image?.length ?? 0) + p.mask.length };
   }
 
-  /** Removes the oldest autosaves past MAX_DOCUMENTS. */
+  /** Removes the oldest autosaves past MAX_DOCUMENTS; a document open in a tab is never removed. */
   private async prune(): Promise<void> {
-    for (const dir of (await this.savedDirs()).slice(MAX_DOCUMENTS)) await fs.rm(dir, { recursive: true, force: true });
+    const open = new Set((await this.tabs()).tabs.map((t) => t.docId));
+    const closed = (await this.savedDirs()).filter((dir) => !open.has(path.basename(dir)));
+    for (const dir of closed.slice(Math.max(0, MAX_DOCUMENTS - open.size))) await fs.rm(dir, { recursive: true, force: true });
+  }
+
+  /** The tab list as last written; an absent or unreadable one is an empty list (the documents themselves are untouched). */
+  async tabs(): Promise<DocumentTabs> {
+    try {
+      return documentTabsSchema.parse(JSON.parse(await fs.readFile(path.join(this.dir, TABS), 'utf8')), 'tabs.json');
+    } catch {
+      return { tabs: [], activeDocId: null };
+    }
+  }
+
+  /** Replaces the tab list (serialised with the saves, written by temp + rename). */
+  setTabs(tabs: DocumentTabs): Promise<boolean> {
+    const run = this.saving.then(async () => {
+      await fs.mkdir(this.dir, { recursive: true });
+      await writeFileSafely(path.join(this.dir, TABS), Buffer.from(JSON.stringify(tabs)));
+      return true;
+    });
+    this.saving = run.catch(() => undefined);
+    return run;
   }
 
   private uniqueName(): string {

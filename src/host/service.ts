@@ -124,6 +124,10 @@ export class StudioHost {
         return this.documentStore().restore((params as ParamsOf<'document.restore'>).docId);
       case 'document.list':
         return { documents: await this.documentStore().list() };
+      case 'document.tabs':
+        return this.documentStore().tabs();
+      case 'document.setTabs':
+        return { saved: await this.documentStore().setTabs(params as ParamsOf<'document.setTabs'>) };
       case 'document.discard':
         return { discarded: await this.documentStore().discard((params as ParamsOf<'document.discard'>).docId) };
       case 'models.importDialog':

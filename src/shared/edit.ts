@@ -243,6 +243,27 @@ export const documentSummarySchema = obj({
 });
 export type DocumentSummary = Infer<typeof documentSummarySchema>;
 
+/** Documents a window keeps open as tabs at once (each has an autosave, which the host never prunes while it is a tab). */
+export const MAX_OPEN_DOCUMENTS = 12;
+
+/** One tab of the canvas: enough to show it in the tab strip before its document is read back. */
+export const documentTabSchema = obj({
+  docId: docIdSchema,
+  name: str({ max: 500 }),
+  width: int(1, EDIT_LIMITS.maxSide),
+  height: int(1, EDIT_LIMITS.maxSide),
+  /** It had edits or paint no export holds when the list was written. */
+  unexported: bool,
+});
+export type DocumentTab = Infer<typeof documentTabSchema>;
+
+/** The canvas's open tabs in strip order and the active one: they come back after a reload or restart. */
+export const documentTabsSchema = obj({
+  tabs: arr(documentTabSchema, { max: MAX_OPEN_DOCUMENTS }),
+  activeDocId: nullable(docIdSchema),
+});
+export type DocumentTabs = Infer<typeof documentTabsSchema>;
+
 // ---------- export of the edited image ----------
 
 export const documentExportParamsSchema = obj({
@@ -271,6 +292,10 @@ export const editRequests = {
   /** Deletes one document's autosave (every other document's autosave stays). */
   'document.discard': { params: obj({ docId: docIdSchema }), result: obj({ discarded: bool }) },
   'document.export': { params: documentExportParamsSchema, result: exportResultSchema },
+  /** The canvas's tab list as last written (empty when none was). */
+  'document.tabs': { params: obj({}), result: documentTabsSchema },
+  /** Replaces the tab list (written safely; the documents it names are kept by the autosave's pruning). */
+  'document.setTabs': { params: documentTabsSchema, result: obj({ saved: bool }) },
 } as const satisfies Record<string, { params: Schema<unknown>; result: Schema<unknown> }>;
 
 /** Merged into contract.ts `eventSchema`. */

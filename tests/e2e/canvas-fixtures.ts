@@ -1,6 +1,7 @@
 /// <reference lib="dom" />
-// Shared by the canvas e2e specs: a server per worker with a private data folder (the autosave lives
-// there), the canvas session's test snapshot, opening the photo fixture, and mouse drags in document pixels.
+// Shared by the canvas e2e specs: a server per worker with a private data folder (the autosaves and the
+// tab list live there; each test starts without them), the canvas session's test snapshot, opening the
+// photo fixture, and mouse drags in document pixels.
 import { expect, type Page } from '@playwright/test';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import os from 'node:os';
@@ -12,7 +13,15 @@ export const PHOTO = path.join(repoRoot, 'tests', 'fixtures', 'engine', 'fashion
 interface Serve { url: string; dataDir: string; log: string[] }
 
 // The page-error check (consoleProblems) comes from the shared fixtures; the server here is the canvas' own.
-export const test = base.extend<{}, { canvasServe: Serve }>({
+export const test = base.extend<{ freshCanvas: void }, { canvasServe: Serve }>({
+  // Each test starts with no open tabs: the earlier tests' autosaves and tab list are removed first.
+  freshCanvas: [
+    async ({ canvasServe }, use) => {
+      rmSync(path.join(canvasServe.dataDir, 'canvas'), { recursive: true, force: true });
+      await use();
+    },
+    { auto: true },
+  ],
   canvasServe: [
     async ({}, use) => {
       const dataDir = mkdtempSync(path.join(os.tmpdir(), 'var-studio-canvas-e2e-'));
@@ -39,6 +48,7 @@ export interface Snapshot {
   restorableMask: boolean;
   question: string | null;
   preview: { scale: number; alphaMasked: number } | null;
+  tabs: { docId: string; name: string; dirty: boolean; loaded: boolean; active: boolean; status: string; staged: number }[];
   operation: string;
   view: { stage: { scale: number; x: number; y: number } };
 }
@@ -66,7 +76,7 @@ export async function openCanvas(page: Page, url: string): Promise<void> {
 export async function openPhoto(page: Page): Promise<void> {
   // The autosave of an earlier test may be this photo's size already: wait for the new document itself.
   const before = (await snapshot(page)).document?.docId ?? null;
-  await replacing(page, () => page.getByTestId('canvas-file-input').setInputFiles(PHOTO));
+  await page.getByTestId('canvas-file-input').setInputFiles(PHOTO);
   await expect.poll(async () => (await snapshot(page)).document?.docId ?? null).not.toBe(before);
   await expect(page.getByTestId('doc-size')).toHaveText('72×56 px');
 }
@@ -88,11 +98,3 @@ export async function drag(page: Page, points: [number, number][]): Promise<void
   }
   await page.mouse.up();
 }
-
-/** Does what opens another document; when the open one has unexported edits (an earlier test's autosave), answers "Replace". */
-export async function replacing(page: Page, open: () => Promise<unknown>): Promise<void> {
-  const asks = (await snapshot(page)).unexported;
-  await open();
-  if (asks) await page.getByTestId('answer-replace').click();
-}
-

@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 // The canvas as an artist expects it, in Chromium against `npm run serve` with the real engine: one Open
-// with one meaning, nothing replaced or closed without asking, two windows never overwrite each other's
+// with one meaning (a new tab), nothing replaced or closed without asking, two windows never overwrite each other's
 // document, the mask used up by Accept (and restorable), outpaint of the new strip only, a live preview
 // seen through the mask, a brush and region box sized for the model, every control of the operation on
 // screen at 1280×800 and 1024×768, toasts that stay few and clear of Export, the same pixels for a
@@ -9,7 +9,7 @@ import { expect, type Locator, type Page } from '@playwright/test';
 import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import { docScreenshot, holdAfterFirstScale, locatorRgb } from './fixtures';
-import { PHOTO, bytes, drag, openCanvas, openPhoto, replacing, snapshot, test } from './canvas-fixtures';
+import { PHOTO, bytes, drag, openCanvas, openPhoto, snapshot, test } from './canvas-fixtures';
 
 type Box = { x: number; y: number; width: number; height: number };
 
@@ -28,64 +28,61 @@ async function chooseFile(page: Page, click: () => Promise<unknown>, file: strin
   await chooser.setFiles(file);
 }
 
-test('one Open: the header button, Ctrl+O and paste open into the canvas; an edited document is kept, replaced or left only as the user says; Close asks', async ({ page, canvasServe }) => {
+test('one Open: the header button, Ctrl+O and paste each open the file in a new canvas tab; nothing is replaced; closing an edited tab asks', async ({ page, canvasServe }) => {
   await openCanvas(page, canvasServe.url);
   await openPhoto(page);
   await paint(page, [10, 10], [40, 30]);
   const first = await snapshot(page);
+  const tabs = page.getByTestId('canvas-tab');
 
-  // The header's Open in Canvas opens into the canvas — but first asks, and Cancel leaves everything as it was.
+  // The header's Open in Canvas opens into the canvas, in a new tab: no question, the edited document stays.
   const small = await sharp(PHOTO).resize(36, 28).png().toBuffer();
   await chooseFile(page, () => page.getByTestId('header-open').click(), { name: 'other.png', mimeType: 'image/png', buffer: small });
-  await expect(page.getByTestId('canvas-question')).toContainText('not exported');
-  await page.keyboard.press('Escape');
-  await expect(page.getByTestId('canvas-question')).toBeHidden();
-  let s = await snapshot(page);
-  expect(s.document!.docId).toBe(first.document!.docId);
-  expect(s.document!.mask).toEqual(first.document!.mask);
-
-  // Ctrl+O → Keep: the new file opens, the edited one waits in Documents.
-  await chooseFile(page, () => page.keyboard.press('Control+o'), { name: 'other.png', mimeType: 'image/png', buffer: small });
-  await page.getByTestId('answer-keep').click();
   await expect(page.getByTestId('doc-size')).toHaveText('36×28 px');
-  const kept = page.locator(`[data-testid="document-switch"][data-docid="${first.document!.docId}"]`);
-  await expect(kept).toContainText('fashion-72x56.png');
+  await expect(page.getByTestId('canvas-question')).toBeHidden();
+  await expect(tabs).toHaveCount(2);
   // Nothing was in the generate gallery: the header's Open did not go to Generate.
   await page.getByRole('button', { name: 'Generate', exact: true }).click();
   await expect(page.getByTestId('generate')).toBeVisible();
   await expect(page.getByText('other.png')).toHaveCount(0);
   await page.getByRole('button', { name: 'Canvas', exact: true }).click();
+  await expect(tabs).toHaveCount(2);
 
-  // Switch back: the kept document with its mask, untouched.
-  await kept.click();
-  await expect(page.getByTestId('doc-size')).toHaveText('72×56 px');
-  s = await snapshot(page);
-  expect(s.document!.docId).toBe(first.document!.docId);
-  expect(s.document!.mask).toEqual(first.document!.mask);
-
-  // Paste over an edited document → Replace: the edited document and its autosave are gone.
+  // Ctrl+O and paste: a third and a fourth tab.
+  await chooseFile(page, () => page.keyboard.press('Control+o'), { name: 'third.png', mimeType: 'image/png', buffer: small });
+  await expect(page.getByTestId('doc-name')).toHaveText('third.png');
   await page.evaluate((b64) => {
     const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
     const dt = new DataTransfer();
     dt.items.add(new File([bin], 'pasted.png', { type: 'image/png' }));
     window.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
   }, small.toString('base64'));
-  await page.getByTestId('answer-replace').click();
   await expect(page.getByTestId('doc-name')).toHaveText('pasted.png');
-  await expect(page.locator('[data-testid="document-switch"]').first()).toBeVisible();
-  await expect(kept).toHaveCount(0);
+  await expect(tabs).toHaveCount(4);
+  await expect(tabs.first()).toHaveAttribute('data-dirty', 'true');
 
-  // Close with unexported edits asks; Cancel keeps it; after an export, Close does not ask.
-  await paint(page, [5, 5], [20, 20]);
-  await page.getByTestId('canvas-close').click();
-  await expect(page.getByTestId('canvas-question')).toContainText('Close');
+  // The first tab still holds the edited document with its mask.
+  await tabs.first().getByTestId('canvas-tab-select').click();
+  await expect(page.getByTestId('doc-size')).toHaveText('72×56 px');
+  let s = await snapshot(page);
+  expect(s.document!.docId).toBe(first.document!.docId);
+  expect(s.document!.mask).toEqual(first.document!.mask);
+
+  // Closing it asks; Cancel keeps it; after an export, closing does not ask.
+  await tabs.first().getByTestId('canvas-tab-close').click();
+  await expect(page.getByTestId('canvas-question')).toContainText('Close "fashion-72x56.png"?');
   await page.getByTestId('answer-cancel').click();
-  await expect(page.getByTestId('doc-name')).toHaveText('pasted.png');
+  await expect(tabs).toHaveCount(4);
+  await expect(page.getByTestId('doc-name')).toHaveText('fashion-72x56.png');
   await Promise.all([page.waitForEvent('download'), page.getByTestId('canvas-export').click()]);
   await expect.poll(async () => (await snapshot(page)).unexported).toBe(false);
-  await page.getByTestId('canvas-close').click();
+  await expect(tabs.first()).toHaveAttribute('data-dirty', 'false');
+  await tabs.first().getByTestId('canvas-tab-close').click();
+  await expect(tabs).toHaveCount(3);
   await expect(page.getByTestId('canvas-question')).toBeHidden();
-  expect((await snapshot(page)).document).toBeNull();
+  s = await snapshot(page);
+  expect(s.tabs.map((t) => t.docId)).not.toContain(first.document!.docId);
+  expect(s.document!.docId).toBe(s.tabs[0].docId); // its right neighbour is shown
 });
 
 test('two windows on the same document: the later save says so and keeps its version as a copy; nothing is overwritten', async ({ page, context, canvasServe }) => {
@@ -115,7 +112,10 @@ test('two windows on the same document: the later save says so and keeps its ver
   await openCanvas(third, canvasServe.url);
   await expect.poll(async () => (await snapshot(third)).document?.docId).toBe(b.document!.docId);
   expect((await snapshot(third)).document!.mask).toEqual(b.document!.mask);
-  await third.locator(`[data-testid="document-switch"][data-docid="${docId}"]`).click();
+  // A's version is in no tab here: it is reopened from the strip's Autosaved menu, into a tab of its own.
+  await third.getByTestId('canvas-autosaved').click();
+  await third.locator(`[data-testid="canvas-reopen"][data-docid="${docId}"]`).click();
+  await expect(third.getByTestId('canvas-tab')).toHaveCount(2);
   await expect.poll(async () => (await snapshot(third)).document?.docId).toBe(docId);
   expect((await snapshot(third)).document!.mask).toEqual(a.document!.mask);
   await other.close();
@@ -205,7 +205,7 @@ test('the mask: Accept clears it (Restore mask brings it back), outpaint makes o
 test('the brush and the region box fit the model: a tenth of the image, the scale factor in words, a smaller box suggested', async ({ page, canvasServe }) => {
   await openCanvas(page, canvasServe.url);
   const big = await sharp(PHOTO).resize(320, 320).png().toBuffer();
-  await replacing(page, () => page.getByTestId('canvas-file-input').setInputFiles({ name: 'big.png', mimeType: 'image/png', buffer: big }));
+  await page.getByTestId('canvas-file-input').setInputFiles({ name: 'big.png', mimeType: 'image/png', buffer: big });
   await expect(page.getByTestId('doc-size')).toHaveText('320×320 px');
   await expect(page.getByTestId('brush-size')).toHaveValue('32');
   await expect(page.getByTestId('region-scale')).toHaveText('320 px → 32 px model: 10× softer');
@@ -239,7 +239,11 @@ for (const size of [{ width: 1280, height: 800 }, { width: 1024, height: 768 }])
   test(`at ${size.width}×${size.height} every control of each operation is on screen, the model label fits, toasts stay few and clear of Export`, async ({ page, canvasServe }) => {
     await page.setViewportSize(size);
     await openCanvas(page, canvasServe.url);
+    // Two documents in tabs (the photo shown, with a painted stroke: its tab has the unexported dot).
+    await page.getByTestId('canvas-file-input').setInputFiles({ name: 'sketch.png', mimeType: 'image/png', buffer: await sharp(PHOTO).resize(36, 28).png().toBuffer() });
+    await expect(page.getByTestId('doc-name')).toHaveText('sketch.png');
     await openPhoto(page);
+    await paint(page, [40, 20], [60, 34]);
     const controls: Record<string, string[]> = {
       inpaint: ['op-inpaint', 'op-class-edit', 'op-outpaint', 'feather', 'scale-lock', 'edit-run', 'fold-sampling', 'brush-size', 'mask-fill'],
       'class-edit': ['class-search', 'class-option', 'feather', 'scale-lock', 'edit-run', 'fold-sampling', 'brush-size', 'mask-fill'],
@@ -247,7 +251,7 @@ for (const size of [{ width: 1280, height: 800 }, { width: 1024, height: 768 }])
     };
     for (const [op, ids] of Object.entries(controls)) {
       await page.getByTestId(`op-${op}`).click();
-      for (const id of [...ids, 'canvas-export', 'header-open', 'model-select']) {
+      for (const id of [...ids, 'canvas-export', 'header-open', 'model-select', 'canvas-tab-select', 'canvas-tab-close']) {
         const el: Locator = page.getByTestId(id).first();
         expect(inside(await el.boundingBox(), size), `${id} in ${op} at ${size.width}×${size.height}`).toBe(true);
         // On screen is not enough: nothing (the sticky Run row, a clipped column) may cover it.
@@ -304,7 +308,7 @@ test('a transparent PNG shows the same pixels in Generate and in Canvas (alpha o
   for (let y = 0; y < 32; y++) for (let x = 0; x < 32; x++) rgba.set(x < 16 ? [200, 30, 30, 255] : [0, 0, 0, 0], (y * 32 + x) * 4);
   const png = await sharp(rgba, { raw: { width: 32, height: 32, channels: 4 } }).png().toBuffer();
   const file = { name: 'transparent.png', mimeType: 'image/png', buffer: png };
-  await replacing(page, () => page.getByTestId('canvas-file-input').setInputFiles(file));
+  await page.getByTestId('canvas-file-input').setInputFiles(file);
   await expect(page.getByTestId('doc-name')).toHaveText('transparent.png');
   const canvasRgb = Array.from(bytes((await snapshot(page)).document!.image));
   expect(canvasRgb.slice((5 * 32 + 20) * 3, (5 * 32 + 20) * 3 + 3)).toEqual([255, 255, 255]);

@@ -13,7 +13,7 @@ import encodeChunks from 'png-chunks-encode';
 import * as pngText from 'png-chunk-text';
 import { featherWeights } from '../../src/engine/edit-pixels';
 import { docScreenshot } from './fixtures';
-import { PHOTO, bytes, drag, openCanvas, openPhoto, replacing, screenOf, snapshot, test, wsOf, type Snapshot } from './canvas-fixtures';
+import { PHOTO, bytes, drag, openCanvas, openPhoto, screenOf, snapshot, test, wsOf, type Snapshot } from './canvas-fixtures';
 
 async function photoRgb(): Promise<Uint8Array> {
   const { data } = await sharp(PHOTO).removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -257,12 +257,12 @@ test('drop, paste, and a generated image from the gallery open into the canvas',
   await openCanvas(page, canvasServe.url);
   const png = readFileSync(PHOTO).toString('base64');
   // Drag-and-drop of a file onto the canvas.
-  await replacing(page, () => page.getByTestId('canvas-stage').evaluate((el, b64) => {
+  await page.getByTestId('canvas-stage').evaluate((el, b64) => {
     const bin = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
     const dt = new DataTransfer();
     dt.items.add(new File([bin], 'dropped.png', { type: 'image/png' }));
     el.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, png));
+  }, png);
   await expect(page.getByTestId('doc-name')).toHaveText('dropped.png');
   await expect(page.getByTestId('doc-size')).toHaveText('72×56 px');
   // Paste from the clipboard.
@@ -452,7 +452,7 @@ test('a large image (4096×3072): opens, strokes keep up with the pointer, the r
   await openCanvas(page, canvasServe.url);
   // A real photo scaled up to a large canvas (JPEG, as cameras write them).
   const big = await sharp(PHOTO).resize(4096, 3072, { kernel: 'lanczos3' }).jpeg({ quality: 90 }).toBuffer();
-  await replacing(page, () => page.getByTestId('canvas-file-input').setInputFiles({ name: 'large.jpg', mimeType: 'image/jpeg', buffer: big }));
+  await page.getByTestId('canvas-file-input').setInputFiles({ name: 'large.jpg', mimeType: 'image/jpeg', buffer: big });
   await expect(page.getByTestId('doc-size')).toHaveText('4096×3072 px');
   await page.getByTestId('brush-size').fill('256');
   await drag(page, [[800, 800], [1600, 1400], [2400, 1000], [3000, 2200]]);

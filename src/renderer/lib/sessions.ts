@@ -1,6 +1,6 @@
 // The window's workspace sessions over the shared StudioApp. The canvas session is created on the first
-// visit to the Canvas workspace (it restores the autosave then) and kept while the user visits others,
-// so the document, its undo history and a running edit survive a tab switch.
+// visit to the Canvas workspace (it restores its document tabs then) and kept while the user visits others,
+// so the documents, their undo histories and running edits survive a workspace switch.
 import type { StudioApp } from './state/app.svelte';
 import { GenerateSession } from './generate-state/session.svelte';
 import { CanvasSession } from './canvas-state/session.svelte';
@@ -17,7 +17,7 @@ export class Sessions {
     if (!this.canvasSession) {
       const created = new CanvasSession(this.app);
       this.canvasSession = created;
-      void created.restore().finally(() => (created.ready = true));
+      void created.restoreTabs().finally(() => (created.ready = true));
     }
     return this.canvasSession;
   }

@@ -39,8 +39,10 @@ const CANVAS_KEYS: ShortcutHelp[] = [
   { keys: 'Space (hold)', action: 'Pan' },
   { keys: 'Ctrl+Z', action: 'Undo', inFooter: true },
   { keys: 'Ctrl+Shift+Z / Ctrl+Y', action: 'Redo' },
-  { keys: 'Ctrl+S', action: 'Export PNG' },
-  { keys: 'Ctrl+O', action: 'Open an image into the canvas' },
+  { keys: 'Ctrl+S', action: 'Export (the format chosen under Export)' },
+  { keys: 'Ctrl+O', action: 'Open an image into the canvas (in a new tab)' },
+  { keys: 'Ctrl+Tab / Ctrl+Shift+Tab', action: 'Next / previous document tab (in a browser: Alt+PageDown / Alt+PageUp)' },
+  { keys: 'Ctrl+W', action: 'Close the document tab; asks when its edits were not exported (in a browser: Alt+W)' },
   { keys: '? / F1', action: 'This overview', inFooter: true },
 ];
 

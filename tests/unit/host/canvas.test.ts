@@ -13,7 +13,7 @@ import { VarEngine, type RgbImage } from '../../../src/engine/index';
 import { featherWeights } from '../../../src/engine/edit-pixels';
 import { planEdit } from '../../../src/engine/edit';
 import { checkEditParams, runEditJob } from '../../../src/host/edit';
-import { DocumentStore } from '../../../src/host/documents';
+import { DocumentStore, MAX_DOCUMENTS } from '../../../src/host/documents';
 import { decodeImage, encodeDocumentExport, openCanvasImage, readPngText, withPngText } from '../../../src/host/image-io';
 import { CanvasDocument, acceptChange } from '../../../src/renderer/lib/canvas-state/document';
 import { EditHistory } from '../../../src/renderer/lib/canvas-state/history';
@@ -255,6 +255,31 @@ describe('autosave', () => {
     expect(await store.discard('doc-x')).toBe(true);
     expect((await store.list()).map((d) => d.docId)).toEqual(['doc-y']);
     expect((await store.restore()).document!.meta.docId).toBe('doc-y');
+    rmSync(root, { recursive: true, force: true });
+  });
+
+  it('the tab list is kept across stores, and a document open in a tab outlives the pruning of old autosaves', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'var-canvas-tabs-'));
+    const store = new DocumentStore(root);
+    expect(await store.tabs()).toEqual({ tabs: [], activeDocId: null });
+    const img = gzipSync(new Uint8Array(36)), m = gzipSync(new Uint8Array(12));
+    await store.save({ meta: meta({ docId: 'doc-tab', name: 'kept' }), image: img, mask: m });
+    const tabs = { tabs: [{ docId: 'doc-tab', name: 'kept', width: 4, height: 3, unexported: true }], activeDocId: 'doc-tab' };
+    expect(await store.setTabs(tabs)).toBe(true);
+    expect(await new DocumentStore(root).tabs()).toEqual(tabs);
+    // MAX_DOCUMENTS newer autosaves: without the tab list the oldest (doc-tab) would be removed.
+    for (let i = 0; i < MAX_DOCUMENTS + 2; i++) {
+      await new Promise((r) => setTimeout(r, 5));
+      await store.save({ meta: meta({ docId: `doc-${i}`, name: `n${i}` }), image: img, mask: m });
+    }
+    const listed = (await store.list()).map((d) => d.docId);
+    expect(listed).toContain('doc-tab');
+    expect(listed).toHaveLength(MAX_DOCUMENTS);
+    expect(listed).not.toContain('doc-0');
+    // A damaged tab list reads as empty and the documents stay.
+    writeFileSync(join(root, 'canvas', 'tabs.json'), '{"tabs": 5');
+    expect(await store.tabs()).toEqual({ tabs: [], activeDocId: null });
+    expect((await store.restore('doc-tab')).document!.meta.name).toBe('kept');
     rmSync(root, { recursive: true, force: true });
   });
 

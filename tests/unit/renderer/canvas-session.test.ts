@@ -142,39 +142,11 @@ describe('CanvasSession', () => {
     // A save scheduled by the last change may still be pending; it lands a moment later.
     await until('the autosave', () => canvas.autosave.status.state === 'saved');
     const again = new CanvasSession(app);
-    expect(await again.restore()).toBe(true);
+    await again.restoreTabs();
     expect(again.doc!.docId).toBe(canvas.doc!.docId);
     expect(Buffer.from(again.doc!.image).equals(Buffer.from(canvas.doc!.image))).toBe(true);
     expect(Buffer.from(again.doc!.mask).equals(Buffer.from(canvas.doc!.mask))).toBe(true);
     expect(again.fits).toBe(1);
     again.dispose();
-  });
-
-  it('another file over unexported edits asks: Cancel keeps the document, Keep lists it in Documents; Close asks too', async () => {
-    const first = canvas.doc!;
-    expect(canvas.unexported).toBe(true); // Fill painted the mask
-    const other = () => new File([readFileSync(PHOTO)], 'other.png', { type: 'image/png' });
-    const cancelled = canvas.openFile(other());
-    await until('question', () => canvas.question !== null);
-    expect(canvas.question!.answers.map((a) => a.id)).toEqual(['keep', 'replace', 'cancel']);
-    canvas.question!.resolve('cancel');
-    expect(await cancelled).toBe(false);
-    expect(canvas.doc).toBe(first);
-    const kept = canvas.openFile(other());
-    await until('question', () => canvas.question !== null);
-    canvas.question!.resolve('keep');
-    expect(await kept).toBe(true);
-    expect(canvas.doc!.name).toBe('other.png');
-    expect(canvas.unexported).toBe(false);
-    await until('documents', () => canvas.documents.some((d) => d.docId === first.docId));
-    expect(await canvas.switchTo(first.docId)).toBe(true);
-    expect(canvas.doc!.docId).toBe(first.docId);
-    expect(canvas.doc!.mask.every((v) => v === 255)).toBe(true);
-    canvas.fillMask(); // an edit after the switch
-    const closing = canvas.close();
-    await until('question', () => canvas.question !== null);
-    canvas.question!.resolve('cancel');
-    expect(await closing).toBe(false);
-    expect(canvas.doc!.docId).toBe(first.docId);
   });
 });

@@ -74,6 +74,15 @@ const SAMPLES = {
     result: { documents: [{ docId: 'doc-a', name: 'a', width: 4, height: 3, steps: 0, savedAt: 'now' }] }, badResult: { documents: [{ docId: 'a/b', name: 'a', width: 4, height: 3, steps: 0, savedAt: 'now' }] },
   },
   'document.discard': { params: { docId: 'doc-a' }, badParams: { docId: 'a/b' }, result: { discarded: true }, badResult: { discarded: null } },
+  'document.tabs': {
+    params: {}, badParams: { all: 1 },
+    result: { tabs: [{ docId: 'doc-a', name: 'a', width: 4, height: 3, unexported: true }], activeDocId: 'doc-a' },
+    badResult: { tabs: [{ docId: 'doc-a', name: 'a', width: 4, height: 3 }], activeDocId: 'doc-a' },
+  },
+  'document.setTabs': {
+    params: { tabs: [], activeDocId: null }, badParams: { tabs: [{ docId: '../x', name: 'a', width: 4, height: 3, unexported: false }], activeDocId: null },
+    result: { saved: true }, badResult: { saved: 'yes' },
+  },
   'document.export': {
     params: { format: 'webp', quality: 80, width: 2, height: 1, image: Uint8Array.of(1), chain, fileName: 'edited' },
     badParams: { format: 'webp', quality: 0, width: 2, height: 1, image: Uint8Array.of(1), chain, fileName: 'edited' },

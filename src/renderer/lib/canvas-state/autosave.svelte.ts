@@ -45,6 +45,13 @@ export class Autosave {
     this.base = null;
   }
 
+  /** Saves now, in place of a save scheduled for a moment later. */
+  flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    return this.saveNow();
+  }
+
   /** Saves the document now (sends the image only when it changed since the last save). */
   async saveNow(): Promise<void> {
     if (this.saving) await this.saving;

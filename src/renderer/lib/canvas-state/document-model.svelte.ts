@@ -39,12 +39,12 @@ export class DocumentModel {
     return this.doc;
   }
 
-  /** Shows a document read back from the autosave (it is saved already). */
-  adopt(doc: CanvasDocument): void {
+  /** Shows a document read back from the autosave (it is saved already); `unexported` when the tab list knows it. */
+  adopt(doc: CanvasDocument, unexported?: boolean): void {
     this.history.clear();
     this.doc = doc;
     // An autosave is not known to have been exported: its edits and its paint count as unexported.
-    this.unexported = doc.steps.length > 0 || doc.mask.some((v) => v > 0);
+    this.unexported = unexported ?? (doc.steps.length > 0 || doc.mask.some((v) => v > 0));
     this.rev += 1;
     this.redraws += 1;
     this.fits += 1;

@@ -1,9 +1,10 @@
-// The canvas editor's state and actions: the tools and the actions over three parts — the document with
-// its undo history (DocumentModel), the edit job (run, preview, staged candidates) and the autosave. It knows no view: the Konva
-// view (lib/canvas) follows the runes below (see CanvasWorkspace.svelte) and never owns document state.
+// The canvas editor's state and actions: the tools, and the open documents as tabs. Each tab (DocumentTab)
+// holds its document with its undo history, its edit job (run, preview, staged candidates) and its
+// autosave; the actions below work on the active tab. It knows no view: the Konva view (lib/canvas)
+// follows the runes below (see CanvasWorkspace.svelte) and never owns document state.
 import type { RgbImageMsg } from '../../../shared/contract';
-import type { DocSource, DocumentSummary, EditChain, EditOperation, EditStep, Region } from '../../../shared/edit';
-import { EDIT_LIMITS } from '../../../shared/edit';
+import type { DocSource, DocumentSummary, DocumentTabs, EditChain, EditOperation, EditStep, Region } from '../../../shared/edit';
+import { EDIT_LIMITS, MAX_OPEN_DOCUMENTS } from '../../../shared/edit';
 import { settingsToJson } from '../../../shared/settings';
 import { toBase64 } from '../../../shared/wire';
 import type { StudioApp } from '../state/app.svelte';
@@ -12,14 +13,16 @@ import { asCallError } from '../studio/jobs';
 import { downloadBytes, randomSeed } from '../image';
 import { acceptChange, maskSnapshot, restoreMaskChange, wholeMaskChange, type CanvasDocument, type Change } from './document';
 import type { EditHistory } from './history';
-import { DocumentModel } from './document-model.svelte';
+import type { DocumentModel } from './document-model.svelte';
 import { buildEditPayload, EditInputError, regionAlpha } from './edit-request';
 import { defaultBrushSize, extendRegion, grownCanvas, reachesPastEdge, regionCrop, regionProblem, regionScale, type Direction } from './geometry';
-import { countAtLeast, maskBounds, type Rect } from './raster';
+import { countAtLeast, maskBounds } from './raster';
 import { checkPacked, pack } from './packing';
 import type { BrushSettings } from './stroke';
-import { EditJob } from './edit-job.svelte';
-import { Autosave, type AutosaveConflict } from './autosave.svelte';
+import type { EditJob } from './edit-job.svelte';
+import type { Autosave, AutosaveConflict } from './autosave.svelte';
+import { DocumentTab, type TabEvents } from './tab.svelte';
+import { TAB_MEMORY_BUDGET, closableTab, cycleIndex, indexAfterClose, tabsToUnload } from './tabs';
 
 /** A question the canvas asks before it drops work (the workspace shows it as a dialog). */
 export interface Question<A extends string = string> {
@@ -38,7 +41,17 @@ function problemOf(e: unknown, fallbackHint: string): { message: string; hint: s
 }
 
 export class CanvasSession {
-  readonly document: DocumentModel;
+  /** The open documents in strip order, and the one shown. */
+  tabs = $state.raw<DocumentTab[]>([]);
+  active = $state.raw<DocumentTab | null>(null);
+  /** Stands in for the active tab while none is open (it never holds a document). */
+  private readonly blank: DocumentTab;
+  private shownClock = 0;
+  private tabsWrite: Promise<void> = Promise.resolve();
+  /** Bytes the open documents may hold in memory together before inactive ones are unloaded. */
+  memoryBudget = TAB_MEMORY_BUDGET;
+  /** The dirty flags the persisted tab list holds (it is written again when one flips). */
+  private persistedDirty = new Map<number, boolean>();
 
   // tools
   mode = $state<'brush' | 'eraser'>('brush');
@@ -54,11 +67,12 @@ export class CanvasSession {
   extendBy = $state(64);
   /** Outpaint regenerates only the new strip past the image edge unless this is on. */
   outpaintPainted = $state(false);
-  /** The mask an Accept cleared, and how far the document moved since (for "Restore mask"). */
-  restorableMask = $state.raw<{ saved: { bounds: Rect; mask: Uint8Array }; shiftX: number; shiftY: number } | null>(null);
-  /** The question on show (replace the document? close it?), or null. */
+  /** Export format and quality (the panel's choice; Ctrl+S and "Export" when closing a tab use them too). */
+  exportFormat = $state<'png' | 'jpeg' | 'webp'>('png');
+  exportQuality = $state(92);
+  /** The question on show (close a tab with unexported edits?), or null. */
   question = $state.raw<Question | null>(null);
-  /** The other autosaved documents this window can switch to (newest first). */
+  /** The autosaved documents (newest first); those open in no tab can be reopened from the tab strip. */
   documents = $state.raw<DocumentSummary[]>([]);
   /** The last problem, shown in the panel until the next action. */
   problem = $state<{ message: string; hint: string } | null>(null);
@@ -67,14 +81,37 @@ export class CanvasSession {
   /** False until the autosave has been looked for (and restored) at start. */
   ready = $state(false);
 
-  /** The edit in flight, then its staged candidates. */
-  readonly job: EditJob;
-  readonly autosave: Autosave;
+  private readonly tabEvents: TabEvents;
 
   constructor(readonly app: StudioApp) {
-    this.document = new DocumentModel(() => this.autosave.schedule());
-    this.job = new EditJob(app.jobs, { problem: (m, h) => this.fail(m, h), notice: (t) => (this.notice = t) });
-    this.autosave = new Autosave(app.studio, () => this.document.doc, (c) => this.onConflict(c));
+    this.tabEvents = {
+      problem: (tab, m, h) => (tab === this.active ? this.fail(m, h) : this.app.toasts.problem({ code: 'canvas', message: `"${tab.name}": ${m}`, hint: h })),
+      notice: (tab, t) => (tab === this.active ? (this.notice = t) : this.app.toasts.info(`"${tab.name}"`, t)),
+      changed: (tab) => this.onTabChanged(tab),
+      conflict: (tab, c) => this.onConflict(tab, c),
+    };
+    this.blank = new DocumentTab(app.studio, app.jobs, this.tabEvents);
+  }
+
+  /** The active tab (a blank stand-in while none is open). */
+  get tab(): DocumentTab {
+    return this.active ?? this.blank;
+  }
+  get document(): DocumentModel {
+    return this.tab.document;
+  }
+  /** The active tab's edit in flight, then its staged candidates. */
+  get job(): EditJob {
+    return this.tab.job;
+  }
+  get autosave(): Autosave {
+    return this.tab.autosave;
+  }
+  get restorableMask(): DocumentTab['restorableMask'] {
+    return this.tab.restorableMask;
+  }
+  set restorableMask(v: DocumentTab['restorableMask']) {
+    this.tab.restorableMask = v;
   }
 
   /** The open document (mutated in place; `rev` changes whenever it does). */
@@ -95,7 +132,8 @@ export class CanvasSession {
   }
 
   dispose(): void {
-    this.autosave.dispose();
+    for (const t of this.tabs) t.dispose();
+    this.blank.dispose();
   }
 
   brush(): BrushSettings {
@@ -145,38 +183,206 @@ export class CanvasSession {
     });
   }
 
-  /**
-   * Before another document takes the canvas: with unexported edits, asks whether to replace this one
-   * (its autosave is deleted), keep it (it stays in the Documents list) or cancel. False: do not open.
-   */
-  private async makeRoom(incoming: string): Promise<boolean> {
-    const doc = this.doc;
-    if (!doc || !this.document.unexported) {
-      if (doc) await this.saveNow();
-      return true;
+  // ---------- tabs ----------
+
+  /** A new tab for a new document, shown at once (a clean, idle tab makes room when all are taken). */
+  private async addTab(image: RgbImageMsg, name: string, source: DocSource, steps: EditStep[] = []): Promise<boolean> {
+    if (this.tabs.length >= MAX_OPEN_DOCUMENTS) {
+      const spare = closableTab(this.tabs.map((t) => ({ ...this.use(t), dirty: t.dirty, tab: t })));
+      if (!spare) {
+        this.fail(`${MAX_OPEN_DOCUMENTS} documents are open, each with unexported edits or a running edit.`, 'Export or close one (the × on its tab, or Ctrl+W) to open another.');
+        return false;
+      }
+      await this.dropTab(spare.tab);
     }
-    const answer = await this.ask<'keep' | 'replace' | 'cancel'>({
-      title: `Open "${incoming}"?`,
-      message: `"${doc.name}" has edits that were not exported. Keep it in Documents (you can switch back), or replace it and lose those edits.`,
-      answers: [{ id: 'keep', label: 'Keep it & open' }, { id: 'replace', label: 'Replace', danger: true }, { id: 'cancel', label: 'Cancel' }],
-    });
-    if (answer === 'cancel') return false;
-    if (answer === 'keep') await this.saveNow();
-    else await this.autosave.discard(doc.docId).catch((e) => this.app.toasts.error('Could not delete the autosave', e));
+    const tab = new DocumentTab(this.app.studio, this.app.jobs, this.tabEvents);
+    this.tabs = [...this.tabs, tab];
+    tab.document.open(image, name, source, steps);
+    await this.show(tab);
+    this.brushSize = defaultBrushSize(image.width, image.height);
+    // The tab list names the document once its first autosave exists.
+    void tab.autosave.saveNow().then(() => this.persistTabs());
     return true;
   }
 
-  private setDocument(image: RgbImageMsg, name: string, source: DocSource, steps: EditStep[] = []): void {
-    this.cancel();
-    this.job.unstage();
-    this.problem = null;
-    this.restorableMask = null;
-    this.autosave.forgetSavedImage();
-    this.document.open(image, name, source, steps);
-    this.brushSize = defaultBrushSize(image.width, image.height);
+  /** What the memory rule and the spare-tab rule read of a tab. */
+  private use(t: DocumentTab): { key: number; bytes: number; active: boolean; busy: boolean; lastShown: number } {
+    return { key: t.key, bytes: t.bytes, active: t === this.active, busy: t.busy, lastShown: t.lastShown };
   }
 
-  /** Opens a PNG/JPEG/WebP file (dialog, drop or paste); a bad file leaves the document as it was. */
+  /** Shows a tab (reading its document back from the autosave when it was unloaded). False when it could not be read. */
+  private async show(tab: DocumentTab): Promise<boolean> {
+    this.problem = null;
+    this.active = tab;
+    tab.lastShown = ++this.shownClock;
+    if (!tab.loaded) {
+      const name = tab.name;
+      this.notice = `Reading "${name}" back…`;
+      const problem = await tab.load();
+      if (!tab.loaded) {
+        await this.dropTab(tab, { keepAutosave: true });
+        this.fail(problem ?? `"${name}" could not be read back.`, 'Its tab was closed; open the image again.');
+        return false;
+      }
+      if (problem) this.fail(problem, 'Open the image again; nothing else was lost.');
+      this.notice = `"${name}" was read back from its autosave (without its undo history, which stays in memory only).`;
+    } else {
+      const st = tab.job.staged;
+      this.notice = st ? `${st.candidates.length} candidate${st.candidates.length > 1 ? 's' : ''} wait: cycle with ← →, accept with Enter, discard with Esc.` : tab.job.running ? 'An edit is running in this document.' : null;
+    }
+    await this.bound();
+    void this.persistTabs();
+    return tab === this.active;
+  }
+
+  /** Unloads inactive idle tabs, least recently shown first, while the open documents hold more than the budget. */
+  private async bound(): Promise<void> {
+    const keys = new Set(tabsToUnload(this.tabs.map((t) => this.use(t)), this.memoryBudget));
+    for (const t of this.tabs) if (keys.has(t.key)) await t.unload();
+  }
+
+  /** Shows the tab with this document id, or reopens that autosaved document in a new tab. */
+  async switchTo(docId: string): Promise<boolean> {
+    const tab = this.tabs.find((t) => t.docId === docId);
+    if (!tab) return this.reopen(docId);
+    if (tab === this.active) return true;
+    return this.show(tab);
+  }
+
+  /** Shows this tab. */
+  activate(tab: DocumentTab): Promise<boolean> {
+    return tab === this.active ? Promise.resolve(true) : this.show(tab);
+  }
+
+  /** Ctrl+Tab / Ctrl+Shift+Tab: the next or previous tab, wrapping around. */
+  cycleTab(delta: number): void {
+    if (this.tabs.length < 2) return;
+    const i = cycleIndex(this.active ? this.tabs.indexOf(this.active) : 0, delta, this.tabs.length);
+    void this.show(this.tabs[i]);
+  }
+
+  /** Opens an autosaved document that is in no tab (another window's, or a copy kept after a conflict) in a new tab. */
+  async reopen(docId: string): Promise<boolean> {
+    const summary = this.documents.find((d) => d.docId === docId);
+    if (!summary) return false;
+    if (this.tabs.length >= MAX_OPEN_DOCUMENTS) {
+      this.fail(`${MAX_OPEN_DOCUMENTS} documents are open.`, 'Close one (the × on its tab, or Ctrl+W) to reopen another.');
+      return false;
+    }
+    const tab = new DocumentTab(this.app.studio, this.app.jobs, this.tabEvents, { docId, name: summary.name, width: summary.width, height: summary.height, unexported: summary.steps > 0 });
+    this.tabs = [...this.tabs, tab];
+    const ok = await this.show(tab);
+    const doc = tab.document.doc;
+    if (ok && doc) this.brushSize = defaultBrushSize(doc.width, doc.height);
+    return ok;
+  }
+
+  /** Removes a tab and (unless kept) deletes its autosave; no question (see closeTab). */
+  private async dropTab(tab: DocumentTab, opts: { keepAutosave?: boolean } = {}): Promise<void> {
+    const i = this.tabs.indexOf(tab);
+    if (i < 0) return;
+    if (tab.job.running) tab.job.cancel()?.catch((e) => this.app.toasts.error('Cancel failed', e));
+    tab.job.unstage();
+    const docId = tab.docId;
+    const next = tab === this.active ? indexAfterClose(i, this.tabs.length) : -1;
+    this.tabs = this.tabs.filter((t) => t !== tab);
+    this.persistedDirty.delete(tab.key);
+    tab.dispose();
+    if (docId && !opts.keepAutosave) await tab.autosave.discard(docId).catch((e) => this.app.toasts.error('Could not delete the autosave', e));
+    if (tab === this.active) {
+      this.active = null;
+      if (next >= 0 && this.tabs[next]) await this.show(this.tabs[next]);
+    }
+    tab.document.close();
+    await this.persistTabs();
+    void this.refreshDocuments();
+  }
+
+  /**
+   * Closes a tab and deletes its autosave. With unexported edits (or a running edit, or candidates waiting)
+   * the tab is shown and asks first: Export (then close), Discard, or Cancel.
+   */
+  async closeTab(tab: DocumentTab | null = this.active): Promise<boolean> {
+    if (!tab || !this.tabs.includes(tab)) return false;
+    if (tab.dirty || tab.busy) {
+      if (tab !== this.active && !(await this.show(tab))) return true;
+      const what = tab.job.running ? ' An edit is running in it; closing cancels it.' : tab.job.staged ? ' Its candidates are waiting.' : '';
+      const answer = await this.ask<'export' | 'discard' | 'cancel'>({
+        title: `Close "${tab.name}"?`,
+        message: `It has edits that were not exported.${what} Export it first, or discard the edits (they cannot be brought back).`,
+        answers: [{ id: 'export', label: `Export ${this.exportFormat.toUpperCase()} & close` }, { id: 'discard', label: 'Discard', danger: true }, { id: 'cancel', label: 'Cancel' }],
+      });
+      if (answer === 'cancel' || !this.tabs.includes(tab)) return false;
+      if (answer === 'export') {
+        if (this.active !== tab) return false;
+        await this.exportImage(this.exportFormat, this.exportQuality);
+        if (tab.document.unexported) return false; // the export failed: its problem is shown, nothing is closed
+      }
+    }
+    await this.dropTab(tab);
+    return true;
+  }
+
+  /** Closes the active tab (asks first when its edits were not exported). */
+  close(): Promise<boolean> {
+    return this.closeTab(this.active);
+  }
+
+  /** The tab list as the host keeps it (tabs whose document id is known). */
+  tabList(): DocumentTabs {
+    const tabs = this.tabs.filter((t) => t.docId).map((t) => ({ ...t.info }));
+    return { tabs, activeDocId: this.active?.docId || null };
+  }
+
+  /** Writes the tab list (one write at a time, each with the list as it is then). */
+  persistTabs(): Promise<void> {
+    this.app.canvasUnsaved = this.tabs.some((t) => t.dirty);
+    const run = this.tabsWrite.then(async () => {
+      for (const t of this.tabs) this.persistedDirty.set(t.key, t.dirty);
+      try {
+        await this.app.studio.call('document.setTabs', this.tabList());
+      } catch {
+        // the tab list is a convenience; each document is autosaved on its own
+      }
+    });
+    this.tabsWrite = run;
+    return run;
+  }
+
+  private onTabChanged(tab: DocumentTab): void {
+    if (this.persistedDirty.get(tab.key) !== tab.dirty) void this.persistTabs();
+  }
+
+  /** Another window saved this document after this one did: this window's version goes on as a copy. */
+  private onConflict(tab: DocumentTab, c: AutosaveConflict): void {
+    const doc = tab.document.doc;
+    if (!doc || doc.docId !== c.docId) return;
+    const copy = tab.document.fork(`${doc.name} (this window)`.slice(0, 500));
+    if (!copy) return;
+    const message = `"${c.name}" was changed in another window (saved ${new Date(c.savedAt).toLocaleTimeString()}). Nothing was overwritten: this window's version is now "${copy.name}".`;
+    const hint = 'The other version stays autosaved: reopen it from "Autosaved" at the end of the tab strip; both are kept.';
+    if (tab === this.active) this.fail(message, hint);
+    else this.app.toasts.problem({ code: 'canvas', message, hint });
+    void tab.autosave.saveNow().then(() => Promise.all([this.persistTabs(), this.refreshDocuments()]));
+  }
+
+  /** Re-reads the list of autosaved documents. */
+  async refreshDocuments(): Promise<void> {
+    try {
+      const r = await this.app.studio.call('document.list', {});
+      this.documents = r.documents;
+    } catch {
+      this.documents = [];
+    }
+  }
+
+  /** Autosaved documents open in no tab of this window (newest first). */
+  get closedDocuments(): DocumentSummary[] {
+    const open = new Set(this.tabs.map((t) => t.docId));
+    return this.documents.filter((d) => !open.has(d.docId));
+  }
+
+  /** Opens a PNG/JPEG/WebP file (dialog, drop or paste) in a new tab; a bad file leaves every tab as it was. */
   async openFile(file: File): Promise<boolean> {
     this.problem = null;
     const name = (file.name || 'pasted image').slice(0, 500);
@@ -191,9 +397,7 @@ export class CanvasSession {
       // An edited file continues its chain; a generated export keeps its generation settings as the source.
       const size = { width: r.image.width, height: r.image.height };
       const source: DocSource = chain?.source ?? (r.settingsJson ? { kind: 'generated', settingsJson: r.settingsJson, ...size } : { kind: 'file', fileName: name, ...size });
-      // Asked only once the file is known to open: a bad file never costs the open document anything.
-      if (!(await this.makeRoom(name))) return false;
-      this.setDocument(r.image, name, source, chain?.steps ?? []);
+      if (!(await this.addTab(r.image, name, source, chain?.steps ?? []))) return false;
       this.notice = r.note;
       void this.refreshDocuments();
       return true;
@@ -204,53 +408,16 @@ export class CanvasSession {
     }
   }
 
-  /** Starts from an image of the gallery (a generated one keeps its generation settings as the chain's source). */
+  /** Starts from an image of the gallery in a new tab (a generated one keeps its generation settings as the chain's source). */
   async openGenerated(entry: GalleryEntry): Promise<boolean> {
     const name = entry.settings ? `${entry.settings.className} ${entry.settings.seed}` : entry.fileName ?? 'image';
-    if (!(await this.makeRoom(name))) return false;
     const source: DocSource = entry.settings
       ? { kind: 'generated', settingsJson: settingsToJson(entry.settings), width: entry.image.width, height: entry.image.height }
       : { kind: 'file', fileName: entry.fileName ?? 'image', width: entry.image.width, height: entry.image.height };
-    this.setDocument(entry.image, name, source);
+    if (!(await this.addTab(entry.image, name, source))) return false;
     this.notice = 'Paint over what should change (B), place the region box, then run.';
     void this.refreshDocuments();
     return true;
-  }
-
-  /** Another window saved this document after this one did: this window's version goes on as a copy. */
-  private onConflict(c: AutosaveConflict): void {
-    const doc = this.doc;
-    if (!doc || doc.docId !== c.docId) return;
-    const copy = this.document.fork(`${doc.name} (this window)`.slice(0, 500));
-    if (!copy) return;
-    this.fail(
-      `"${c.name}" was changed in another window (saved ${new Date(c.savedAt).toLocaleTimeString()}). Nothing was overwritten: this window's version is now "${copy.name}".`,
-      'Pick the other version in Documents on the right to see it; both are kept.',
-    );
-    void this.saveNow().then(() => this.refreshDocuments());
-  }
-
-  /** Re-reads the list of autosaved documents. */
-  async refreshDocuments(): Promise<void> {
-    try {
-      const r = await this.app.studio.call('document.list', {});
-      this.documents = r.documents;
-    } catch {
-      this.documents = [];
-    }
-  }
-
-  /** Switches to another autosaved document (this one is saved first and stays in the list). */
-  async switchTo(docId: string): Promise<boolean> {
-    if (this.running || this.doc?.docId === docId) return false;
-    if (this.staged) {
-      this.notice = 'Accept or discard the candidates first.';
-      return false;
-    }
-    if (this.doc) await this.saveNow();
-    const ok = await this.restore(docId);
-    await this.refreshDocuments();
-    return ok;
   }
 
   // ---------- region ----------
@@ -426,63 +593,68 @@ export class CanvasSession {
     return this.autosave.saveNow();
   }
 
-  /** Restores the autosaved document (after a reload, crash or restart). */
-  async restore(docId?: string): Promise<boolean> {
-    const opened = this.doc;
+  /**
+   * Brings the tabs back after a reload, crash or restart: the tab list as last written, the active tab read
+   * from its autosave (the others when shown). Without a tab list, the most recently saved document opens.
+   */
+  async restoreTabs(): Promise<void> {
+    let list: DocumentTabs = { tabs: [], activeDocId: null };
     try {
-      const r = await this.autosave.restore(docId);
-      if (r.problem) this.fail(r.problem, 'Open the image again; nothing else was lost.');
-      // Nothing saved, or the user opened an image while the autosave was being read: keep what is open.
-      if (!r.document || this.doc !== opened || (!docId && this.doc)) return false;
-      const { doc, savedAt } = r.document;
-      this.job.unstage();
-      this.problem = null;
-      this.restorableMask = null;
-      this.document.adopt(doc);
-      this.autosave.adopt(doc, savedAt);
-      this.brushSize = defaultBrushSize(doc.width, doc.height);
-      void this.refreshDocuments();
-      this.notice = `Restored "${doc.name}" (autosaved ${new Date(savedAt).toLocaleString()}).`;
-      return true;
-    } catch (e) {
-      this.fail(`The autosaved canvas could not be restored (${e instanceof Error ? e.message : String(e)}).`, 'Open the image again.');
-      return false;
+      list = await this.app.studio.call('document.tabs', {});
+    } catch {
+      // no tab list: start from the newest autosave below
     }
+    // The user may have opened something while the list was read: those tabs stay, after the restored ones.
+    const known = new Set(this.tabs.map((t) => t.docId));
+    const restored = list.tabs.filter((t) => !known.has(t.docId)).map((info) => new DocumentTab(this.app.studio, this.app.jobs, this.tabEvents, info));
+    if (!list.tabs.length && !this.tabs.length) restored.push(new DocumentTab(this.app.studio, this.app.jobs, this.tabEvents));
+    this.tabs = [...restored, ...this.tabs];
+    if (!this.active) {
+      const first = restored.find((t) => t.stored?.docId === list.activeDocId) ?? restored[0];
+      if (first) await this.showRestored(first);
+    }
+    if (this.tabs.length) void this.persistTabs();
+    void this.refreshDocuments();
   }
 
-  /** Closes the document and deletes its autosave (asks first when it has unexported edits). */
-  async close(): Promise<boolean> {
-    const doc = this.doc;
-    if (!doc) return false;
-    if (this.document.unexported) {
-      const answer = await this.ask<'close' | 'cancel'>({
-        title: `Close "${doc.name}"?`,
-        message: 'It has edits that were not exported. Closing deletes its autosave; the edits cannot be brought back.',
-        answers: [{ id: 'close', label: 'Close without exporting', danger: true }, { id: 'cancel', label: 'Cancel' }],
-      });
-      if (answer !== 'close' || this.doc !== doc) return false;
+  /** Shows a restored tab; one whose autosave is gone leaves the strip (the next one is shown). */
+  private async showRestored(tab: DocumentTab): Promise<void> {
+    this.active = tab;
+    tab.lastShown = ++this.shownClock;
+    const problem = await tab.load();
+    if (tab.loaded) {
+      const doc = tab.document.doc!;
+      if (problem) this.fail(problem, 'Open the image again; nothing else was lost.');
+      this.brushSize = defaultBrushSize(doc.width, doc.height);
+      const at = tab.autosave.status.at;
+      this.notice = `Restored "${doc.name}"${at ? ` (autosaved ${new Date(at).toLocaleString()})` : ''}.`;
+      return;
     }
-    if (this.running) this.cancel();
-    this.job.unstage();
-    this.restorableMask = null;
-    this.document.close();
-    await this.autosave.discard(doc.docId).catch((e) => this.app.toasts.error('Could not delete the autosave', e));
-    await this.refreshDocuments();
-    return true;
+    // Nothing was saved yet (a first start) is no problem; a damaged autosave is.
+    if (problem && !/ is gone /.test(problem)) this.fail(problem, 'Open the image again; nothing else was lost.');
+    const i = this.tabs.indexOf(tab);
+    this.tabs = this.tabs.filter((t) => t !== tab);
+    tab.dispose();
+    this.active = null;
+    const next = this.tabs[Math.min(i, this.tabs.length - 1)];
+    if (next) await this.showRestored(next);
   }
 
   // ---------- export ----------
 
-  async exportImage(format: 'png' | 'jpeg' | 'webp', quality = 92): Promise<void> {
+  async exportImage(format: 'png' | 'jpeg' | 'webp' = this.exportFormat, quality = this.exportQuality): Promise<void> {
+    quality = Math.min(Math.max(Math.round(quality) || 92, 1), 100);
     const doc = this.doc;
     if (!doc) return this.fail('There is no image to export.', 'Open an image first.');
     // The document image is already flat: accepted results are pasted into it; staged ones are not part of it.
     const flat = { width: doc.width, height: doc.height, data: doc.image };
     const base = `var-edit-${doc.name}`.replace(/\.(png|jpe?g|webp)$/i, '').replace(/[^A-Za-z0-9._ -]+/g, '_').slice(0, 110) || 'var-edit';
+    const model = this.document;
     try {
       const image = checkPacked(await pack(flat.data), 'image', 'export');
       const result = await this.app.studio.call('document.export', { format, quality, width: flat.width, height: flat.height, image, chain: doc.chain(), fileName: base });
-      this.document.exported();
+      model.exported();
+      void this.persistTabs();
       if (result.kind === 'download') {
         downloadBytes(result.bytes, result.mime, result.fileName);
         this.notice = `Exported ${result.fileName} (${flat.width}×${flat.height}, edit chain of ${doc.steps.length} step${doc.steps.length === 1 ? '' : 's'} embedded).`;
@@ -514,6 +686,7 @@ export class CanvasSession {
       staged: this.staged ? { count: this.staged.candidates.length, index: this.job.candidateIndex, region: this.staged.region } : null,
       autosave: this.autosave.status, feather: this.feather, operation: this.operation, brushSize: this.brushSize,
       unexported: this.unexported, restorableMask: !!this.restorableMask, question: this.question?.title ?? null,
+      tabs: this.tabs.map((t) => ({ docId: t.docId, name: t.name, dirty: t.dirty, loaded: t.loaded, active: t === this.active, status: t.job.status, staged: t.job.staged?.candidates.length ?? 0 })),
       preview: this.job.preview ? { scale: this.job.preview.scale, alphaMasked: countAtLeast(this.job.preview.alpha, 128) } : null,
     };
   }

@@ -92,6 +92,18 @@ export class StageModule implements CanvasModule {
     return { x: (p.x - this.stage.x()) / s, y: (p.y - this.stage.y()) / s };
   }
 
+  /** Zoom and pan as plain numbers (kept per document tab). */
+  transform(): { scale: number; x: number; y: number } {
+    return { scale: this.stage.scaleX(), x: this.stage.x(), y: this.stage.y() };
+  }
+
+  setTransform(t: { scale: number; x: number; y: number }): void {
+    const scale = Math.min(Math.max(t.scale, MIN_ZOOM), MAX_ZOOM);
+    this.stage.scale({ x: scale, y: scale });
+    this.stage.position({ x: t.x, y: t.y });
+    this.onView();
+  }
+
   get zoom(): number {
     return this.stage.scaleX();
   }

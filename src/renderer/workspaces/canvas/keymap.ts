@@ -1,7 +1,9 @@
 // The Canvas workspace's keys, built with its session and view in hand. Single keys (B, E, [, ], F, Space,
-// arrows, Enter) and the redo chords do nothing while typing in a field.
+// arrows, Enter) and the redo chords do nothing while typing in a field. Tabs: Ctrl+Tab / Ctrl+Shift+Tab
+// and Ctrl+W as in Krita and Photoshop; a browser keeps those for its own tabs, so Alt+PageDown /
+// Alt+PageUp and Alt+W do the same there.
 import type { CanvasSession } from '../../lib/canvas-state/session.svelte';
-import { outsideTextFields, type Keymap } from '../../lib/shortcuts';
+import { isTextField, outsideTextFields, type KeyAction, type Keymap } from '../../lib/shortcuts';
 
 export interface CanvasKeyActions {
   openDialog(): void;
@@ -20,13 +22,23 @@ export function canvasKeymap(session: CanvasSession, view: CanvasKeyActions): Ke
     if (!session.staged || onControl) return false;
     session.accept();
   });
+  const withAlt = (action: () => void): KeyAction => (e) => (e.altKey && !isTextField(e.target) ? action() : false);
+  const nextTab = () => session.cycleTab(1);
+  const previousTab = () => session.cycleTab(-1);
+  const closeTab = () => void session.close();
   return {
+    'Mod+Tab': nextTab,
+    'Mod+Shift+Tab': previousTab,
+    'Mod+w': closeTab,
+    PageDown: withAlt(nextTab),
+    PageUp: withAlt(previousTab),
+    w: withAlt(closeTab),
     'Mod+Enter': () => void session.run(),
     Escape: () => {
       if (session.running) session.cancel();
       else session.discard();
     },
-    'Mod+s': () => void session.exportImage('png'),
+    'Mod+s': () => void session.exportImage(),
     'Mod+o': () => view.openDialog(),
     'Mod+z': outsideTextFields(() => session.undo()),
     'Mod+Shift+z': redo,
