@@ -304,3 +304,9 @@ export function tokenOffsets(patchNums: readonly number[]): { L: number; begins:
   }
   return { L, begins };
 }
+
+/** The precisions a bundle offers for its transformer (fp32 always). */
+export function availablePrecisions(m: Manifest): Precision[] {
+  const v = m.graphs.transformer.variants ?? {};
+  return PRECISIONS.filter((p) => p === 'fp32' || v[p] !== undefined);
+}
