@@ -77,7 +77,7 @@ describe('WorkerEngine', () => {
 });
 
 describe('StudioHost with engineInWorker', () => {
-  it('when the engine thread dies, the running job ends with an error and models.load loads the model again', async () => {
+  it('when the engine thread dies, the running job ends with an error and the model is loaded again without asking', async () => {
     const { StudioHost } = await import('../../../src/host/service');
     const { ModelCatalog } = await import('../../../src/host/models');
     const { mkdtempSync } = await import('node:fs');
@@ -89,12 +89,15 @@ describe('StudioHost with engineInWorker', () => {
     await host.handle('models.load', { modelId: 'embedded' }, session);
     await host.handle('generate.start', { jobId: 'j', settings: { modelId: 'embedded', classIndex: 0, seed: 1, batch: 1, sampling: request.sampling } }, session);
     // a crash of the thread, as an out-of-memory kill would do it
-    await (host as unknown as { workers: { engine: { worker: { terminate(): Promise<number> } } } }).workers.engine.worker.terminate();
+    await (host as unknown as { workers: { engine: { channel: { kill(): Promise<void> } } } }).workers.engine.channel.kill();
     await host.idle();
-    const last = events.at(-1)!;
+    const last = events.at(-1)! as { type: string; error?: { code: string; hint: string } };
     expect(['job.error', 'job.done']).toContain(last.type);
-    if (last.type === 'job.error') expect(last.error?.code).toBe('worker-exited');
-    await host.handle('models.load', { modelId: 'embedded' }, session);
+    if (last.type === 'job.error') {
+      expect(last.error?.code).toBe('worker-exited');
+      expect(last.error?.hint).toMatch(/reloaded the model; press Generate again/);
+    }
+    // no models.load: the host has loaded the model again in a new thread
     await host.handle('generate.start', { jobId: 'k', settings: { modelId: 'embedded', classIndex: 0, seed: 1, batch: 1, sampling: request.sampling } }, session);
     await host.idle();
     expect(events.at(-1)!.type).toBe('job.done');
