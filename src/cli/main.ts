@@ -8,9 +8,10 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  BundleError, EngineError, type EngineEvent, PRECISIONS, type Precision, type ProviderName, VarEngine, availablePrecisions, defaultModelDir, defaultRegion,
+  BundleError, EngineError, type EngineEvent, PRECISIONS, type Precision, type ProviderName, availablePrecisions, defaultModelDir, defaultRegion,
   type SamplingSettings, resolveClass,
 } from '../engine/index';
+import { EngineWorker, WorkerEngine, type HostEngine } from '../host/engine-worker/worker-engine';
 import { chainRecord, decodeImage, decodeMask, encodeImage, settingsRecord } from '../host/image-io';
 import { currentEnvironment, doctorReport, formatDoctor } from '../host/gpu-doctor';
 import { modelIdForDir } from '../host/models';
@@ -85,12 +86,18 @@ function commonOptions(v: Record<string, string | boolean | undefined>): Common 
   };
 }
 
-async function openEngine(c: Common, usedDefault: boolean): Promise<VarEngine> {
+/** The engine's worker threads opened by this run, closed when the command ends. */
+const workers = new Set<EngineWorker>();
+
+/** The engine runs in a worker thread (as in the studio), so this thread stays free for signals and progress. */
+async function openEngine(c: Common, usedDefault: boolean): Promise<HostEngine> {
   if (usedDefault && !existsSync(resolve(c.model, 'manifest.json'))) {
     throw new UsageError(`the embedded model is not installed at ${c.model} (it is built by the training pipeline, tools/); pass --model DIR to use another bundle`);
   }
+  const worker = new EngineWorker();
+  workers.add(worker);
   // threads undefined = onnxruntime's default (one per physical core), the measured best (bench/RESULTS.md)
-  return VarEngine.create(c.model, { provider: c.provider, precision: c.precision, threads: c.threads });
+  return WorkerEngine.create(worker, c.model, { provider: c.provider, precision: c.precision, threads: c.threads });
 }
 
 const samplingOptions = {
@@ -102,7 +109,7 @@ const commonSpec = {
   json: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
-function samplingFrom(v: Record<string, string | boolean | undefined>, engine: VarEngine, maxBatch: number) {
+function samplingFrom(v: Record<string, string | boolean | undefined>, engine: HostEngine, maxBatch: number) {
   const d = engine.manifest.sampling;
   const sampling: SamplingSettings = {
     cfg: parseFloatArg('cfg', v.cfg as string | undefined) ?? d.cfg,
@@ -289,7 +296,7 @@ async function cmdDoctor(argv: string[]): Promise<unknown> {
   if (v.help) return USAGE;
   const c = commonOptions(v);
   const env = currentEnvironment();
-  let engine: VarEngine | null = null;
+  let engine: HostEngine | null = null;
   let loadError: string | null = null;
   try {
     engine = await openEngine(c, v.model === undefined);
@@ -354,5 +361,8 @@ export async function main(argv: string[]): Promise<number> {
     if (wantsJson) process.stdout.write(`${JSON.stringify({ ok: false, error: { code, message } })}\n`);
     if (!known && process.env.VAR_STUDIO_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return known ? 2 : 1;
+  } finally {
+    await Promise.all([...workers].map((w) => w.terminate()));
+    workers.clear();
   }
 }
