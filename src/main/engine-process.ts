@@ -1,7 +1,9 @@
 // The engine workers of the Electron app run as utility processes, not as threads of this unsandboxed main
 // process: a hostile image or bundle is parsed there, and a crash or out-of-memory kill ends only that child.
+import { existsSync } from 'node:fs';
 import { utilityProcess, type UtilityProcess } from 'electron';
 import type { EngineChannel, OpenChannel, WorkerRole } from '../host/engine-worker/channel';
+import { StudioError } from '../shared/errors';
 
 const SERVICE_NAMES: Record<WorkerRole, string> = { engine: 'VAR Studio engine', 'image-codecs': 'VAR Studio image codecs' };
 
@@ -16,6 +18,7 @@ export function childEnv(env: NodeJS.ProcessEnv = process.env): Record<string, s
 /** Opens each engine worker as a utility process running `script` (out/main/engine-worker.js). */
 export function utilityProcessWorkers(script: string): OpenChannel {
   return (role) => {
+    if (!existsSync(script)) throw new StudioError('worker-missing', `The engine worker script ${script} is missing.`, 'Reinstall VAR Studio (or run "npm run build" in the project folder).');
     // no stdin, no inherited inspector flags, no unsigned-library exception: only the script and its environment
     const child = utilityProcess.fork(script, [], { serviceName: SERVICE_NAMES[role], stdio: ['ignore', 'inherit', 'inherit'], execArgv: [], env: childEnv() });
     return channelOf(child);
