@@ -9,8 +9,12 @@ export default defineConfig({
     build: {
       outDir: 'out/main',
       externalizeDeps: true,
-      // engine-worker.js: the engine's worker thread, found next to index.js at run time
-      rollupOptions: { input: { index: resolve('src/main/index.ts'), 'engine-worker': resolve('src/host/engine-worker/entry.ts') } },
+      // engine-worker.js: the engine workers' entry (utility processes in the app, threads elsewhere), beside index.js
+      rollupOptions: {
+        input: { index: resolve('src/main/index.ts'), 'engine-worker': resolve('src/host/engine-worker/entry.ts') },
+        // no merging of chunks: the engine and codecs (onnxruntime, sharp) must stay out of what index.js loads
+        experimental: { chunkOptimization: false },
+      },
     },
   },
   preload: {

@@ -2,7 +2,7 @@
 // success; creating a missing output folder or printing help is a right success, so such calls are not here)
 // and kills during autosave (documents lost). Run: npx tsx bench/security-counts.ts [kills]
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { main } from '../src/cli/main';
@@ -14,6 +14,11 @@ const notImage = path.join(dir, 'not-image.png');
 writeFileSync(notImage, 'this is text');
 const out = path.join(dir, 'out.png');
 const gen = (...a: string[]) => ['generate', '--class', '0', '--out', out, ...a];
+const readOnly = path.join(dir, 'read-only');
+mkdirSync(readOnly);
+chmodSync(readOnly, 0o555);
+mkdirSync(path.join(dir, 'batch-1.png'));
+mkdirSync(path.join(dir, 'folder.png'));
 const edit = (...a: string[]) => ['edit', '--image', notImage, '--mask', notImage, '--out', out, ...a];
 
 /** Bad invocations: each must exit non-zero with one "var-studio: error:" line and no stack trace. */
@@ -40,6 +45,12 @@ const CORPUS: string[][] = [
   gen('--cfg'), gen('--seed'), gen('--batch'), gen('--class'), gen('--more-smooth=maybe'), gen('--top-k', '5', '--top-k'),
   ['generate', '--class', '0', '--out', out, '--model', '/dev/null'], ['edit', '--image', '/dev/null', '--mask', '/dev/null', '--out', out],
   ['edit', '--image', dir, '--mask', dir, '--out', out], ['--cfg', '2'], ['GENERATE'], ['generate', 'extra-positional', '--class', '0', '--out', out],
+  // output paths that cannot be written: a folder as the file, a file as a folder, no permission, too long a name
+  ['generate', '--class', '0', '--out', path.join(notImage, 'sub', 'out.png')], ['generate', '--class', '0', '--out', path.join(dir, 'folder.png')],
+  ['generate', '--class', '0', '--out', path.join(dir, 'batch.png'), '--batch', '2'], gen('--tokens-out', dir),
+  ['edit', '--image', notImage, '--mask', notImage, '--out', path.join(notImage, 'e.png')],
+  ...(process.getuid?.() === 0 ? [] : [['generate', '--class', '0', '--out', path.join(readOnly, 'out.png')]]),
+  ['generate', '--class', '0', '--out', path.join(dir, `${'n'.repeat(300)}.png`)],
 ];
 
 async function runCli(argv: string[]): Promise<{ code: number; stderr: string }> {

@@ -4,13 +4,14 @@
  * with status 2 and one line "var-studio: error: <reason>"; an internal failure exits with 1.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
-import { basename, dirname, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  BundleError, EngineError, type EngineEvent, PRECISIONS, type Precision, type ProviderName, VarEngine, availablePrecisions, defaultModelDir, defaultRegion,
+  BundleError, EngineError, type EngineEvent, PRECISIONS, type Precision, type ProviderName, availablePrecisions, defaultModelDir, defaultRegion,
   type SamplingSettings, resolveClass,
 } from '../engine/index';
+import { EngineWorker, WorkerEngine, type HostEngine } from '../host/engine-worker/worker-engine';
 import { chainRecord, decodeImage, decodeMask, encodeImage, settingsRecord } from '../host/image-io';
 import { currentEnvironment, doctorReport, formatDoctor } from '../host/gpu-doctor';
 import { modelIdForDir } from '../host/models';
@@ -19,9 +20,9 @@ import { noteworthySkips } from '../shared/providers';
 import type { EditChain, EditOperation } from '../shared/edit';
 import { StudioError } from '../shared/errors';
 import { forLog } from '../shared/log-text';
-import { type FileToWrite, writeFilesSafely } from '../host/safe-write';
 import { type OutputFormat, UsageError, batchPath, outputFormat, parseFloatArg, parseIntArg, parseRegion } from './args';
 import { MODELS_HELP, MODELS_USAGE, cmdModels, isModelsError, modelsHuman } from './models';
+import { type OutputFile, checkOutputPath, writeOutputs } from './outputs';
 import { Progress } from './progress';
 import { SAMPLE_HELP, SAMPLE_USAGE, cmdQueue, cmdSample, cmdWorker, sampleHuman } from './sample';
 
@@ -86,12 +87,18 @@ function commonOptions(v: Record<string, string | boolean | undefined>): Common 
   };
 }
 
-async function openEngine(c: Common, usedDefault: boolean): Promise<VarEngine> {
+/** The engine's worker threads opened by this run, closed when the command ends. */
+const workers = new Set<EngineWorker>();
+
+/** The engine runs in a worker thread (as in the studio), so this thread stays free for signals and progress. */
+async function openEngine(c: Common, usedDefault: boolean): Promise<HostEngine> {
   if (usedDefault && !existsSync(resolve(c.model, 'manifest.json'))) {
     throw new UsageError(`the embedded model is not installed at ${c.model} (it is built by the training pipeline, tools/); pass --model DIR to use another bundle`);
   }
+  const worker = new EngineWorker();
+  workers.add(worker);
   // threads undefined = onnxruntime's default (one per physical core), the measured best (bench/RESULTS.md)
-  return VarEngine.create(c.model, { provider: c.provider, precision: c.precision, threads: c.threads });
+  return WorkerEngine.create(worker, c.model, { provider: c.provider, precision: c.precision, threads: c.threads });
 }
 
 const samplingOptions = {
@@ -103,7 +110,7 @@ const commonSpec = {
   json: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
-function samplingFrom(v: Record<string, string | boolean | undefined>, engine: VarEngine, maxBatch: number) {
+function samplingFrom(v: Record<string, string | boolean | undefined>, engine: HostEngine, maxBatch: number) {
   const d = engine.manifest.sampling;
   const sampling: SamplingSettings = {
     cfg: parseFloatArg('cfg', v.cfg as string | undefined) ?? d.cfg,
@@ -137,15 +144,6 @@ async function drive(events: AsyncGenerator<EngineEvent>, progress: Progress, pa
 /** Lossless PNG; JPEG and WebP at a high fixed quality. */
 const OUTPUT_QUALITY: Record<OutputFormat, number> = { png: 100, jpeg: 95, webp: 95 };
 
-/**
- * Writes a command's outputs as one batch: every file is complete before any replaces its target, so a
- * failure (or a kill) leaves no partial results and every existing file as it was.
- */
-async function writeOutputs(files: FileToWrite[]): Promise<void> {
-  for (const dir of new Set(files.map((f) => dirname(resolve(f.path))))) await mkdir(dir, { recursive: true });
-  await writeFilesSafely(files);
-}
-
 async function cmdGenerate(argv: string[]): Promise<unknown> {
   const { values: v } = parseArgs({ args: argv, options: { ...commonSpec, ...samplingOptions, out: { type: 'string' }, 'tokens-out': { type: 'string' } }, strict: true, allowPositionals: false });
   if (v.help) return USAGE;
@@ -153,6 +151,9 @@ async function cmdGenerate(argv: string[]): Promise<unknown> {
   if (!v.out) throw new UsageError('generate needs --out FILE.png');
   const format = outputFormat(v.out);
   if (v.class === undefined) throw new UsageError('generate needs --class <index|name> (or "random")');
+  // a path that cannot be written is refused before the run, not after it
+  await checkOutputPath('--out', v.out);
+  if (v['tokens-out']) await checkOutputPath('--tokens-out', v['tokens-out']);
   const engine = await openEngine(c, v.model === undefined);
   try {
     const classIndex = v.class.trim().toLowerCase() === 'random' ? null : resolveClass(v.class, engine.manifest);
@@ -162,14 +163,14 @@ async function cmdGenerate(argv: string[]): Promise<unknown> {
     const m = engine.manifest;
     const model = { id: modelIdForDir(c.model), name: m.name, title: m.title, resolution: m.resolution };
     const createdAt = recordTime();
-    const outputs: FileToWrite[] = [];
+    const outputs: OutputFile[] = [];
     for (let b = 0; b < done.images.length; b++) {
       const path = batchPath(v.out, b, s.batch);
       const settings: ImageSettings = {
         format: 'var-studio-settings', version: 2, model, classIndex, resolvedClassIndex: done.classIndices[b],
         className: m.classes[done.classIndices[b]], seed: done.seeds[b], sampling: s.sampling, createdAt,
       };
-      outputs.push({ path, data: await encodeImage(done.images[b], { format, quality: OUTPUT_QUALITY[format] }, settingsRecord(settings)) });
+      outputs.push({ flag: '--out', path, data: await encodeImage(done.images[b], { format, quality: OUTPUT_QUALITY[format] }, settingsRecord(settings)) });
     }
     const files = outputs.map((o) => o.path);
     if (v['tokens-out']) {
@@ -177,7 +178,7 @@ async function cmdGenerate(argv: string[]): Promise<unknown> {
         model: engine.manifest.name, patchNums: engine.manifest.patchNums,
         images: done.tokens.map((t, b) => ({ seed: done.seeds[b], classIndex: done.classIndices[b], tokens: t.map((x) => Array.from(x)) })),
       };
-      outputs.push({ path: v['tokens-out'], data: JSON.stringify(tokens) });
+      outputs.push({ flag: '--tokens-out', path: v['tokens-out'], data: JSON.stringify(tokens) });
     }
     await writeOutputs(outputs);
     return {
@@ -210,6 +211,7 @@ async function cmdEdit(argv: string[]): Promise<unknown> {
   if (!v.mask) throw new UsageError('edit needs --mask MASK (white = regenerate)');
   if (!v.out) throw new UsageError('edit needs --out FILE.png');
   const format = outputFormat(v.out);
+  await checkOutputPath('--out', v.out);
   const region = parseRegion(v.region);
   const feather = parseFloatArg('feather', v.feather) ?? 4;
   const image = await decodeImage(await readInput(v.image, '--image'));
@@ -229,7 +231,7 @@ async function cmdEdit(argv: string[]): Promise<unknown> {
     const { width, height } = done.images[0];
     const op: EditOperation = classIndex !== null ? 'class-edit' : width !== image.width || height !== image.height ? 'outpaint' : 'inpaint';
     const at = recordTime();
-    const outputs: FileToWrite[] = [];
+    const outputs: OutputFile[] = [];
     for (let b = 0; b < done.images.length; b++) {
       const path = batchPath(v.out, b, s.batch);
       const resolved = done.classIndices[b];
@@ -243,7 +245,7 @@ async function cmdEdit(argv: string[]): Promise<unknown> {
           canvas: { width, height, shiftX: Math.max(0, -used.x), shiftY: Math.max(0, -used.y) }, at,
         }],
       };
-      outputs.push({ path, data: await encodeImage(done.images[b], { format, quality: OUTPUT_QUALITY[format] }, chainRecord(chain)) });
+      outputs.push({ flag: '--out', path, data: await encodeImage(done.images[b], { format, quality: OUTPUT_QUALITY[format] }, chainRecord(chain)) });
     }
     await writeOutputs(outputs);
     const files = outputs.map((o) => o.path);
@@ -290,7 +292,7 @@ async function cmdDoctor(argv: string[]): Promise<unknown> {
   if (v.help) return USAGE;
   const c = commonOptions(v);
   const env = currentEnvironment();
-  let engine: VarEngine | null = null;
+  let engine: HostEngine | null = null;
   let loadError: string | null = null;
   try {
     engine = await openEngine(c, v.model === undefined);
@@ -355,5 +357,8 @@ export async function main(argv: string[]): Promise<number> {
     if (wantsJson) process.stdout.write(`${JSON.stringify({ ok: false, error: { code, message } })}\n`);
     if (!known && process.env.VAR_STUDIO_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return known ? 2 : 1;
+  } finally {
+    await Promise.all([...workers].map((w) => w.terminate()));
+    workers.clear();
   }
 }

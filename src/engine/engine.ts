@@ -2,8 +2,6 @@
  * VarEngine: a loaded bundle with its sessions, and the generate / edit / encode operations of the public
  * API (./README.md). Generation events stream one per scale, then 'done'.
  */
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { loadBundle } from './bundle';
 import { type CoreContext, type CoreDoneEvent, type CoreScaleEvent, type ForcedScale, Scale0Cache, checkAborted, runScales } from './core';
@@ -60,22 +58,6 @@ export interface EngineOptions extends SessionTuning {
   precision?: Precision | 'auto';
   /** Skip the sha256 check of the bundle files (sizes are still checked). Default false. */
   skipHashes?: boolean;
-}
-
-let appRootOverride: string | null = null;
-
-/**
- * Where models/ and resources/ live when that is not the source tree: a packaged app keeps them in its
- * resources folder, outside the asar archive, because ONNX Runtime opens the model files itself.
- */
-export function setAppRoot(dir: string | null): void {
-  appRootOverride = dir;
-}
-
-/** The embedded default model: <repo>/models/var-fashion-32 (also right for the electron-vite out/main layout). */
-export function defaultModelDir(): string {
-  if (appRootOverride) return join(appRootOverride, 'models', 'var-fashion-32');
-  return fileURLToPath(new URL('../../models/var-fashion-32', import.meta.url));
 }
 
 /** Bundles with at most this many classes (null class included) precompute the 1×1 scale at load. */

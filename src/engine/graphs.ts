@@ -5,7 +5,7 @@
 import * as ort from 'onnxruntime-node';
 import { bundleFilePath } from './bundle';
 import { BundleError } from './errors';
-import { GRAPH_NAMES, type GraphName, type Manifest, PRECISIONS, type Precision } from './manifest';
+import { GRAPH_NAMES, type GraphName, type Manifest, PRECISIONS, type Precision, availablePrecisions } from './manifest';
 import { type ProviderName, type ProviderReport, type SessionTuning, firstLine, providerChain, sessionOptions } from './providers';
 import { currentEnvironment, probeProvider, type ProbeEnvironment } from './provider-probe';
 
@@ -92,11 +92,6 @@ export function graphTuning(g: GraphName, tuning: SessionTuning): SessionTuning 
 /** What a provider is, for the per-device speed records of variants. */
 export function deviceKind(provider: ProviderName): 'cpu' | 'gpu' {
   return provider === 'cpu' ? 'cpu' : 'gpu';
-}
-
-/** The precisions a bundle offers for any of its graphs (fp32 always). */
-export function availablePrecisions(m: Manifest): Precision[] {
-  return PRECISIONS.filter((p) => p === 'fp32' || GRAPH_NAMES.some((g) => m.graphs[g].variants?.[p] !== undefined));
 }
 
 /**

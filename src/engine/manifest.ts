@@ -304,3 +304,8 @@ export function tokenOffsets(patchNums: readonly number[]): { L: number; begins:
   }
   return { L, begins };
 }
+
+/** The precisions a bundle offers for its transformer (fp32 always). */
+export function availablePrecisions(m: Manifest): Precision[] {
+  return PRECISIONS.filter((p) => p === 'fp32' || GRAPH_NAMES.some((g) => m.graphs[g].variants?.[p] !== undefined));
+}

@@ -1,7 +1,7 @@
 // Where the app's own files are, in development and when packaged. electron-builder copies models/ and
 // resources/ next to the asar archive (extraResources), so the same relative layout holds in both cases.
 import path from 'node:path';
-import { setAppRoot } from '../engine/index';
+import { setAppRoot } from '../engine/api';
 
 export interface AppLocation {
   /** app.isPackaged in Electron. */

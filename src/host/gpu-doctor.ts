@@ -1,9 +1,9 @@
 // Which execution provider can run here, and why the others cannot, in words a person can act on: the
 // engine's provider report (what ran, what was skipped) joined with its static probes and what to install.
-import { probeProvider, type ProbeEnvironment, type ProviderName, type ProviderReport } from '../engine/index';
+import { probeProvider, type ProbeEnvironment, type ProviderName, type ProviderReport } from '../engine/api';
 
-export { currentEnvironment, loaderAnswer, probeEnvironment, probeProvider } from '../engine/index';
-export type { ProbeEnvironment, ProviderProbe } from '../engine/index';
+export { currentEnvironment, loaderAnswer, probeEnvironment, probeProvider } from '../engine/api';
+export type { ProbeEnvironment, ProviderProbe } from '../engine/api';
 
 /** The advice for a provider the engine skipped, from the static probe or, where that found nothing, the engine's error. */
 export function adviceFor(provider: ProviderName, engineReason: string, env: ProbeEnvironment): string {

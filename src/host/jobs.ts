@@ -1,6 +1,6 @@
 // The one pump from an engine run to contract events, shared by generation and editing: job.start and
 // job.scale as they come, then the job's own done event, or job.cancelled / job.error. Never throws.
-import { isAbortError, type EngineEvent, type RgbImage } from '../engine/index';
+import { isAbortError, type EngineEvent, type RgbImage } from '../engine/api';
 import type { RgbImageMsg, StudioEvent } from '../shared/contract';
 import { toErrorInfo } from '../shared/errors';
 

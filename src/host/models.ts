@@ -6,7 +6,7 @@ import os from 'node:os';
 import type { ModelSummary } from '../shared/contract';
 import { StudioError } from '../shared/errors';
 
-import { defaultModelDir } from '../engine/index';
+import { defaultModelDir } from '../engine/api';
 
 export { defaultModelDir };
 

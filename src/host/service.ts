@@ -1,15 +1,15 @@
 // StudioHost: the contract implemented on top of the engine. One instance per process (Electron main,
 // or the browser-mode server), shared by every connected window; events of a job go to the session
 // that started it. Electron-free and DOM-free, so both hosts use exactly this code.
-import { VarEngine, type ProviderName, type ProviderReport, availablePrecisions } from '../engine/index';
+import { type ProviderName, type ProviderReport, availablePrecisions } from '../engine/api';
 import {
   parseParams, type ExportResult, type GenerateSettings, type LoadedModel, type ParamsOf, type PrecisionName, type RequestKind,
   type ResultOf, type StudioEvent,
 } from '../shared/contract';
 import { StudioError, toErrorInfo } from '../shared/errors';
 import { ModelCatalog } from './models';
-import * as imageIo from './image-io';
 import { EngineWorker, WorkerEngine, type HostEngine, type ImageIo } from './engine-worker/worker-engine';
+import type { OpenChannel } from './engine-worker/channel';
 import { checkEditParams, runEditJob } from './edit';
 import { checkGenerateSettings, runGenerateJob } from './generate';
 import { DocumentStore, defaultDataDir } from './documents';
@@ -48,8 +48,13 @@ export interface StudioHostOptions {
   pickCheckpointFiles?(session: StudioSession): Promise<{ varFile: string; vaeFile: string } | null>;
   /** Told when a job failed on a GPU provider and the model was reloaded on the CPU (Electron logs it and tells the user). */
   onProviderFallback?(failed: ProviderName, error: string): void;
-  /** Run the engine and the image decoders/encoders in worker threads, so the main thread never stalls (default off). */
+  /** Run the engine and the image decoders/encoders in workers, so the main thread never stalls (default off). */
   engineInWorker?: boolean;
+  /**
+   * How a worker is started (default: a worker thread). Electron's main passes utility processes, so
+   * untrusted images and bundles are never parsed in its own unsandboxed process.
+   */
+  openWorker?: OpenChannel;
 }
 
 interface RunningJob {
@@ -61,7 +66,7 @@ interface RunningJob {
 
 export class StudioHost {
   private engine: { id: string; engine: HostEngine; info: LoadedModel; precisionAsked: PrecisionName | 'auto' } | null = null;
-  /** The engine's thread and a second one for image decode/encode, so a decode never waits behind a job. */
+  /** The engine's worker and a second one for image decode/encode, so a decode never waits behind a job. */
   private readonly workers: { engine: EngineWorker; io: EngineWorker } | null;
   private readonly io: ImageIo;
   private loading: Promise<LoadedModel> | null = null;
@@ -73,12 +78,33 @@ export class StudioHost {
   private galleryStore: GalleryStore | null = null;
   /** Set after a GPU provider failed during a run: the rest of this session runs on the CPU. */
   private cpuFallback = false;
+  /** The reload after the engine's worker died: true once the model is back. */
+  private reloaded: Promise<boolean> | null = null;
+  private disposed = false;
 
   constructor(private readonly opts: StudioHostOptions) {
-    this.workers = opts.engineInWorker ? { engine: new EngineWorker(), io: new EngineWorker() } : null;
-    this.io = this.workers ? this.workers.io.imageIo() : imageIo;
-    // a crashed engine thread took the model with it: the next models.load loads it again
-    this.workers?.engine.onExit(() => { this.engine = null; });
+    this.workers = opts.engineInWorker ? { engine: new EngineWorker('engine', opts.openWorker), io: new EngineWorker('image-codecs', opts.openWorker) } : null;
+    // in process, the codecs (sharp) load on first use, so a host whose codecs run in a worker never loads them
+    this.io = this.workers ? this.workers.io.imageIo() : lazyImageIo();
+    this.workers?.engine.onExit(() => this.engineLost());
+  }
+
+  /**
+   * The engine's worker died (crash, out of memory, killed) and took the model with it: load it again in a
+   * fresh worker at once, so the next request finds it; a model that was on a GPU comes back on the CPU.
+   */
+  private engineLost(): void {
+    const lost = this.engine;
+    this.engine = null;
+    if (!lost || this.disposed) return;
+    const gpu = lost.info.provider.inUse;
+    if (gpu !== 'cpu') {
+      this.cpuFallback = true;
+      this.opts.onProviderFallback?.(gpu, 'the engine process stopped while using this provider');
+    }
+    const task = this.loadFresh(lost.id, lost.precisionAsked);
+    this.loading = task;
+    this.reloaded = task.then(() => true, () => false).finally(() => { if (this.loading === task) this.loading = null; });
   }
 
   /** Validates params against the contract, then runs the request. Throws StudioError / ContractError. */
@@ -172,7 +198,7 @@ export class StudioHost {
     let engine: HostEngine;
     try {
       const options = { provider: this.cpuFallback ? 'cpu' : (this.opts.provider ?? 'auto'), precision, threads: this.opts.threads } as const;
-      engine = this.workers ? await WorkerEngine.create(this.workers.engine, summary.dir, options) : await VarEngine.create(summary.dir, options);
+      engine = this.workers ? await WorkerEngine.create(this.workers.engine, summary.dir, options) : await (await import('../engine/index')).VarEngine.create(summary.dir, options);
     } catch (e) {
       const info = toErrorInfo(e);
       throw new StudioError(info.code === 'internal' ? 'bad-bundle' : info.code, `The model in ${summary.dir} could not be loaded: ${info.message}`,
@@ -201,15 +227,17 @@ export class StudioHost {
     return info;
   }
 
-  private start(jobId: string, settings: GenerateSettings, session: StudioSession): { jobId: string } {
-    const loaded = this.claimable(settings.modelId);
+  private async start(jobId: string, settings: GenerateSettings, session: StudioSession): Promise<{ jobId: string }> {
+    const loaded = await this.claimable(settings.modelId);
     checkGenerateSettings(settings, loaded.info);
     this.claimSlot(jobId, session, (job, emit) => runGenerateJob(loaded.engine, jobId, settings, job.controller.signal, emit));
     return { jobId };
   }
 
   /** The loaded engine, when the job slot is free and it holds the model the request names. */
-  private claimable(modelId: string): { engine: HostEngine; info: LoadedModel } {
+  private async claimable(modelId: string): Promise<{ engine: HostEngine; info: LoadedModel }> {
+    // a model being loaded again after its worker died is waited for, not reported missing
+    if (!this.engine && this.reloaded) await this.reloaded;
     if (this.job) throw new StudioError('busy', 'A generation or edit is already running.', 'Wait for it to finish or press Cancel (Esc).');
     const loaded = this.engine;
     if (!loaded || loaded.id !== modelId)
@@ -268,6 +296,7 @@ export class StudioHost {
 
   /** The loaded model's encoder on any image (onnxruntime sessions may run beside a job). */
   private async encode(p: ParamsOf<'image.encode'>): Promise<ResultOf<'image.encode'>> {
+    if (!this.engine && this.reloaded) await this.reloaded;
     const loaded = this.engine;
     if (!loaded || loaded.id !== p.modelId)
       throw new StudioError('model-not-loaded', `The model "${p.modelId}" is not loaded.`, 'Pick the model in the model picker first; it loads in a few seconds.');
@@ -281,6 +310,7 @@ export class StudioHost {
    */
   private async fallBackIfGpuFailed(final: StudioEvent[]): Promise<void> {
     const failed = final.find((e): e is Extract<StudioEvent, { type: 'job.error' }> => e.type === 'job.error');
+    if (failed?.error.code === 'worker-exited') return this.explainWorkerLoss(failed);
     const loaded = this.engine;
     if (!failed || !loaded || loaded.info.provider.inUse === 'cpu') return;
     const gpu = loaded.info.provider.inUse;
@@ -296,6 +326,17 @@ export class StudioHost {
       failed.error = { ...failed.error, hint: `The ${gpu} provider failed and the CPU could not load the model either (${toErrorInfo(e).message}). Restart the app.`.slice(0, 1000) };
     }
     this.opts.onProviderFallback?.(gpu, failed.error.message);
+  }
+
+  /** A job whose engine worker died: once the reload is done, the error says what happened and what to press. */
+  private async explainWorkerLoss(failed: Extract<StudioEvent, { type: 'job.error' }>): Promise<void> {
+    const back = (await this.reloaded) ?? false;
+    failed.error = {
+      ...failed.error,
+      hint: back
+        ? `It may have run out of memory or been stopped. VAR Studio started it again and reloaded the model${this.cpuFallback ? ' on the CPU' : ''}; press Generate again.`
+        : 'VAR Studio could not load the model again; pick the model in the model picker, or restart the app.',
+    };
   }
 
   /**
@@ -323,8 +364,8 @@ export class StudioHost {
   }
 
   /** A canvas edit takes the same single job slot as a generation (one engine run at a time). */
-  private startEdit(p: ParamsOf<'edit.start'>, session: StudioSession): { jobId: string } {
-    const loaded = this.claimable(p.modelId);
+  private async startEdit(p: ParamsOf<'edit.start'>, session: StudioSession): Promise<{ jobId: string }> {
+    const loaded = await this.claimable(p.modelId);
     checkEditParams(p, loaded.info);
     this.claimSlot(p.jobId, session, (job, emit) => runEditJob(loaded.engine, p, job.controller.signal, emit));
     return { jobId: p.jobId };
@@ -350,6 +391,7 @@ export class StudioHost {
   }
 
   async dispose(): Promise<void> {
+    this.disposed = true;
     this.job?.controller.abort();
     // running downloads stop with their bytes on disk; the next start shows them paused
     await (await this.manager?.catch(() => null))?.pauseAll();
@@ -358,4 +400,15 @@ export class StudioHost {
     this.engine = null;
     await Promise.all([this.workers?.engine.terminate(), this.workers?.io.terminate()]);
   }
+}
+
+/** image-io loaded on first call (sharp and libvips stay unloaded in a host whose codecs run in a worker). */
+function lazyImageIo(): ImageIo {
+  const load = () => import('./image-io');
+  return {
+    encodeExport: async (...a) => (await load()).encodeExport(...a),
+    encodeDocumentExport: async (...a) => (await load()).encodeDocumentExport(...a),
+    inspectImage: async (...a) => (await load()).inspectImage(...a),
+    openCanvasImage: async (...a) => (await load()).openCanvasImage(...a),
+  };
 }

@@ -1,5 +1,5 @@
-// Electron main: one window on the embedded model, the engine hosted in this process through
-// StudioHost (the same code as browser mode), hardened web preferences. No model logic here.
+// Electron main: one window on the embedded model, served through StudioHost (the same code as browser
+// mode) whose engine and image codecs run in utility processes; hardened web preferences. No model logic here.
 import { app, BrowserWindow, Menu, dialog, screen, shell, type MenuItemConstructorOptions } from 'electron';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,11 +15,14 @@ import { registerIpc, saveWithDialog } from './ipc';
 import { registerAppScheme, serveAppProtocol } from './app-protocol';
 import { APP_INDEX_URL } from './app-url';
 import { pickCheckpointFiles } from './import-dialog';
+import { utilityProcessWorkers } from './engine-process';
 import { MIN_SIZE, placeOnDisplays, readWindowState, writeWindowState } from './window-state';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // out/main
 const rendererDir = path.join(here, '..', 'renderer');
 const preloadPath = path.join(here, '..', 'preload', 'index.cjs');
+// the engine workers' entry, built beside index.js (inside app.asar when packaged: utility processes read it there)
+const engineWorkerPath = path.join(here, 'engine-worker.js');
 
 const userData = app.getPath('userData');
 const log = new AppLog(path.join(userData, 'logs'));
@@ -143,6 +146,7 @@ async function main(): Promise<void> {
     dataDir: userData,
     pickCheckpointFiles,
     engineInWorker: true,
+    openWorker: utilityProcessWorkers(engineWorkerPath),
     provider: settings.provider,
     threads: settings.threads ?? undefined,
     onProviderFallback(failed, error) {

@@ -2,10 +2,12 @@
 // `electron` to this file, so the built main process runs in Node and the test sees what it asked Electron
 // to do: windows created, IPC handlers registered, menus, dialogs, quit calls. It implements only the API
 // src/main uses, with Electron's signatures; nothing here renders or runs a page.
+import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 type Listener = (...args: any[]) => unknown;
 
@@ -27,6 +29,7 @@ export const standin = {
   protocolHandlers: new Map<string, (request: Request) => Promise<Response> | Response>(),
   permissionRequestHandler: null as null | ((wc: unknown, permission: string, callback: (granted: boolean) => void, details: { requestingUrl: string }) => void),
   permissionCheckHandler: null as null | ((wc: unknown, permission: string, requestingOrigin: string, details: unknown) => boolean),
+  utilityProcesses: [] as UtilityProcess[],
 };
 
 class StandinApp extends EventEmitter {
@@ -46,8 +49,13 @@ class StandinApp extends EventEmitter {
   whenReady(): Promise<void> {
     return this.ready;
   }
+  private readyNow = false;
+  isReady(): boolean {
+    return this.readyNow;
+  }
   /** Test hook: what Electron does once it has initialised. */
   makeReady(): void {
+    this.readyNow = true;
     this.readyResolve();
     this.emit('ready');
   }
@@ -214,7 +222,65 @@ export class MessageChannelMain {
   }
 }
 
+/** Electron's utilityProcess.fork options (those this stand-in honours). */
+export interface ForkOptions {
+  env?: Record<string, string | undefined>;
+  execArgv?: string[];
+  cwd?: string;
+  stdio?: ('pipe' | 'ignore' | 'inherit')[] | 'pipe' | 'ignore' | 'inherit';
+  serviceName?: string;
+  allowLoadingUnsignedLibraries?: boolean;
+}
+
+/**
+ * A utility process as Electron runs one: a separate OS process; messages are structured clones both ways
+ * (child_process 'advanced' serialization, which is V8's structured clone: typed arrays copied), only
+ * MessagePortMain objects can be transferred; 'exit' carries a number; pid is set once it has spawned.
+ */
+export class UtilityProcess extends EventEmitter {
+  pid: number | undefined = undefined;
+  constructor(readonly child: ChildProcess, readonly modulePath: string, readonly options: ForkOptions) {
+    super();
+    child.once('spawn', () => {
+      this.pid = child.pid;
+      this.emit('spawn');
+    });
+    child.on('message', (message) => this.emit('message', message));
+    child.once('exit', (code, signal) => {
+      this.pid = undefined;
+      this.emit('exit', code ?? 128 + (signal ? os.constants.signals[signal] : 0));
+    });
+  }
+  postMessage(message: unknown, transfer: unknown[] = []): void {
+    if (transfer.some((t) => !(t instanceof MessagePortMain))) throw new TypeError('utilityProcess.postMessage transfers MessagePortMain objects only');
+    if (this.child.connected) this.child.send(message as never);
+  }
+  kill(): boolean {
+    return this.child.kill();
+  }
+}
+
+const UTILITY_SHIM = fileURLToPath(new URL('./utility-child.mjs', import.meta.url));
+
+export const utilityProcess = {
+  fork(modulePath: string, args: string[] = [], options: ForkOptions = {}): UtilityProcess {
+    if (!app.isReady()) throw new Error('utilityProcess.fork can only be called after the app is ready');
+    const stdio = typeof options.stdio === 'string' ? ['ignore', options.stdio, options.stdio] : options.stdio ?? ['ignore', 'inherit', 'inherit'];
+    if (stdio[0] !== 'ignore') throw new Error('utilityProcess.fork: stdin must be "ignore"');
+    const child = fork(UTILITY_SHIM, [modulePath, ...args], {
+      serialization: 'advanced',
+      env: options.env ?? process.env,
+      execArgv: options.execArgv ?? [],
+      cwd: options.cwd,
+      stdio: [stdio[0]!, stdio[1]!, stdio[2]!, 'ipc'],
+    });
+    const up = new UtilityProcess(child, modulePath, options);
+    standin.utilityProcesses.push(up);
+    return up;
+  },
+};
+
 export type IpcMainInvokeEvent = any;
 export type WebContents = StandinWebContents;
 
-export default { app, BrowserWindow, Menu, dialog, screen, shell, session, protocol, ipcMain, MessageChannelMain };
+export default { app, BrowserWindow, Menu, dialog, screen, shell, session, protocol, ipcMain, MessageChannelMain, utilityProcess };

@@ -1,9 +1,11 @@
 // The built Electron main process (out/main/index.js) run in Node under the STAND-IN electron module
 // (tests/electron-standin/electron.ts, wired by the alias in vitest.config.ts): window hardening, the IPC
-// handlers, settings and window state on disk, and quitting in the middle of a generation.
+// handlers, settings and window state on disk, the engine in its own utility processes, and quitting in
+// the middle of a generation.
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BUILT_MAIN, ROOT, ensureBuilt } from '../packaging/built-app';
@@ -26,6 +28,22 @@ async function until<T>(what: string, get: () => T | undefined | null | false, m
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** The native libraries a process has mapped (Linux: /proc/<pid>/maps; this process: its diagnostic report). */
+function nativeLibraries(pid: number): string[] {
+  if (pid === process.pid) return ((process.report.getReport() as { sharedObjects?: string[] }).sharedObjects ?? []);
+  return [...new Set(readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').map((l) => l.split(/\s+/)[5] ?? '').filter(Boolean))];
+}
+const ONNXRUNTIME = /onnxruntime/;
+const LIBVIPS = /libvips|sharp-linux/;
+
+function utility(serviceName: string) {
+  const found = electron.standin.utilityProcesses.filter((u) => u.options.serviceName === serviceName && u.pid !== undefined).at(-1);
+  if (!found) throw new Error(`no running utility process ${serviceName}`);
+  return found;
+}
+
+const settingsOf = (seed: number, batch: number) => ({ modelId: 'embedded', classIndex: 1, seed, batch, sampling: { cfg: 1.5, topK: 100, topP: 0.95, moreSmooth: false } });
 
 function menuItem(labels: string[]) {
   let items = electron.standin.menu ?? [];
@@ -132,6 +150,59 @@ describe('main process under the electron stand-in', () => {
     await until('the page reload', () => electron.standin.windows[0]!.webContents.reloads > reloads);
     expect(menuItem(['Settings', 'Execution Provider', 'CPU']).checked).toBe(true);
   });
+
+  it.runIf(process.platform === 'linux')('decodes images and generates in separate utility processes; the main process loads neither onnxruntime nor sharp', async () => {
+    const handle = electron.standin.handlers.get('studio:request')!;
+    const sender = electron.standin.windows[0]!.webContents;
+    const port = electron.standin.ports.at(-1)!;
+    expect((await handle(eventFrom(ownPage, sender), { kind: 'models.load', params: { modelId: 'embedded' } })) as { ok: boolean }).toMatchObject({ ok: true });
+    const png = new Uint8Array(readFileSync(path.join(ROOT, 'tests', 'fixtures', 'engine', 'fashion-72x56.png')));
+    const inspected = (await handle(eventFrom(ownPage, sender), { kind: 'image.inspect', params: { bytes: png, fileName: 'fashion.png' } })) as { ok: boolean; result: { image: { width: number; height: number } } };
+    expect(inspected, JSON.stringify(inspected).slice(0, 500)).toMatchObject({ ok: true, result: { image: { width: 72, height: 56 } } });
+    expect((await handle(eventFrom(ownPage, sender), { kind: 'generate.start', params: { jobId: 'in-child', settings: settingsOf(3, 1) } })) as { ok: boolean }).toMatchObject({ ok: true });
+    await until('the job to end', () => port.received.find((e: { jobId?: string; type: string }) => e.jobId === 'in-child' && ['job.done', 'job.error', 'job.cancelled'].includes(e.type)));
+    expect(port.received.filter((e: { jobId?: string }) => e.jobId === 'in-child').at(-1)?.type).toBe('job.done');
+
+    const engine = utility('VAR Studio engine');
+    const codecs = utility('VAR Studio image codecs');
+    for (const child of [engine, codecs]) {
+      expect(child.pid).not.toBe(process.pid);
+      expect(child.modulePath).toBe(path.join(ROOT, 'out', 'main', 'engine-worker.js'));
+      // only what it needs: no stdin, no inherited inspector or NODE_OPTIONS, no unsigned-library exception
+      expect(child.options).toMatchObject({ stdio: ['ignore', 'inherit', 'inherit'], execArgv: [] });
+      expect(child.options.allowLoadingUnsignedLibraries).toBeUndefined();
+      expect(child.options.env?.NODE_OPTIONS).toBeUndefined();
+    }
+    expect(engine.pid).not.toBe(codecs.pid);
+    expect(nativeLibraries(engine.pid!).some((l) => ONNXRUNTIME.test(l))).toBe(true);
+    expect(nativeLibraries(codecs.pid!).some((l) => LIBVIPS.test(l))).toBe(true);
+    const mine = nativeLibraries(process.pid);
+    expect(mine.length).toBeGreaterThan(0);
+    expect(mine.filter((l) => ONNXRUNTIME.test(l) || LIBVIPS.test(l))).toEqual([]);
+    expect(Object.keys(createRequire(import.meta.url).cache).filter((m) => /onnxruntime|sharp/.test(m))).toEqual([]);
+  });
+
+  it.runIf(process.platform === 'linux')('killing the engine process mid-job ends the job with a clear error, and the next Generate works on a new process', async () => {
+    const handle = electron.standin.handlers.get('studio:request')!;
+    const sender = electron.standin.windows[0]!.webContents;
+    const port = electron.standin.ports.at(-1)!;
+    expect((await handle(eventFrom(ownPage, sender), { kind: 'models.load', params: { modelId: 'embedded' } })) as { ok: boolean }).toMatchObject({ ok: true });
+    const before = utility('VAR Studio engine').pid!;
+    expect((await handle(eventFrom(ownPage, sender), { kind: 'generate.start', params: { jobId: 'killed', settings: settingsOf(5, 8) } })) as { ok: boolean }).toMatchObject({ ok: true });
+    await until('the first scale', () => port.received.find((e: { jobId?: string; type: string }) => e.jobId === 'killed' && e.type === 'job.scale'));
+    process.kill(before, 'SIGKILL');
+    const failed = await until('the job error', () => port.received.find((e: { jobId?: string; type: string }) => e.jobId === 'killed' && e.type === 'job.error')) as { error: { code: string; message: string; hint: string } };
+    expect(failed.error.code).toBe('worker-exited');
+    expect(failed.error.message).toMatch(/engine worker stopped \(exit code \d+\)/);
+    expect(failed.error.hint).toMatch(/started it again and reloaded the model.*press Generate again/);
+    // no models.load in between: the host has already loaded the model again in a fresh process
+    expect((await handle(eventFrom(ownPage, sender), { kind: 'generate.start', params: { jobId: 'after-kill', settings: settingsOf(5, 1) } })) as { ok: boolean }).toMatchObject({ ok: true });
+    await until('the next job to end', () => port.received.find((e: { jobId?: string; type: string }) => e.jobId === 'after-kill' && (e.type === 'job.done' || e.type === 'job.error')));
+    expect(port.received.filter((e: { jobId?: string }) => e.jobId === 'after-kill').at(-1)?.type).toBe('job.done');
+    const after = utility('VAR Studio engine').pid!;
+    expect(after).not.toBe(before);
+    expect(nativeLibraries(process.pid).filter((l) => ONNXRUNTIME.test(l))).toEqual([]);
+  }, 120_000);
 
   it('Help → Open Log File opens the log in the user-data folder', async () => {
     menuItem(['help', 'Open Log File']).click!();

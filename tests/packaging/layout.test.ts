@@ -10,12 +10,32 @@ import { promisify } from 'node:util';
 import { createRequire } from 'node:module';
 import { FuseV1Options, getCurrentFuseWire } from '@electron/fuses';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { fork } from 'node:child_process';
 import { ROOT, ensureBuilt } from './built-app';
+
+/** The module specifiers a built ES module imports, statically or dynamically. */
+function importsOf(code: string): string[] {
+  const found = new Set<string>();
+  for (const m of code.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"`;]*?from\s*["']([^"']+)["']|(?:^|\n)\s*import\s*["']([^"']+)["']|\bimport\(\s*["']([^"']+)["']\s*\)/g)) found.add((m[1] ?? m[2] ?? m[3])!);
+  return [...found];
+}
+
+/** The package a bare specifier names: 'sharp', '@img/x' (subpaths dropped); null for node: built-ins. */
+function packageOf(spec: string): string | null {
+  if (spec.startsWith('node:')) return null;
+  const parts = spec.split('/');
+  return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
+}
 
 const run = promisify(execFile);
 const require = createRequire(import.meta.url);
 // electron-builder's own asar reader (a dependency of electron-builder).
-const asar = require('@electron/asar') as { listPackage(archive: string, opts: { isPack: boolean }): string[]; extractAll(archive: string, dest: string): void };
+const asar = require('@electron/asar') as {
+  listPackage(archive: string, opts: { isPack: boolean }): string[];
+  extractAll(archive: string, dest: string): void;
+  extractFile(archive: string, file: string): Buffer;
+  statFile(archive: string, file: string): { unpacked?: boolean };
+};
 
 const SENTINEL = 'dL7pKGdnNz796PbbjQWNKmHXBZaB9tsX';
 const ELECTRON_DEFAULT_WIRE = '101100011'; // Electron's defaults: RunAsNode on, NODE_OPTIONS on, inspect on, file:// privileges on …
@@ -101,6 +121,57 @@ describe.runIf(process.platform === 'linux' && process.arch === 'x64')('packaged
     expect(dev).toEqual([]);
     expect(asarEntries.some((f) => f.startsWith('/node_modules/electron/') || f.startsWith('/node_modules/vitest/') || f.startsWith('/node_modules/svelte/'))).toBe(false);
   });
+
+  it('packs the engine workers\' entry beside index.js, inside the asar, with every chunk and package it imports', () => {
+    const archive = path.join(resources, 'app.asar');
+    // main forks <out/main>/engine-worker.js as a utility process; Electron's Node reads it inside the asar
+    expect(readFileSync(path.join(ROOT, 'src', 'main', 'index.ts'), 'utf8')).toMatch(/path\.join\(here, 'engine-worker\.js'\)/);
+    const seen = new Set<string>();
+    const packages = new Set<string>();
+    const visit = (entry: string) => {
+      if (seen.has(entry)) return;
+      seen.add(entry);
+      expect(asarEntries, `${entry} is imported but not packed`).toContain(entry);
+      // kept in the archive (covered by its integrity check), not unpacked beside it
+      expect(asar.statFile(archive, entry.slice(1)).unpacked ?? false, entry).toBe(false);
+      for (const spec of importsOf(asar.extractFile(archive, entry.slice(1)).toString('utf8'))) {
+        if (spec.startsWith('.')) visit(path.posix.join(path.posix.dirname(entry), spec));
+        else if (packageOf(spec)) packages.add(packageOf(spec)!);
+      }
+    };
+    visit('/out/main/engine-worker.js');
+    expect(seen.size).toBeGreaterThan(1);
+    expect([...packages]).toEqual(expect.arrayContaining(['onnxruntime-node', 'sharp']));
+    for (const pkg of packages) expect(asarEntries, `package ${pkg}`).toContain(`/node_modules/${pkg}/package.json`);
+  });
+
+  it('the packed engine worker starts from the packaged files and generates on the shipped model (as a utility process would)', async () => {
+    const app = path.join(work, 'extracted-worker');
+    asar.extractAll(path.join(resources, 'app.asar'), app);
+    const child = fork(path.join(ROOT, 'tests', 'electron-standin', 'utility-child.mjs'), [path.join(app, 'out', 'main', 'engine-worker.js')], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+    const replies: { id: number; type: string; value?: unknown; event?: { type: string }; error?: { message: string } }[] = [];
+    child.on('message', (m) => replies.push(m as never));
+    const until = async (id: number, type: string) => {
+      const end = Date.now() + 90_000;
+      for (;;) {
+        const r = replies.find((m) => m.id === id && (m.type === type || m.type === 'error'));
+        if (r) return r;
+        if (Date.now() > end) throw new Error(`no ${type} for request ${id}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    };
+    try {
+      child.send({ op: 'create', id: 1, dir: path.join(resources, 'models', 'var-fashion-32'), options: { threads: 1 } });
+      expect(await until(1, 'result')).toMatchObject({ type: 'result', value: { provider: { inUse: 'cpu' } } });
+      child.send({ op: 'run', id: 2, engine: 1, kind: 'generate', request: { classIndex: 1, seed: 7, batch: 1, sampling: { cfg: 1.5, topK: 100, topP: 0.95, moreSmooth: false } } });
+      expect(await until(2, 'end')).toMatchObject({ type: 'end' });
+      const done = replies.find((m) => m.id === 2 && m.event?.type === 'done')?.event as { images: { width: number; data: Uint8Array }[] } | undefined;
+      expect(done?.images[0]?.width).toBe(32);
+      expect(done?.images[0]?.data).toBeInstanceOf(Uint8Array);
+    } finally {
+      child.kill();
+    }
+  }, 120_000);
 
   it('flips the fuses in the packaged executable', async () => {
     const wire = (await getCurrentFuseWire(path.join(unpackedDir, 'var-studio'))) as unknown as Record<number, number>;

@@ -56,3 +56,41 @@ describe('finding 6: a failed batch leaves no partial files', () => {
     expect(readdirSync(dir)).toEqual(['tokens.json']);
   }, 120_000);
 });
+
+describe('output paths that cannot be written are one clear line naming the flag', () => {
+  /** exit 2, one "var-studio: error:" line that says what is wrong, no raw system error, no stack. */
+  function refused(args: string[], what: RegExp) {
+    const r = cli(...args);
+    expect(r.code, r.stderr).toBe(2);
+    const lines = r.stderr.trim().split('\n').filter((l) => !l.startsWith('\r') && l.includes('error'));
+    expect(lines, r.stderr).toHaveLength(1);
+    expect(lines[0]).toMatch(/^var-studio: error: /);
+    expect(lines[0]).toMatch(what);
+    expect(lines[0]).not.toMatch(/^var-studio: error: E[A-Z]+:/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  }
+
+  it('--out or --tokens-out under a file, or naming a folder; a batch file that is a folder; a name too long', () => {
+    const dir = tmp('cli-paths');
+    const file = path.join(dir, 'some.png');
+    writeFileSync(file, 'an image');
+    mkdirSync(path.join(dir, 'folder.png'));
+    refused([...generate, '--out', path.join(file, 'x.png')], /--out .* cannot be created: .*some\.png is a file, not a folder; choose/);
+    refused([...generate, '--out', path.join(file, 'deeper', 'x.png')], /--out .*some\.png is a file, not a folder/);
+    refused([...generate, '--out', path.join(dir, 'ok.png'), '--tokens-out', path.join(file, 't.json')], /--tokens-out .*some\.png is a file, not a folder/);
+    refused([...generate, '--out', path.join(dir, 'folder.png')], /--out .*folder\.png" is a folder; name a file inside it/);
+    mkdirSync(path.join(dir, 'b-1.png'));
+    refused([...generate, '--batch', '2', '--out', path.join(dir, 'b.png')], /--out .*b-1\.png" is a folder/);
+    refused([...generate, '--out', path.join(dir, `${'n'.repeat(300)}.png`)], /--out .*: the file name is too long \(ENAMETOOLONG\); nothing was written/);
+    refused(['edit', '--model', tinyBundle, '--image', file, '--mask', file, '--out', path.join(file, 'e.png')], /--out .*some\.png is a file, not a folder/);
+    // nothing was written anywhere, and the file in the way is untouched
+    expect(readdirSync(dir).sort()).toEqual(['b-1.png', 'folder.png', 'some.png']);
+    expect(readFileSync(file, 'utf8')).toBe('an image');
+  }, 240_000);
+
+  it.runIf(process.getuid?.() !== 0)('--out in a folder this user cannot write to', () => {
+    const dir = tmp('cli-paths');
+    mkdirSync(path.join(dir, 'locked'), { mode: 0o555 });
+    refused([...generate, '--out', path.join(dir, 'locked', 'x.png')], /--out .*the folder .*locked is not writable by this user; choose a folder you can write to/);
+  }, 120_000);
+});

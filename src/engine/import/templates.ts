@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { defaultModelDir } from '../engine';
+import { defaultModelDir } from '../app-root';
 import type { GraphName, TransformerShape, VaeShape, WeightMapEntry } from '../manifest';
 import type { PairArchitecture, VaeArchitecture, VarArchitecture } from './architecture';
 import { ImportError } from './checkpoint';

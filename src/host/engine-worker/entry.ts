@@ -1,12 +1,34 @@
-// The engine worker thread: runs VarEngine and the image decoders/encoders off the host's main thread, so
-// a long job or decode never stalls the event loop that answers cancel and other windows.
+// The engine worker: runs VarEngine and the image decoders/encoders off the host's main thread, so a long job
+// or decode never stalls the event loop that answers cancel and other windows. It runs as a worker thread
+// (worker_threads' parentPort) or as an Electron utility process (process.parentPort, messages as { data }).
 import { parentPort } from 'node:worker_threads';
 import { VarEngine, type EditRequest, type GenerateRequest, type Precision, type ProviderName, type RgbImage } from '../../engine/index';
 import { encodeDocumentExport, encodeExport, inspectImage, openCanvasImage } from '../image-io';
 import { serializeError, transferables, type FromWorker, type IoFunction, type ToWorker } from './protocol';
 
-const port = parentPort;
-if (!port) throw new Error('engine-worker/entry runs only as a worker thread');
+/** The one side of the channel this worker has, whichever kind of worker it is. */
+interface HostPort {
+  post(msg: FromWorker, transfer: ArrayBuffer[]): void;
+  onMessage(listener: (msg: ToWorker) => void): void;
+}
+
+/** Electron's parentPort in a utility process: structured clone, only MessagePorts can be transferred. */
+interface UtilityParentPort {
+  postMessage(message: unknown): void;
+  on(event: 'message', listener: (e: { data: unknown }) => void): void;
+}
+
+function hostPort(): HostPort {
+  if (parentPort) {
+    const thread = parentPort;
+    return { post: (msg, transfer) => thread.postMessage(msg, transfer), onMessage: (l) => void thread.on('message', l) };
+  }
+  const utility = (process as unknown as { parentPort?: UtilityParentPort }).parentPort;
+  if (utility) return { post: (msg) => utility.postMessage(msg), onMessage: (l) => utility.on('message', (e) => l(e.data as ToWorker)) };
+  throw new Error('engine-worker/entry runs only as a worker thread or an Electron utility process');
+}
+
+const port = hostPort();
 
 const engines = new Map<number, VarEngine>();
 const runs = new Map<number, AbortController>();
@@ -22,7 +44,7 @@ function ownBuffers<T>(value: T): T {
 }
 
 function post(msg: FromWorker, transfer = false): void {
-  port!.postMessage(msg, transfer ? transferables(msg) : []);
+  port.post(msg, transfer ? transferables(msg) : []);
 }
 
 async function handle(msg: ToWorker): Promise<void> {
@@ -74,6 +96,6 @@ async function handle(msg: ToWorker): Promise<void> {
   }
 }
 
-port.on('message', (msg: ToWorker) => {
+port.onMessage((msg) => {
   handle(msg).catch((e: unknown) => post({ id: msg.id, type: 'error', error: serializeError(e) }));
 });

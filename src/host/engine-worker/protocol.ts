@@ -1,5 +1,5 @@
 // Messages between the host and the engine worker thread, and the typed errors re-created on the host side.
-import { BundleError, EngineError, ImportError } from '../../engine/index';
+import { BundleError, EngineError, ImportError } from '../../engine/api';
 import { StudioError } from '../../shared/errors';
 
 /** The image-io calls the worker runs (decoders and encoders of ./image-io). */

@@ -1,13 +1,11 @@
 // WorkerEngine: a drop-in proxy for the parts of VarEngine and image-io the host uses, running them in a
 // worker thread (./entry.ts). Pixel buffers travel as transferred ArrayBuffers; an AbortSignal becomes a
 // cancel message; errors come back as the same typed errors (class, code and message kept).
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
-import { EngineError, type EngineEvent, type EditRequest, type GenerateRequest, type Precision, type ProviderName, type RgbImage, type VarEngine } from '../../engine/index';
+import { EngineError, type EngineEvent, type EditRequest, type GenerateRequest, type Precision, type ProviderName, type RgbImage } from '../../engine/api';
+import type { VarEngine } from '../../engine/index';
 import type { encodeDocumentExport, encodeExport, inspectImage, openCanvasImage } from '../image-io';
 import { reviveError, type FromWorker, type IoFunction, type ToWorker } from './protocol';
+import { threadChannel, type EngineChannel, type OpenChannel, type WorkerRole } from './channel';
 
 /** What the host uses of an engine: VarEngine itself, or its proxy in a worker. */
 export type HostEngine = Pick<VarEngine, 'manifest' | 'provider' | 'precision' | 'generate' | 'edit' | 'encode' | 'dispose'>;
@@ -20,54 +18,41 @@ export interface ImageIo {
   openCanvasImage: typeof openCanvasImage;
 }
 
-/** The worker's script: entry.ts beside this file under tsx/vitest, engine-worker.js in the electron-vite build. */
-export function workerScript(): { url: URL | string; eval?: boolean } {
-  const here = import.meta.url;
-  // tsx's loader hooks are per thread: the worker registers them itself, then imports the TypeScript entry
-  if (here.endsWith('.ts')) return { url: `import('tsx/esm/api').then((t) => { t.register(); return import(${JSON.stringify(new URL('./entry.ts', here).href)}); });`, eval: true };
-  const dir = path.dirname(fileURLToPath(here));
-  // the bundle's code may sit in out/main or in a chunk folder below it
-  for (const candidate of [path.join(dir, 'engine-worker.js'), path.join(dir, '..', 'engine-worker.js')])
-    if (existsSync(candidate)) return { url: new URL(`file://${candidate}`) };
-  throw new EngineError('worker-missing', `The engine worker script engine-worker.js is missing next to ${dir}; reinstall the app.`);
-}
-
 interface Pending {
   resolve(value: unknown): void;
   reject(error: Error): void;
   event?(event: unknown): void;
 }
 
-/** One worker thread and the requests in flight on it. */
+/** One engine worker (a thread, or a process in Electron) and the requests in flight on it. */
 export class EngineWorker {
-  private worker: Worker | null = null;
+  private channel: EngineChannel | null = null;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly exitListeners: (() => void)[] = [];
 
-  /** Called when the thread dies on its own (a crash, out of memory): engines opened in it are gone. */
+  /** `open` starts the worker on first use: a thread of this process unless the host injects another transport. */
+  constructor(private readonly role: WorkerRole = 'engine', private readonly open: OpenChannel = threadChannel) {}
+
+  /** Called when the worker dies on its own (a crash, out of memory, killed): engines opened in it are gone. */
   onExit(listener: () => void): void {
     this.exitListeners.push(listener);
   }
 
-  private thread(): Worker {
-    if (this.worker) return this.worker;
-    const script = workerScript();
-    const worker = new Worker(script.url, { eval: script.eval ?? false });
-    worker.unref();
-    worker.on('message', (m: FromWorker) => this.receive(m));
-    const fail = (why: string) => {
-      if (this.worker !== worker) return;
-      this.worker = null;
-      const error = new EngineError('worker-exited', `The engine worker stopped (${why}); the model must be loaded again.`);
+  private connect(): EngineChannel {
+    if (this.channel) return this.channel;
+    const channel = this.open(this.role);
+    channel.onMessage((m) => this.receive(m));
+    channel.onExit((why) => {
+      if (this.channel !== channel) return;
+      this.channel = null;
+      const error = new EngineError('worker-exited', `The engine ${this.role === 'engine' ? 'worker' : 'image worker'} stopped (${why}); it is started again on the next request.`);
       for (const p of this.pending.values()) p.reject(error);
       this.pending.clear();
       for (const l of this.exitListeners) l();
-    };
-    worker.on('error', (e) => fail(e.message));
-    worker.on('exit', (code) => fail(`exit code ${code}`));
-    this.worker = worker;
-    return worker;
+    });
+    this.channel = channel;
+    return channel;
   }
 
   private receive(m: FromWorker): void {
@@ -81,15 +66,15 @@ export class EngineWorker {
 
   /** Sends one request; resolves with its result (or at its end, for a run). */
   request(make: (id: number) => ToWorker, onEvent?: (event: unknown) => void, transfer: ArrayBuffer[] = []): { id: number; done: Promise<unknown> } {
-    const worker = this.thread();
+    const channel = this.connect();
     const msg = make(this.nextId++);
     const done = new Promise<unknown>((resolve, reject) => this.pending.set(msg.id, { resolve, reject, event: onEvent }));
-    worker.postMessage(msg, transfer);
+    channel.post(msg, transfer);
     return { id: msg.id, done };
   }
 
   send(msg: ToWorker): void {
-    this.worker?.postMessage(msg);
+    this.channel?.post(msg, []);
   }
 
   /** The image-io calls, run in this worker. */
@@ -102,11 +87,11 @@ export class EngineWorker {
   }
 
   async terminate(): Promise<void> {
-    const worker = this.worker;
-    this.worker = null;
+    const channel = this.channel;
+    this.channel = null;
     for (const p of this.pending.values()) p.reject(new EngineError('disposed', 'the engine worker was closed'));
     this.pending.clear();
-    await worker?.terminate();
+    await channel?.kill();
   }
 }
 

@@ -1,6 +1,12 @@
 // WorkerEngine: the engine and image codecs behind a worker thread give the same results and the same
 // typed errors as in this thread, and a cancel reaches the run.
+import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import type { OpenChannel } from '../../../src/host/engine-worker/channel';
 import sharp from 'sharp';
 import { BundleError, EngineError, VarEngine, type EngineEvent } from '../../../src/engine/index';
 import { StudioError } from '../../../src/shared/errors';
@@ -76,28 +82,63 @@ describe('WorkerEngine', () => {
   });
 });
 
+/** Worker processes as Electron's utility processes run them: a forked Node with the parentPort shim, under tsx. */
+const processWorkers: OpenChannel = () => {
+  const shim = fileURLToPath(new URL('../../electron-standin/utility-child.mjs', import.meta.url));
+  const entry = fileURLToPath(new URL('../../../src/host/engine-worker/entry.ts', import.meta.url));
+  const child = fork(shim, [entry], { serialization: 'advanced', execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.push(child);
+  const gone = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    post: (msg) => void (child.connected && child.send(msg as never)),
+    onMessage: (listener) => void child.on('message', listener as never),
+    onExit: (listener) => void child.once('exit', (code, signal) => listener(`exit code ${code ?? signal}`)),
+    kill: () => (child.kill(), gone),
+  };
+};
+const children: ChildProcess[] = [];
+
+async function hostWith(openWorker?: OpenChannel) {
+  const { StudioHost } = await import('../../../src/host/service');
+  const { ModelCatalog } = await import('../../../src/host/models');
+  const host = new StudioHost({ version: 't', host: 'browser', catalog: new ModelCatalog(TINY_BUNDLE, mkdtempSync(join(tmpdir(), 'var-w-'))), threads: 1, engineInWorker: true, openWorker, deliverExport: async () => ({ kind: 'cancelled' }) });
+  const events: { type: string; jobId?: string; error?: { code: string; message: string; hint: string } }[] = [];
+  const session = { id: 's', emit: (e: unknown) => events.push(e as never) };
+  const generate = (jobId: string, batch: number) => host.handle('generate.start', { jobId, settings: { modelId: 'embedded', classIndex: 0, seed: 1, batch, sampling: request.sampling } }, session);
+  return { host, events, session, generate };
+}
+
 describe('StudioHost with engineInWorker', () => {
-  it('when the engine thread dies, the running job ends with an error and models.load loads the model again', async () => {
-    const { StudioHost } = await import('../../../src/host/service');
-    const { ModelCatalog } = await import('../../../src/host/models');
-    const { mkdtempSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const host = new StudioHost({ version: 't', host: 'browser', catalog: new ModelCatalog(TINY_BUNDLE, mkdtempSync(join(tmpdir(), 'var-w-'))), threads: 1, engineInWorker: true, deliverExport: async () => ({ kind: 'cancelled' }) });
-    const events: { type: string; error?: { code: string } }[] = [];
-    const session = { id: 's', emit: (e: unknown) => events.push(e as never) };
+  it('when the engine process is killed mid-job, the job ends with a clear error and the next Generate works without loading the model again', async () => {
+    const { host, events, session, generate } = await hostWith(processWorkers);
     await host.handle('models.load', { modelId: 'embedded' }, session);
-    await host.handle('generate.start', { jobId: 'j', settings: { modelId: 'embedded', classIndex: 0, seed: 1, batch: 1, sampling: request.sampling } }, session);
-    // a crash of the thread, as an out-of-memory kill would do it
-    await (host as unknown as { workers: { engine: { worker: { terminate(): Promise<number> } } } }).workers.engine.worker.terminate();
+    await generate('j', 8);
+    const deadline = Date.now() + 60_000;
+    while (!events.some((e) => e.jobId === 'j' && e.type === 'job.scale') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    const engineChild = children.find((c) => c.exitCode === null && c.signalCode === null && c.pid !== undefined)!;
+    expect(engineChild.pid).not.toBe(process.pid);
+    engineChild.kill('SIGKILL');
     await host.idle();
-    const last = events.at(-1)!;
-    expect(['job.error', 'job.done']).toContain(last.type);
-    if (last.type === 'job.error') expect(last.error?.code).toBe('worker-exited');
+    const last = events.filter((e) => e.jobId === 'j').at(-1)!;
+    expect(last.type).toBe('job.error');
+    expect(last.error?.code).toBe('worker-exited');
+    expect(last.error?.message).toMatch(/engine worker stopped \(exit code SIGKILL\)/);
+    expect(last.error?.hint).toMatch(/started it again and reloaded the model; press Generate again/);
+    await generate('k', 1);
+    await host.idle();
+    expect(events.filter((e) => e.jobId === 'k').at(-1)!.type).toBe('job.done');
+    await host.dispose();
+    expect(children.every((c) => c.exitCode !== null || c.signalCode !== null)).toBe(true);
+  }, 120_000);
+
+  it('when the engine thread dies, the model is loaded again in a new thread without asking', async () => {
+    const { host, events, session, generate } = await hostWith();
     await host.handle('models.load', { modelId: 'embedded' }, session);
-    await host.handle('generate.start', { jobId: 'k', settings: { modelId: 'embedded', classIndex: 0, seed: 1, batch: 1, sampling: request.sampling } }, session);
+    // between jobs: ending a thread while onnxruntime runs in it can abort the whole process (its native callback)
+    await (host as unknown as { workers: { engine: { channel: { kill(): Promise<void> } } } }).workers.engine.channel.kill();
+    await generate('k', 1);
     await host.idle();
-    expect(events.at(-1)!.type).toBe('job.done');
+    expect(events.filter((e) => e.jobId === 'k').at(-1)!.type).toBe('job.done');
     await host.dispose();
   });
 });
