@@ -279,10 +279,11 @@ export class WireReader {
 
   /** Feeds one WebSocket message (null: a text message); returns the message once it is complete. */
   push(data: Uint8Array | null): { done: true; value: unknown } | { done: false } {
+    // a message that is not a chunk of the pending one starts anew: an error in it is not the last request's
+    if (!this.pending) this.header = undefined;
     try {
       if (data === null) throw new ContractError('message', 'a binary WebSocket message (the VAR Studio wire format)', 'a text message');
       if (this.pending) return this.chunk(this.pending, data);
-      this.header = undefined;
       return this.head(data);
     } catch (e) {
       this.pending = null;

@@ -139,6 +139,15 @@ describe('binary wire: malformed input is refused with a ContractError, and the 
     expect((reader.header as { id: number }).id).toBe(42);
   });
 
+  it('an error after a complete message is not tied to that message', () => {
+    const reader = new WireReader(REQUEST_LIMITS);
+    expect(reader.push(messagesOf({ t: 'req', id: 7, kind: 'app.info', params: {} })[0]).done).toBe(true);
+    expect(() => reader.push(null)).toThrow(ContractError);
+    expect(reader.header).toBeUndefined();
+    expect(() => reader.push(Uint8Array.of(1, 2, 3))).toThrow(/VSB1/);
+    expect(reader.header).toBeUndefined();
+  });
+
   it('a reply may be larger than a request; the page refuses one over the reply cap', () => {
     expect(problem([head({ a: 1 }, REPLY_LIMITS.maxBytes)], REPLY_LIMITS)).toMatch(/message of at most/);
     expect(REPLY_LIMITS.maxBytes).toBeGreaterThan(LIMITS.maxSide * LIMITS.maxSide * 3);
