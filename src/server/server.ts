@@ -236,7 +236,8 @@ export async function startStudioServer(opts: StudioServerOptions): Promise<Stud
       }
     };
     const session: StudioSession = { id: randomUUID(), emit };
-    const reader = new WireReader(REQUEST_LIMITS);
+    // shared memory: the engine and codec threads read a request's images without a copy on this thread
+    const reader = new WireReader(REQUEST_LIMITS, { sharedMemory: true });
     ws.on('message', async (data, isBinary) => {
       let id: number | null = null;
       try {

@@ -275,7 +275,11 @@ export class WireReader {
   header: unknown = undefined;
   private pending: { value: unknown; destinations: Destination[]; total: number; received: number; next: number } | null = null;
 
-  constructor(private readonly limits: WireLimits) {}
+  /**
+   * `sharedMemory`: the arrays live in SharedArrayBuffers, so handing a request to a worker thread shares
+   * its bytes instead of copying them on this thread (the server; a page without cross-origin isolation has none).
+   */
+  constructor(private readonly limits: WireLimits, private readonly opts: { sharedMemory?: boolean } = {}) {}
 
   /** Feeds one WebSocket message (null: a text message); returns the message once it is complete. */
   push(data: Uint8Array | null): { done: true; value: unknown } | { done: false } {
@@ -319,7 +323,8 @@ export class WireReader {
       if (offset !== next) throw new ContractError(path, `a payload at offset ${next} (arrays follow one another in header order, each at the next multiple of ${ALIGN})`, offset);
       if (offset + length > total) throw new ContractError(path, `a payload range inside the ${total} payload bytes the head declares (this one ends at ${offset + length})`, sizeOf(length));
       if (tag === '$i32' && length % 4 !== 0) throw new ContractError(path, 'a whole number of int32 values', sizeOf(length));
-      const array = tag === '$u8' ? new Uint8Array(length) : new Int32Array(length / 4);
+      const buffer = this.opts.sharedMemory ? new SharedArrayBuffer(length) : new ArrayBuffer(length);
+      const array = tag === '$u8' ? new Uint8Array(buffer) : new Int32Array(buffer);
       destinations.push({ offset, bytes: new Uint8Array(array.buffer), int32: tag === '$i32' });
       next = aligned(offset + length);
       return array;

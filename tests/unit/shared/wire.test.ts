@@ -71,6 +71,20 @@ describe('binary wire: round trips', () => {
     expect(back.tokens).toEqual(tokens);
   });
 
+  it('with sharedMemory the arrays live in SharedArrayBuffers (a worker thread reads them without a copy)', () => {
+    const reader = new WireReader(REQUEST_LIMITS, { sharedMemory: true });
+    const value = { image: Uint8Array.from({ length: WIRE_CHUNK_BYTES + 5 }, (_, i) => i & 255), tokens: [Int32Array.of(-1, 7)] };
+    let back: any;
+    for (const m of messagesOf(value)) {
+      const step = reader.push(m);
+      if (step.done) back = step.value;
+    }
+    expect(back.image.buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(back.tokens[0].buffer).toBeInstanceOf(SharedArrayBuffer);
+    expect(sameBytes(back.image, value.image)).toBe(true);
+    expect([...back.tokens[0]]).toEqual([-1, 7]);
+  });
+
   it('one reader reads messages back to back (the state of one connection)', () => {
     const reader = new WireReader(REPLY_LIMITS);
     const big = Uint8Array.from({ length: WIRE_CHUNK_BYTES * 2 }, (_, i) => i & 255);
