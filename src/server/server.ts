@@ -1,19 +1,20 @@
 // Browser mode: serves the built renderer and the contract over a WebSocket, on loopback only, to clients
-// that hold the per-launch token (auth.ts). Every incoming message is decoded and validated against
-// src/shared; a malformed one is answered with an error and the connection stays usable. Every reply is
-// checked against the contract and the message cap before it is sent. Only files that were in the
-// renderer folder at start are served.
+// that hold the per-launch token (auth.ts). Messages are binary frames (src/shared/wire.ts, docs/wire.md):
+// byte arrays arrive as raw bytes, so a large request is never parsed as JSON text on this thread. Every
+// request is validated once (envelope here, params by the host); a malformed one is answered with an
+// error and the connection stays usable. Every reply and event is checked against the contract and the
+// message cap before it is sent. Only files that were in the renderer folder at start are served.
 import http from 'node:http';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { ContractError } from '../shared/schema';
-import { LIMITS, parseResult, type RequestKind } from '../shared/contract';
+import { parseEvent, parseResult, type RequestKind, type StudioEvent } from '../shared/contract';
 import { StudioError, toErrorInfo } from '../shared/errors';
 import { forLog } from '../shared/log-text';
 import { staticTypeOf } from '../shared/static-types';
-import { MAX_WIRE_MESSAGE_CHARS, decodeWire, encodeWire, idOf, parseWireRequest, type WireMessage } from '../shared/wire';
+import { MAX_REQUEST_PIECE_BYTES, MAX_WIRE_MESSAGE_BYTES, REQUEST_LIMITS, WireReader, encodeFrame, idOf, parseWireRequest, type WireFrame, type WireMessage } from '../shared/wire';
 import { cookieName, newToken, readCookie, tokenCookie, tokenMatches } from './auth';
 import type { StudioHost, StudioSession } from '../host/service';
 import { CSP_HEADER } from './csp';
@@ -67,8 +68,10 @@ const CLOSE_TRY_AGAIN_LATER = 1013;
 
 const UNAUTHORIZED = 'This VAR Studio server needs its access token. Open the full URL the server printed at start (http://127.0.0.1:PORT/?token=...).';
 
+const MiB = (bytes: number) => (bytes / 2 ** 20).toFixed(0);
+
 /** Checks a result against the contract and the message cap, so an oversized reply fails fast and clearly. */
-function checkedReply(id: number, kind: RequestKind, result: unknown): string {
+function checkedReply(id: number, kind: RequestKind, result: unknown): WireFrame {
   try {
     parseResult(kind, result);
   } catch (e) {
@@ -76,12 +79,12 @@ function checkedReply(id: number, kind: RequestKind, result: unknown): string {
     throw new StudioError('reply-too-large', `The reply to ${kind} does not fit the contract: ${e.message}`,
       'The result is larger than the app can carry. For an export pick a smaller scale or JPEG/WebP; for an image, use a smaller one.');
   }
-  const text = encodeWire({ t: 'res', id, ok: true, result });
-  if (text.length > MAX_WIRE_MESSAGE_CHARS) {
-    throw new StudioError('reply-too-large', `The reply to ${kind} would be ${(text.length / 2 ** 20).toFixed(0)} MiB, more than the ${MAX_WIRE_MESSAGE_CHARS / 2 ** 20} MiB a message may carry.`,
+  const frame = encodeFrame({ t: 'res', id, ok: true, result });
+  if (frame.byteLength > MAX_WIRE_MESSAGE_BYTES) {
+    throw new StudioError('reply-too-large', `The reply to ${kind} would be ${MiB(frame.byteLength)} MiB, more than the ${MiB(MAX_WIRE_MESSAGE_BYTES)} MiB a message may carry.`,
       'Use a smaller image or a smaller batch.');
   }
-  return text;
+  return frame;
 }
 
 export async function startStudioServer(opts: StudioServerOptions): Promise<StudioServer> {
@@ -164,7 +167,9 @@ export async function startStudioServer(opts: StudioServerOptions): Promise<Stud
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     socket.destroy();
   };
-  const wss = new WebSocketServer({ noServer: true, maxPayload: Math.ceil(LIMITS.maxFileBytes * 1.4) + 65536 });
+  // A request arrives as a head and chunks (src/shared/wire.ts): no single WebSocket message is larger.
+  // One message per event-loop turn: a socket read holding many chunks must not starve other connections.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_REQUEST_PIECE_BYTES, allowSynchronousEvents: false });
   server.on('upgrade', (req, socket, head) => {
     const origin = req.headers.origin;
     const okOrigin = origin === `http://${LOOPBACK}:${port}` || origin === `http://localhost:${port}`;
@@ -213,25 +218,39 @@ export async function startStudioServer(opts: StudioServerOptions): Promise<Stud
   wss.on('connection', (ws: WebSocket) => {
     alive.set(ws, true);
     ws.on('pong', () => alive.set(ws, true));
-    const sendText = (text: string) => {
-      if (ws.readyState === ws.OPEN) ws.send(text);
+    // Each message's parts go out as its fragments: a large image is written to the socket without a copy.
+    const sendFrame = (frame: WireFrame) => {
+      if (ws.readyState !== ws.OPEN) return;
+      for (const parts of frame.messages) parts.forEach((part, i) => ws.send(part, { binary: true, fin: i === parts.length - 1 }));
     };
     const send = (m: WireMessage) => {
-      const text = encodeWire(m);
-      if (text.length <= MAX_WIRE_MESSAGE_CHARS) sendText(text);
-      else sendText(encodeWire({ t: 'err', error: { code: 'reply-too-large', message: `A ${m.t === 'evt' ? m.event.type : m.t} message of ${(text.length / 2 ** 20).toFixed(0)} MiB was not sent: more than the ${MAX_WIRE_MESSAGE_CHARS / 2 ** 20} MiB a message may carry.`, hint: 'Use a smaller image or a smaller batch.' } }));
+      const frame = encodeFrame(m);
+      if (frame.byteLength <= MAX_WIRE_MESSAGE_BYTES) sendFrame(frame);
+      else sendFrame(encodeFrame({ t: 'err', error: { code: 'reply-too-large', message: `A ${m.t === 'evt' ? m.event.type : m.t} message of ${MiB(frame.byteLength)} MiB was not sent: more than the ${MiB(MAX_WIRE_MESSAGE_BYTES)} MiB a message may carry.`, hint: 'Use a smaller image or a smaller batch.' } }));
     };
-    const session: StudioSession = { id: randomUUID(), emit: (event) => send({ t: 'evt', event }) };
+    const emit = (event: StudioEvent) => {
+      try {
+        send({ t: 'evt', event: parseEvent(event) });
+      } catch (e) {
+        send({ t: 'err', error: toErrorInfo(e) });
+      }
+    };
+    const session: StudioSession = { id: randomUUID(), emit };
+    // shared memory: the engine and codec threads read a request's images without a copy on this thread
+    const reader = new WireReader(REQUEST_LIMITS, { sharedMemory: true });
     ws.on('message', async (data, isBinary) => {
-      let raw: unknown;
       let id: number | null = null;
       try {
-        if (isBinary) throw new ContractError('message', 'a text frame with JSON', 'binary data');
-        raw = decodeWire(data.toString());
-        id = idOf(raw);
-        const req = parseWireRequest(raw);
+        let step;
+        try {
+          step = reader.push(isBinary ? (data as Buffer) : null);
+        } finally {
+          id = idOf(reader.header);
+        }
+        if (!step.done) return;
+        const req = parseWireRequest(step.value);
         const result = await opts.host.handle(req.kind, req.params, session);
-        sendText(checkedReply(req.id, req.kind, result));
+        sendFrame(checkedReply(req.id, req.kind, result));
       } catch (e) {
         const error = toErrorInfo(e);
         if (error.code === 'bad-message') log(`rejected a malformed message: ${error.message}`);

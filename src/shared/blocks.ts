@@ -20,6 +20,8 @@ export const LIMITS = {
   /** An opened file (image.inspect, canvas.open) or an exported file returned for download. */
   maxFileBytes: 64 * 1024 * 1024,
   maxUpscale: 8,
+  /** The JSON part of one request (everything but its byte arrays); the largest legal one, a 1000-step edit chain with every string at its cap, is 1.55 MB. */
+  maxRequestJsonBytes: 2 * 1024 * 1024,
 } as const;
 
 /** The execution providers a host can be asked for. */

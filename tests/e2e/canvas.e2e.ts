@@ -12,7 +12,7 @@ import extractChunks from 'png-chunks-extract';
 import encodeChunks from 'png-chunks-encode';
 import * as pngText from 'png-chunk-text';
 import { featherWeights } from '../../src/engine/edit-pixels';
-import { docScreenshot } from './fixtures';
+import { docScreenshot, wireMessages } from './fixtures';
 import { PHOTO, bytes, drag, openCanvas, openPhoto, screenOf, snapshot, test, wsOf, type Snapshot } from './canvas-fixtures';
 
 async function photoRgb(): Promise<Uint8Array> {
@@ -300,11 +300,14 @@ test('Cancel (Esc) stops an edit mid-run: the preview goes, no candidates, docum
       server.send(m);
     });
     deliver = (m) => ws.send(m);
+    const fromServer = wireMessages();
     server.onMessage((m) => {
+      // hold only once the scale's message has arrived whole (a head and its payload chunks)
+      const complete = fromServer(m);
       if (hold) held.push(m);
       else {
         ws.send(m);
-        if (armed && /"type":"job\.scale","jobId":"edit-/.test(String(m))) {
+        if (armed && complete?.event?.type === 'job.scale' && String(complete.event.jobId).startsWith('edit-')) {
           hold = true;
           armed = false;
         }

@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { REPLY_LIMITS, REQUEST_LIMITS, WireReader, encodeWire, type WireLimits } from '../../src/shared/wire';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
 const embedded = path.join(repoRoot, 'models', 'var-fashion-32');
@@ -80,16 +81,38 @@ export const test = base.extend<{ consoleProblems: string[]; freshGallery: void 
 });
 export { expect };
 
-/** Decoded server→page messages of the app's WebSocket, in arrival order (typed arrays stay {$u8}/{$i32}). */
+/**
+ * Reads one direction of a socket in order (src/shared/wire.ts): returns the decoded message when a
+ * WebSocket message completes one, else undefined; a refused one comes back as { unparsable }.
+ */
+export function wireMessages(limits: WireLimits = REPLY_LIMITS): (m: string | Buffer) => any {
+  const reader = new WireReader(limits);
+  return (m) => {
+    try {
+      const step = reader.push(typeof m === 'string' ? null : m);
+      return step.done ? step.value : undefined;
+    } catch (e) {
+      return { unparsable: (e as Error).message };
+    }
+  };
+}
+
+/** Decoded messages of the app's WebSocket, both ways, in arrival order (typed arrays as {$u8}/{$i32} base64). */
 export function recordFrames(page: Page): { received: any[]; sent: any[] } {
   const received: any[] = [];
   const sent: any[] = [];
+  // the JSON text form keeps the assertions readable: typed arrays become {$u8: base64} / {$i32: base64}
+  const asJson = (m: unknown) => (m === undefined ? undefined : JSON.parse(encodeWire(m)));
   page.on('websocket', (ws: WebSocket) => {
+    const fromServer = wireMessages(REPLY_LIMITS);
+    const fromPage = wireMessages(REQUEST_LIMITS);
     ws.on('framereceived', (f) => {
-      try { received.push(JSON.parse(String(f.payload))); } catch { received.push({ unparsable: String(f.payload) }); }
+      const m = asJson(fromServer(f.payload));
+      if (m) received.push(m);
     });
     ws.on('framesent', (f) => {
-      try { sent.push(JSON.parse(String(f.payload))); } catch { sent.push({ unparsable: String(f.payload) }); }
+      const m = asJson(fromPage(f.payload));
+      if (m) sent.push(m);
     });
   });
   return { received, sent };
@@ -158,11 +181,14 @@ export async function holdAfterFirstScale(page: Page, opts: { armed?: boolean; j
     const server = ws.connectToServer();
     ws.onMessage((m) => server.send(m));
     deliver = (m) => ws.send(m);
+    const fromServer = wireMessages();
     server.onMessage((m) => {
+      // hold only once a message has arrived whole (a message is a head and its payload chunks)
+      const complete = fromServer(m);
       if (hold) held.push(m);
       else {
         ws.send(m);
-        if (armed && String(m).includes(firstScale)) {
+        if (armed && complete && encodeWire(complete).includes(firstScale)) {
           hold = true;
           armed = false;
         }

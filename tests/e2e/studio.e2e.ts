@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import sharp from 'sharp';
 import extractChunks from 'png-chunks-extract';
 import * as pngText from 'png-chunk-text';
-import { test, expect, recordFrames, events, int32s, openStudio, pickClass, generateAndWait, canvasRgb, locatorRgb, docScreenshot, holdAfterFirstScale } from './fixtures';
+import { test, expect, recordFrames, events, int32s, openStudio, pickClass, generateAndWait, canvasRgb, locatorRgb, docScreenshot, holdAfterFirstScale, wireMessages } from './fixtures';
+import { encodeFrame, joinParts } from '../../src/shared/wire';
 
 test('pick a class → every scale preview arrives in order → final image in the main view and the gallery', async ({ page, serve, consoleProblems }) => {
   const frames = recordFrames(page);
@@ -137,7 +138,7 @@ test('export PNG and JPEG carry the settings; reopening restores them and re-gen
 });
 
 test('a malformed message is rejected with an error shown in the UI, and the app keeps working', async ({ page, serve }) => {
-  let toServer: (m: string) => void = () => undefined;
+  let toServer: (m: string | Buffer) => void = () => undefined;
   await page.routeWebSocket('**/ws', (ws) => {
     const server = ws.connectToServer();
     toServer = (m) => server.send(m);
@@ -147,26 +148,33 @@ test('a malformed message is rejected with an error shown in the UI, and the app
   await openStudio(page, serve.url);
   toServer('{"t":"req","id":"x","kind":"generate.start","params":{"oops":true}');
   await expect(page.getByTestId('toast-error')).toContainText('The server rejected a message');
-  toServer(JSON.stringify({ t: 'req', id: 9999, kind: 'generate.start', params: { jobId: 'bad job!', settings: {} } }));
-  // (that one had an id, so it is answered as a failed request; the connection stays open)
+  // A wire head whose header length lies (it claims more bytes than the head holds).
+  toServer(Buffer.from([0x56, 0x53, 0x42, 0x31, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0x7b, 0x7d]));
   await generateAndWait(page);
   await expect(page.getByTestId('gallery-item')).toHaveCount(1);
 
   // The same through a raw socket: invalid values are named in the error, and the socket still answers.
-  const replies = await page.evaluate(async (url) => {
+  const frames = [
+    [new TextEncoder().encode('not json')],
+    encodeFrame({ t: 'req', id: 1, kind: 'generate.start', params: { jobId: 'j', settings: { modelId: 'embedded', classIndex: 0, seed: 1, batch: 1, sampling: { cfg: 1, topK: 0, topP: 3, moreSmooth: false } } } }).messages.map(joinParts),
+    encodeFrame({ t: 'req', id: 2, kind: 'app.info', params: {} }).messages.map(joinParts),
+  ].map((messages) => messages.map((m) => [...m]));
+  const received = await page.evaluate(async ({ url, frames }) => {
     const ws = new WebSocket(url.replace('http', 'ws') + 'ws');
-    const got: string[] = [];
+    ws.binaryType = 'arraybuffer';
+    const got: number[][] = [];
+    ws.onmessage = (e) => got.push([...new Uint8Array(e.data as ArrayBuffer)]);
     await new Promise((r) => (ws.onopen = r));
-    const next = () => new Promise<string>((r) => (ws.onmessage = (e) => r(String(e.data))));
-    ws.send('not json');
-    got.push(await next());
-    ws.send(JSON.stringify({ t: 'req', id: 1, kind: 'generate.start', params: { jobId: 'j', settings: { modelId: 'embedded', classIndex: 0, seed: 1, batch: 1, sampling: { cfg: 1, topK: 0, topP: 3, moreSmooth: false } } } }));
-    got.push(await next());
-    ws.send(JSON.stringify({ t: 'req', id: 2, kind: 'app.info', params: {} }));
-    got.push(await next());
+    for (const [i, messages] of frames.entries()) {
+      for (const m of messages) ws.send(i === 0 ? new TextDecoder().decode(new Uint8Array(m)) : new Uint8Array(m));
+      const before = got.length;
+      await new Promise<void>((r) => { const t = setInterval(() => { if (got.length > before) { clearInterval(t); r(); } }, 10); });
+    }
     ws.close();
-    return got.map((g) => JSON.parse(g));
-  }, serve.origin); // the page holds the token cookie, which the socket sends
+    return got;
+  }, { url: serve.origin, frames }); // the page holds the token cookie, which the socket sends
+  const read = wireMessages();
+  const replies = received.map((m) => read(Buffer.from(m))).filter((m) => m !== undefined);
   expect(replies[0]).toMatchObject({ t: 'err', error: { code: 'bad-message' } });
   expect(replies[1]).toMatchObject({ t: 'res', id: 1, ok: false, error: { code: 'bad-message' } });
   expect(replies[1].error.message).toContain('params.settings.sampling.topP');

@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { ModelCatalog } from '../../src/host/models';
 import { StudioHost } from '../../src/host/service';
 import { startStudioServer, type StudioServer } from '../../src/server/server';
-import { decodeWire, encodeWire } from '../../src/shared/wire';
+import { REPLY_LIMITS, WireReader, encodeFrame, joinParts } from '../../src/shared/wire';
 import { rendererDir, tinyBundle, tmp } from './helpers';
 
 export function realHost(dataDir = tmp('data')): StudioHost {
@@ -36,16 +36,46 @@ export function connect(url: string, options: WebSocket.ClientOptions): Promise<
   });
 }
 
+/** A request as the page would send it: the WebSocket messages of one wire frame. */
+export function requestFrame(id: number, kind: string, params: unknown): Uint8Array[] {
+  return encodeFrame({ t: 'req', id, kind, params }).messages.map(joinParts);
+}
+
+export function sendMessages(ws: WebSocket, messages: Uint8Array[]): void {
+  for (const m of messages) ws.send(m);
+}
+
+const reading = new WeakSet<WebSocket>();
+
+/**
+ * Reads the socket's messages as the page does and emits each complete server message as a 'wire' event
+ * (a message the reader refuses is emitted as a 'wire-error').
+ */
+export function readWire(ws: WebSocket): WebSocket {
+  if (reading.has(ws)) return ws;
+  reading.add(ws);
+  const reader = new WireReader(REPLY_LIMITS);
+  ws.on('message', (d, isBinary) => {
+    try {
+      const step = reader.push(isBinary ? (d as Buffer) : null);
+      if (step.done) ws.emit('wire', step.value);
+    } catch (e) {
+      ws.emit('wire-error', e);
+    }
+  });
+  return ws;
+}
+
 export function call(ws: WebSocket, id: number, kind: string, params: unknown): Promise<any> {
+  readWire(ws);
   return new Promise((resolve) => {
-    const onMessage = (d: WebSocket.RawData) => {
-      const m = decodeWire(String(d)) as { t: string; id?: number };
+    const onMessage = (m: { t: string; id?: number }) => {
       if (m.t !== 'evt' && (m.id === id || m.t === 'err')) {
-        ws.off('message', onMessage);
+        ws.off('wire', onMessage);
         resolve(m);
       }
     };
-    ws.on('message', onMessage);
-    ws.send(encodeWire({ t: 'req', id, kind, params }));
+    ws.on('wire', onMessage);
+    sendMessages(ws, requestFrame(id, kind, params));
   });
 }

@@ -13,7 +13,7 @@ import { startStudioServer, type StudioServer } from '../../../src/server/server
 import { encodeExport, inspectImage, readPngText, withPngText } from '../../../src/host/image-io';
 import type { ImageSettings, StudioEvent } from '../../../src/shared/contract';
 import { parseEvent } from '../../../src/shared/contract';
-import { decodeWire, encodeWire } from '../../../src/shared/wire';
+import { REPLY_LIMITS, WireReader, encodeFrame, joinParts } from '../../../src/shared/wire';
 import { chmodSync, readFileSync, statSync } from 'node:fs';
 import { parseServeArgs, tokenFromFile } from '../../../src/server/main';
 
@@ -253,16 +253,30 @@ describe('browser-mode server', () => {
   it('answers malformed messages with an error and keeps the connection working', async () => {
     const ws = new WebSocket(`ws://127.0.0.1:${server.port}/ws`, { origin: `http://127.0.0.1:${server.port}`, headers: withCookie() });
     await new Promise((r) => ws.on('open', r));
+    const reader = new WireReader(REPLY_LIMITS);
+    const next = () => new Promise<any>((r) => {
+      const onMessage = (d: Buffer) => {
+        const step = reader.push(d);
+        if (step.done) {
+          ws.off('message', onMessage);
+          r(step.value);
+        }
+      };
+      ws.on('message', onMessage);
+    });
+    const frame = (m: unknown) => encodeFrame(m).messages.map(joinParts);
+    const bad: (string | Uint8Array)[][] = [['garbage'], [new Uint8Array([1, 2, 3])], frame([]), frame({ t: 'req' }),
+      frame({ t: 'req', id: 5, kind: 'nope', params: {} }), frame({ t: 'req', id: 6, kind: 'models.load', params: { modelId: 'embedded', x: 1 } })];
     const replies: any[] = [];
-    const next = () => new Promise<any>((r) => ws.once('message', (d) => r(decodeWire(String(d)))));
-    for (const bad of ['garbage', '[]', '{"t":"req"}', encodeWire({ t: 'req', id: 5, kind: 'nope', params: {} }), encodeWire({ t: 'req', id: 6, kind: 'models.load', params: { modelId: 'embedded', x: 1 } })]) {
-      ws.send(bad);
+    for (const messages of bad) {
+      for (const m of messages) ws.send(m);
       replies.push(await next());
     }
-    expect(replies.slice(0, 3).map((r) => [r.t, r.error.code])).toEqual([['err', 'bad-message'], ['err', 'bad-message'], ['err', 'bad-message']]);
-    expect(replies[3]).toMatchObject({ t: 'res', id: 5, ok: false, error: { code: 'bad-message' } });
-    expect(replies[4].error.message).toContain('params.x');
-    ws.send(encodeWire({ t: 'req', id: 7, kind: 'models.list', params: {} }));
+    expect(replies.slice(0, 4).map((r) => [r.t, r.error.code])).toEqual([['err', 'bad-message'], ['err', 'bad-message'], ['err', 'bad-message'], ['err', 'bad-message']]);
+    expect(replies[0].error.message).toContain('binary');
+    expect(replies[4]).toMatchObject({ t: 'res', id: 5, ok: false, error: { code: 'bad-message' } });
+    expect(replies[5].error.message).toContain('params.x');
+    for (const m of frame({ t: 'req', id: 7, kind: 'models.list', params: {} })) ws.send(m);
     expect(await next()).toMatchObject({ t: 'res', id: 7, ok: true });
     ws.close();
   });

@@ -1,9 +1,10 @@
-// Browser-mode adapter: the contract over one WebSocket to src/server (same origin). Results are
-// validated against the kind that was asked; events against the event schema. When the socket drops
+// Browser-mode adapter: the contract over one WebSocket to src/server (same origin), in the binary wire
+// format of src/shared/wire.ts (docs/wire.md). Results are validated against the kind that was asked;
+// events against the event schema. When the socket drops
 // (server restarted, laptop slept) it reconnects by itself with backoff and says so (onConnection).
 import type { ErrorInfo, ParamsOf, RequestKind, ResultOf, StudioEvent } from '../../../shared/contract';
 import { toErrorInfo } from '../../../shared/errors';
-import { decodeWire, encodeWire, parseWireMessage, idOf } from '../../../shared/wire';
+import { MAX_REQUEST_BYTES, REPLY_LIMITS, WireReader, encodeFrame, idOf, parseWireMessage } from '../../../shared/wire';
 import { Listeners, StudioCallError, type ConnectionState, type Studio } from './studio';
 import { httpOriginOf, probeServer } from './server-probe';
 
@@ -16,9 +17,15 @@ export function reconnectDelayMs(attempt: number): number {
 
 const AWAY: ErrorInfo = { code: 'disconnected', message: 'Not connected to the VAR Studio server (reconnecting).', hint: 'Wait until "Reconnecting…" disappears; start "npm run serve" again if it was stopped.' };
 
+function tooLarge(kind: RequestKind, bytes: number): ErrorInfo {
+  const mib = (n: number) => (n / 2 ** 20).toFixed(0);
+  return { code: 'request-too-large', message: `The ${kind} request is ${mib(bytes)} MiB, more than the ${mib(MAX_REQUEST_BYTES)} MiB the server accepts.`, hint: 'Use a smaller image or file.' };
+}
+
 function open(url: string): Promise<WebSocket> {
   return new Promise<WebSocket>((resolve, reject) => {
     const ws = new WebSocket(url);
+    ws.binaryType = 'arraybuffer';
     ws.onopen = () => resolve(ws);
     ws.onerror = () => reject(new Error(`Cannot reach the VAR Studio server at ${url}. Is "npm run serve" still running?`));
   });
@@ -33,11 +40,12 @@ export async function createWebSocketStudio(url: string): Promise<Studio> {
   let lastState: ConnectionState = 'connected';
   let ws = await open(url);
 
+  let reader: WireReader;
   const onMessage = (e: MessageEvent) => {
-    let raw: unknown;
     try {
-      raw = decodeWire(String(e.data));
-      const msg = parseWireMessage(raw, (id) => pending.get(id)?.kind);
+      const step = reader.push(e.data instanceof ArrayBuffer ? new Uint8Array(e.data) : null);
+      if (!step.done) return;
+      const msg = parseWireMessage(step.value, (id) => pending.get(id)?.kind);
       if (msg.t === 'evt') events.emit(msg.event);
       else if (msg.t === 'err') problems.emit({ ...msg.error, message: `The server rejected a message: ${msg.error.message}` });
       else {
@@ -49,7 +57,7 @@ export async function createWebSocketStudio(url: string): Promise<Studio> {
     } catch (err) {
       // A reply we cannot trust: fail its request (if we can tell which) and say so.
       const info = toErrorInfo(err);
-      const id = idOf(raw);
+      const id = idOf(reader.header);
       const p = id !== null ? pending.get(id) : undefined;
       if (p && id !== null) {
         pending.delete(id);
@@ -79,6 +87,7 @@ export async function createWebSocketStudio(url: string): Promise<Studio> {
 
   const attach = (socket: WebSocket) => {
     ws = socket;
+    reader = new WireReader(REPLY_LIMITS); // a message cut off by the drop is not continued on the new socket
     socket.onmessage = onMessage;
     socket.onerror = null;
     socket.onclose = () => {
@@ -96,9 +105,12 @@ export async function createWebSocketStudio(url: string): Promise<Studio> {
     call<K extends RequestKind>(kind: K, params: ParamsOf<K>): Promise<ResultOf<K>> {
       if (ws.readyState !== WebSocket.OPEN) return Promise.reject(new StudioCallError(AWAY));
       const id = nextId++;
+      const frame = encodeFrame({ t: 'req', id, kind, params });
+      // The server would drop the connection on a larger message: refuse it here, with a reason.
+      if (frame.byteLength > MAX_REQUEST_BYTES) return Promise.reject(new StudioCallError(tooLarge(kind, frame.byteLength)));
       return new Promise<ResultOf<K>>((resolve, reject) => {
         pending.set(id, { kind, resolve: resolve as (v: unknown) => void, reject });
-        ws.send(encodeWire({ t: 'req', id, kind, params }));
+        for (const parts of frame.messages) ws.send(parts.length === 1 ? (parts[0] as Uint8Array<ArrayBuffer>) : new Blob(parts as BlobPart[]));
       });
     },
     onEvent: (fn) => events.add(fn),
