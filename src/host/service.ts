@@ -227,17 +227,18 @@ export class StudioHost {
     return info;
   }
 
+  // The slot is claimed synchronously unless a reload is awaited, so a cancel sent right after the start finds its job.
+  // A model being loaded again after its worker died is waited for, not reported missing.
   private async start(jobId: string, settings: GenerateSettings, session: StudioSession): Promise<{ jobId: string }> {
-    const loaded = await this.claimable(settings.modelId);
+    if (!this.engine && this.reloaded) await this.reloaded;
+    const loaded = this.claimable(settings.modelId);
     checkGenerateSettings(settings, loaded.info);
     this.claimSlot(jobId, session, (job, emit) => runGenerateJob(loaded.engine, jobId, settings, job.controller.signal, emit));
     return { jobId };
   }
 
   /** The loaded engine, when the job slot is free and it holds the model the request names. */
-  private async claimable(modelId: string): Promise<{ engine: HostEngine; info: LoadedModel }> {
-    // a model being loaded again after its worker died is waited for, not reported missing
-    if (!this.engine && this.reloaded) await this.reloaded;
+  private claimable(modelId: string): { engine: HostEngine; info: LoadedModel } {
     if (this.job) throw new StudioError('busy', 'A generation or edit is already running.', 'Wait for it to finish or press Cancel (Esc).');
     const loaded = this.engine;
     if (!loaded || loaded.id !== modelId)
@@ -365,7 +366,8 @@ export class StudioHost {
 
   /** A canvas edit takes the same single job slot as a generation (one engine run at a time). */
   private async startEdit(p: ParamsOf<'edit.start'>, session: StudioSession): Promise<{ jobId: string }> {
-    const loaded = await this.claimable(p.modelId);
+    if (!this.engine && this.reloaded) await this.reloaded;
+    const loaded = this.claimable(p.modelId);
     checkEditParams(p, loaded.info);
     this.claimSlot(p.jobId, session, (job, emit) => runEditJob(loaded.engine, p, job.controller.signal, emit));
     return { jobId: p.jobId };
