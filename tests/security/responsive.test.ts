@@ -67,7 +67,9 @@ describe(`finding 2: the host answers while the largest edit runs (engine ${inWo
     server?.proc.kill('SIGTERM');
   });
 
-  it('while the largest legal edit.start is received, decoded and checked, another window\'s app.info is answered within 100 ms', async () => {
+  // Timing on a shared 2-core machine: up to two more tries absorb a scheduler hiccup; the stall this guards
+  // against (seconds on the main thread) fails every try.
+  it('while the largest legal edit.start is received, decoded and checked, another window\'s app.info is answered within 100 ms', { retry: 2, timeout: 60_000 }, async () => {
     const frame = requestFrame(10, 'edit.start', largestEdit('upload')); // encoded before the clock starts
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     const infoMs: number[] = [];
@@ -100,9 +102,9 @@ describe(`finding 2: the host answers while the largest edit runs (engine ${inWo
     expect(reply.ok).toBe(true);
     expect(infoMs.length).toBeGreaterThan(3);
     expect(worst).toBeLessThan(100);
-  }, 60_000);
+  });
 
-  it('Cancel and a second window\'s app.info are answered within 100 ms; the job ends cancelled', async () => {
+  it('Cancel and a second window\'s app.info are answered within 100 ms; the job ends cancelled', { retry: 2, timeout: 60_000 }, async () => {
     const events: string[] = [];
     const ended = new Promise<string>((resolve) => a.on('wire', (m: { t: string; event?: { type: string } }) => {
       if (m.t !== 'evt' || !m.event) return;
@@ -135,5 +137,5 @@ describe(`finding 2: the host answers while the largest edit runs (engine ${inWo
     expect(cancelMs).toBeLessThan(100);
     expect(worstInfo).toBeLessThan(100);
     expect(outcome).toBe('job.cancelled');
-  }, 60_000);
+  });
 });
