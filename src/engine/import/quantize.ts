@@ -41,6 +41,15 @@ export function quantSpec(p: QuantPrecision, overrides: Partial<Omit<QuantSpec, 
   return { ...base, ...defined, keptFp32: [...((defined.keptFp32 as string[] | undefined) ?? base.keptFp32)] };
 }
 
+/** `fp32,int8,int4` → the extra precisions to write (fp32 is always there); unknown names are an ImportError. */
+export function parsePrecisionList(text: string): QuantPrecision[] {
+  const names = text.split(',').map((x) => x.trim()).filter(Boolean);
+  const known = Object.keys(QUANT_PRESETS);
+  const bad = names.filter((n) => n !== 'fp32' && !known.includes(n));
+  if (bad.length) throw new ImportError('bad-option', `--precision: unknown ${bad.join(', ')} (expected a comma list of fp32, ${known.join(', ')})`);
+  return [...new Set(names.filter((n) => n !== 'fp32'))] as QuantPrecision[];
+}
+
 /** numpy's rint: round half to even. */
 export function rintEven(x: number): number {
   const r = Math.round(x);
