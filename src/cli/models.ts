@@ -16,7 +16,7 @@ import { Progress } from './progress';
 
 export const MODELS_USAGE = `  var-studio models list [--models-dir DIR] [--json]
   var-studio models pull <name> [--models-dir DIR] [--keep-checkpoint] [--json] [--quiet]
-  var-studio models import --var FILE --vae FILE --out DIR [--name NAME] [--title TEXT] [--precision fp32,int8,int4,dq8] [--json] [--quiet]
+  var-studio models import --var FILE --vae FILE --out DIR [--name NAME] [--title TEXT] [--precision fp32,int8,int4,fp16,dq8] [--json] [--quiet]
   var-studio models rm <name> [--models-dir DIR] [--purge-shared] [--json]`;
 
 export const MODELS_HELP = `models: the official FoundationVision/var checkpoints (Hugging Face, pinned revision), downloaded with
@@ -26,7 +26,7 @@ export const MODELS_HELP = `models: the official FoundationVision/var checkpoint
   VAR_STUDIO_MODEL_CATALOG replaces the catalogue file; HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured.
   rm keeps the shared VQVAE checkpoint while another model uses it (--purge-shared deletes it anyway).
   import turns local checkpoint files (.pth or .safetensors) into a bundle at --out; --precision adds
-  quantized transformer variants (int8 / int4: MatMulNBits, dq8: DynamicQuantizeMatMul) beside fp32.`;
+  transformer variants beside fp32 (int8 / int4: MatMulNBits, dq8: DynamicQuantizeMatMul, fp16 for GPUs).`;
 
 /** Errors of the model commands that are the user's situation (network, disk, input), not a bug. */
 export function isModelsError(e: unknown): boolean {

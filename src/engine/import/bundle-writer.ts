@@ -174,6 +174,20 @@ export async function addTransformerVariants(dir: string, manifest: Manifest, pr
   return files;
 }
 
+/**
+ * Add variants to a finished bundle folder (the TypeScript twin of tools/quantize_bundle.py): variant files
+ * beside the fp32 graph, their sha256 in `files`, manifest.json replaced by temp + rename. Returns the manifest.
+ */
+export async function addVariantsToBundle(dir: string, precisions: (QuantPrecision | QuantSpec)[]): Promise<Manifest> {
+  const path = join(dir, 'manifest.json');
+  const manifest = JSON.parse(await readFile(path, 'utf8')) as Manifest;
+  const files = await addTransformerVariants(dir, manifest, precisions);
+  for (const f of files) manifest.files[f] = { sha256: await sha256File(join(dir, f)), bytes: (await stat(join(dir, f))).size };
+  await writeFile(`${path}.tmp`, `${JSON.stringify(manifest, null, 1)}\n`);
+  await rename(`${path}.tmp`, path);
+  return manifest;
+}
+
 function describePreview(t: VaeTemplate, samples: number): string {
   const { kernel: k } = t.bundle.preview;
   const s = t.bundle.downsample;

@@ -31,7 +31,9 @@ function writeVarint(out: number[], x: bigint): void {
   out.push(Number(v));
 }
 
-export function parseMessage(buf: Uint8Array): Message {
+export function parseMessage(bytes: Uint8Array): Message {
+  // a plain view: a Node Buffer's slice() would share memory where callers expect a copy
+  const buf = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const fields: Message = [];
   let pos = 0;
   while (pos < buf.length) {

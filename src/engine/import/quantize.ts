@@ -1,9 +1,10 @@
 /**
  * Reduced-precision variants of an assembled bundle's transformer, in TypeScript (the importer's twin of
- * tools/export/quantize.py; both write the same bytes). Every MatMul whose B is `Transpose(W)` of a 2-D
+ * tools/export/quantize.py; both write the same weight bytes). Every MatMul whose B is `Transpose(W)` of a 2-D
  * initializer (an nn.Linear) becomes onnxruntime's `com.microsoft.MatMulNBits` (int8 / int4: W[N, K] in blocks
  * of `blockSize` along K, one float32 scale per block, codes packed low bits first, W ≈ (code − zp)·scale) or
  * `DynamicQuantizeMatMul` (dq8: int8 per output column). Weights named in `keptFp32` stay float32.
+ * fp16: the whole graph in float16 with float32 inputs and outputs.
  */
 import { open, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,10 +17,10 @@ const WEIGHT_ALIGN = 64;
 /** K = Cvae is tiny for the word embedding; the head writes the logits directly. */
 export const DEFAULT_KEEP_FP32 = ['word_embed', 'head.'];
 
-export type QuantPrecision = Exclude<Precision, 'fp32' | 'fp16'>;
+export type QuantPrecision = Exclude<Precision, 'fp32'>;
 export interface QuantSpec {
   precision: QuantPrecision;
-  method: 'MatMulNBits' | 'DynamicQuantizeMatMul';
+  method: 'MatMulNBits' | 'DynamicQuantizeMatMul' | 'fp16-cast';
   bits: number;
   blockSize: number;
   symmetric: boolean;
@@ -32,6 +33,8 @@ export const QUANT_PRESETS: Record<QuantPrecision, QuantSpec> = {
   int8: { precision: 'int8', method: 'MatMulNBits', bits: 8, blockSize: 128, symmetric: true, accuracyLevel: 4, keptFp32: DEFAULT_KEEP_FP32 },
   int4: { precision: 'int4', method: 'MatMulNBits', bits: 4, blockSize: 32, symmetric: true, accuracyLevel: 4, keptFp32: DEFAULT_KEEP_FP32 },
   dq8: { precision: 'dq8', method: 'DynamicQuantizeMatMul', bits: 8, blockSize: 0, symmetric: true, accuracyLevel: 0, keptFp32: DEFAULT_KEEP_FP32 },
+  // the whole graph in float16 with float32 inputs and outputs: for GPUs (slower than fp32 on CPU)
+  fp16: { precision: 'fp16', method: 'fp16-cast', bits: 16, blockSize: 0, symmetric: true, accuracyLevel: 0, keptFp32: [] },
 };
 
 export function quantSpec(p: QuantPrecision, overrides: Partial<Omit<QuantSpec, 'precision' | 'method'>> = {}): QuantSpec {
@@ -137,12 +140,47 @@ export function quantizePerColumn(w: Float32Array, N: number, K: number): { code
   return { codes, scales };
 }
 
+/** float32 → IEEE half bits, round to nearest even (numpy's astype(float16)), overflow to ±inf. */
+export function halfBits(f: number): number {
+  const u = new Uint32Array(Float32Array.of(f).buffer)[0];
+  const sign = (u >>> 16) & 0x8000;
+  const exp = (u >>> 23) & 0xff;
+  const mant = u & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 112;
+  if (e >= 0x1f) return sign | 0x7c00;
+  let h: number;
+  let rem: number;
+  let half: number;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    const full = mant | 0x800000;
+    const shift = 14 - e;
+    h = full >>> shift;
+    rem = full & ((1 << shift) - 1);
+    half = 1 << (shift - 1);
+  } else {
+    h = (e << 10) | (mant >>> 13);
+    rem = mant & 0x1fff;
+    half = 0x1000;
+  }
+  if (rem > half || (rem === half && (h & 1) === 1)) h++; // a carry into the exponent is the right rounding
+  return sign | h;
+}
+
+function toHalfBytes(f32: Float32Array): Uint8Array {
+  const out = new Uint16Array(f32.length);
+  for (let i = 0; i < f32.length; i++) out[i] = halfBits(f32[i]);
+  return new Uint8Array(out.buffer);
+}
+
 // ONNX protobuf field numbers (onnx/onnx.proto)
 const MODEL = { opsetImport: 8, graph: 7 };
-const GRAPH = { node: 1, initializer: 5 };
+const GRAPH = { node: 1, initializer: 5, input: 11, output: 12, valueInfo: 13 };
 const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5, domain: 7 };
-const ATTR = { name: 1, i: 3, ints: 8, type: 20, INT: 2 };
-const TENSOR = { dims: 1, dataType: 2, name: 8, externalData: 13, dataLocation: 14, FLOAT: 1, UINT8: 2, INT8: 3 };
+const ATTR = { name: 1, i: 3, t: 5, ints: 8, type: 20, INT: 2, TENSOR: 4 };
+const TENSOR = { dims: 1, dataType: 2, floatData: 4, name: 8, rawData: 9, externalData: 13, dataLocation: 14, FLOAT: 1, UINT8: 2, INT8: 3, FLOAT16: 10 };
+const VALUE_INFO = { name: 1, type: 2 };
 const DATA_FIELDS = new Set([4, 5, 6, 7, 9, 10, 11, 13, 14]);
 
 function intAttr(name: string, v: number): Field {
@@ -194,7 +232,7 @@ export async function writeQuantizedVariant(dir: string, model: string, spec: Qu
   const added: Init[] = [];
   const quantized: string[] = [];
   try {
-    for (const node of nodes) {
+    for (const node of spec.method === 'fp16-cast' ? [] : nodes) {
       if (getString(node, NODE.opType) !== 'MatMul') continue;
       const ins = getStrings(node, NODE.input);
       const tr = producer.get(ins[1]);
@@ -236,11 +274,16 @@ export async function writeQuantizedVariant(dir: string, model: string, spec: Qu
       dropped.add(tr);
       quantized.push(wName);
     }
-    if (!quantized.length) throw new ImportError('bad-template', `${model}: no MatMul with an initializer weight to quantize for ${spec.precision}`);
-
-    const newNodes = nodes.filter((n) => !dropped.has(n)).map((n) => replaced.get(n) ?? n);
-    const used = new Set(newNodes.flatMap((n) => getStrings(n, NODE.input)));
-    const finalInits = [...inits.filter((i) => used.has(i.name)), ...added];
+    let newNodes: Message[];
+    let finalInits: Init[];
+    if (spec.method === 'fp16-cast') {
+      ({ nodes: newNodes, inits: finalInits } = toFp16(graph, inits));
+    } else {
+      if (!quantized.length) throw new ImportError('bad-template', `${model}: no MatMul with an initializer weight to quantize for ${spec.precision}`);
+      newNodes = nodes.filter((n) => !dropped.has(n)).map((n) => replaced.get(n) ?? n);
+      const used = new Set(newNodes.flatMap((n) => getStrings(n, NODE.input)));
+      finalInits = [...inits.filter((i) => used.has(i.name)), ...added];
+    }
     const weightsName = `${name}.weights`;
     const tmpWeights = join(dir, `${weightsName}.tmp`);
     const out = await open(tmpWeights, 'w');
@@ -269,11 +312,11 @@ export async function writeQuantizedVariant(dir: string, model: string, spec: Qu
       } else if (f.no === GRAPH.initializer) {
         if (!initsDone) g2.push(...tensors.map((t) => msgField(GRAPH.initializer, t)));
         initsDone = true;
-      } else g2.push(f);
+      } else if (!(f.no === GRAPH.valueInfo && spec.method === 'fp16-cast')) g2.push(f); // fp16: the old float types are stale
     }
     if (!initsDone) g2.push(...tensors.map((t) => msgField(GRAPH.initializer, t)));
     const m2: Message = modelMsg.map((f, i) => (i === graphIdx ? msgField(MODEL.graph, g2) : f));
-    if (!getMessages(modelMsg, MODEL.opsetImport).some((o) => getString(o, 1) === MS_DOMAIN)) {
+    if (spec.method !== 'fp16-cast' && !getMessages(modelMsg, MODEL.opsetImport).some((o) => getString(o, 1) === MS_DOMAIN)) {
       const last = m2.map((f) => f.no).lastIndexOf(MODEL.opsetImport);
       m2.splice(last + 1, 0, msgField(MODEL.opsetImport, [strField(1, MS_DOMAIN), intField(2, 1)]));
     }
@@ -287,6 +330,80 @@ export async function writeQuantizedVariant(dir: string, model: string, spec: Qu
   }
 }
 
+/** The float32 values of a tensor held in the graph (raw_data or float_data). */
+function inlineFloats(t: Message): Float32Array {
+  const raw = t.find((f) => f.no === TENSOR.rawData);
+  if (raw) {
+    const b = raw.value as Uint8Array;
+    return new Float32Array(b.slice().buffer);
+  }
+  const out: number[] = [];
+  for (const f of t.filter((x) => x.no === TENSOR.floatData)) {
+    const b = f.value as Uint8Array; // packed (wire 2) or one fixed32 (wire 5)
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    for (let o = 0; o < b.length; o += 4) out.push(dv.getFloat32(o, true));
+  }
+  return Float32Array.from(out);
+}
+
+/** A float32 tensor attribute (Constant values) as float16: dims, data_type, name, raw_data — as numpy_helper.from_array writes it. */
+function halfTensor(t: Message): Message {
+  return [...getInts(t, TENSOR.dims).map((d) => intField(TENSOR.dims, d)), intField(TENSOR.dataType, TENSOR.FLOAT16),
+    ...(t.some((f) => f.no === TENSOR.name) ? [strField(TENSOR.name, getString(t, TENSOR.name))] : []),
+    { no: TENSOR.rawData, wire: 2 as const, value: toHalfBytes(inlineFloats(t)) }];
+}
+
+function castNode(input: string, output: string, to: number, name: string): Message {
+  return [strField(NODE.input, input), strField(NODE.output, output), strField(NODE.name, name), strField(NODE.opType, 'Cast'), intAttr('to', to)];
+}
+
+const elemType = (vi: Message) => {
+  const type = getMessages(vi, VALUE_INFO.type)[0];
+  const tensor = type && getMessages(type, 1)[0];
+  return tensor ? getInts(tensor, 1)[0] : undefined;
+};
+
+/**
+ * The whole graph in float16 with float32 at its inputs and outputs (a Cast at each), as
+ * tools/export/quantize.py's to_fp16: float initializers and Constant values narrowed, Casts to float retargeted.
+ */
+function toFp16(graph: Message, inits: Init[]): { nodes: Message[]; inits: Init[] } {
+  const retype = (n: Message): Message => n.map((f) => {
+    if (f.no !== NODE.attribute) return f;
+    const a = parseMessage(f.value as Uint8Array);
+    const name = getString(a, ATTR.name);
+    if (getString(n, NODE.opType) === 'Cast' && name === 'to' && getInts(a, ATTR.i)[0] === TENSOR.FLOAT) {
+      return msgField(NODE.attribute, a.map((x) => (x.no === ATTR.i ? intField(ATTR.i, TENSOR.FLOAT16) : x)));
+    }
+    const t = getInts(a, ATTR.type)[0] === ATTR.TENSOR ? getMessages(a, ATTR.t)[0] : undefined;
+    if (t && getInts(t, TENSOR.dataType)[0] === TENSOR.FLOAT) return msgField(NODE.attribute, a.map((x) => (x.no === ATTR.t ? msgField(ATTR.t, halfTensor(t)) : x)));
+    return f;
+  });
+  const rename = (n: Message, field: number, from: string, to: string): Message =>
+    n.map((f) => (f.no === field && getString([f], field) === from ? strField(field, to) : f));
+  let nodes = getMessages(graph, GRAPH.node).map(retype);
+  const head: Message[] = [];
+  for (const vi of getMessages(graph, GRAPH.input)) {
+    if (elemType(vi) !== TENSOR.FLOAT) continue;
+    const name = getString(vi, VALUE_INFO.name);
+    nodes = nodes.map((n) => rename(n, NODE.input, name, `${name}_fp16`));
+    head.push(castNode(name, `${name}_fp16`, TENSOR.FLOAT16, `${name}_to_fp16`));
+  }
+  const tail: Message[] = [];
+  for (const vi of getMessages(graph, GRAPH.output)) {
+    if (elemType(vi) !== TENSOR.FLOAT) continue;
+    const name = getString(vi, VALUE_INFO.name);
+    nodes = nodes.map((n) => rename(rename(n, NODE.output, name, `${name}_fp16`), NODE.input, name, `${name}_fp16`));
+    tail.push(castNode(`${name}_fp16`, name, TENSOR.FLOAT, `${name}_to_fp32`));
+  }
+  const halfInits = inits.map((i): Init => {
+    if (getInts(i.msg, TENSOR.dataType)[0] !== TENSOR.FLOAT) return i;
+    const msg = [...i.dims.map((d) => intField(TENSOR.dims, d)), intField(TENSOR.dataType, TENSOR.FLOAT16), strField(TENSOR.name, i.name)];
+    return { ...i, msg, data: async () => { const b = await i.data(); return toHalfBytes(new Float32Array(b.slice().buffer)); } };
+  });
+  return { nodes: [...head, ...nodes, ...tail], inits: halfInits };
+}
+
 function constInit(name: string, dims: number[], dataType: number, data: Uint8Array | Float32Array | Int8Array): Init {
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return { name, dims, msg: newTensor(name, dims, dataType), data: async () => bytes };
@@ -295,5 +412,5 @@ function constInit(name: string, dims: number[], dataType: number, data: Uint8Ar
 /** The manifest's `quantization` record of a variant (the same fields tools/quantize_bundle.py writes). */
 export function quantizationRecord(spec: QuantSpec, quantized: string[]): Record<string, unknown> {
   return { precision: spec.precision, method: spec.method, bits: spec.bits, blockSize: spec.blockSize, symmetric: spec.symmetric,
-    accuracyLevel: spec.accuracyLevel, keptFp32: [...spec.keptFp32], quantized };
+    accuracyLevel: spec.accuracyLevel, keptFp32: [...spec.keptFp32], ...(quantized.length ? { quantized } : {}) };
 }

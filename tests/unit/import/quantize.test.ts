@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { VarEngine } from '../../../src/engine/index';
 import { addTransformerVariants } from '../../../src/engine/import/bundle-writer';
 import { ImportError } from '../../../src/engine/import/checkpoint';
-import { type QuantPrecision, quantSpec, quantizeBlockwise, quantizePerColumn, rintEven, writeQuantizedVariant } from '../../../src/engine/import/quantize';
+import { type QuantPrecision, halfBits, quantSpec, quantizeBlockwise, quantizePerColumn, rintEven, writeQuantizedVariant } from '../../../src/engine/import/quantize';
 import { readManifest } from '../../../src/engine/bundle';
 import { REPO, copyTinyBundle, editManifest, readJson } from '../engine/helpers';
 
@@ -88,26 +88,48 @@ describe.each(Object.entries(CASES))('variant %s of the tiny transformer', (key,
   });
 });
 
-describe('the TypeScript-written int8 graph in the engine', () => {
-  it('gives the same tokens and logits as the Python-written int8 variant', async () => {
+describe('fp16', () => {
+  it('narrows float32 to half bits as numpy does (round to nearest even, subnormals, overflow)', () => {
+    const cases: [number, number][] = [[1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [65520, 0x7c00], [1e-8, 0x0000], [6e-8, 0x0001],
+      [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02], [2 ** -24 * 1.5, 0x0002], [2 ** -25, 0x0000], [Infinity, 0x7c00], [-0, 0x8000]];
+    for (const [x, h] of cases) expect(halfBits(x), String(x)).toBe(h);
+    expect(halfBits(Number.NaN) & 0x7c00).toBe(0x7c00);
+  });
+
+  it('writes the weight bytes tools/quantize_bundle.py wrote for the tiny bundle', async () => {
+    const b = copyTinyBundle();
+    try {
+      const v = await writeQuantizedVariant(b.dir, 'transformer.onnx', quantSpec('fp16'));
+      const want = readJson(join(VARIANTS, 'variants.json')).files['transformer.fp16.weights'];
+      expect(sha256(join(b.dir, v.weights))).toBe(want.sha256);
+      expect(v.quantized).toEqual([]);
+    } finally {
+      b.cleanup();
+    }
+  });
+});
+
+describe.each(['int8', 'fp16'] as const)('the TypeScript-written %s graph in the engine', (precision) => {
+  it(`gives the same tokens and logits as the Python-written ${precision} variant`, async () => {
     const ts = copyTinyBundle();
     const py = copyTinyBundle();
     try {
       const m = await readManifest(ts.dir);
-      const files = await addTransformerVariants(ts.dir, m, ['int8']);
+      const files = await addTransformerVariants(ts.dir, m, [precision]);
       editManifest(ts.dir, (raw) => {
         raw.graphs.transformer.variants = m.graphs.transformer.variants;
         for (const f of files) raw.files[f] = { sha256: sha256(join(ts.dir, f)), bytes: readFileSync(join(ts.dir, f)).length };
       });
-      for (const f of ['transformer.int8.onnx', 'transformer.int8.weights']) cpSync(join(VARIANTS, f), join(py.dir, f));
+      const pyFiles = [`transformer.${precision}.onnx`, `transformer.${precision}.weights`];
+      for (const f of pyFiles) cpSync(join(VARIANTS, f), join(py.dir, f));
       const extra = readJson(join(VARIANTS, 'variants.json'));
       editManifest(py.dir, (raw) => {
-        raw.graphs.transformer.variants = { int8: extra.variants.int8 };
-        for (const f of ['transformer.int8.onnx', 'transformer.int8.weights']) raw.files[f] = extra.files[f];
+        raw.graphs.transformer.variants = { [precision]: extra.variants[precision] };
+        for (const f of pyFiles) raw.files[f] = extra.files[f];
       });
       const run = async (dir: string) => {
-        const e = await VarEngine.create(dir, { provider: 'cpu', precision: 'int8', threads: 1 });
-        expect(e.precision.transformer).toBe('int8');
+        const e = await VarEngine.create(dir, { provider: 'cpu', precision, threads: 1 });
+        expect(e.precision.transformer).toBe(precision);
         const logits: number[][] = [];
         let tokens: Int32Array[] = [];
         for await (const ev of e.generate({ classIndex: 1, seed: 11, batch: 1, sampling: { cfg: 2, topK: 16, topP: 0.9, moreSmooth: false }, previews: false },
