@@ -9,9 +9,9 @@ import { cpSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { VarEngine } from '../../../src/engine/index';
-import { addTransformerVariants } from '../../../src/engine/import/bundle-writer';
+import { addTransformerVariants, addVariantsToBundle } from '../../../src/engine/import/bundle-writer';
 import { ImportError } from '../../../src/engine/import/checkpoint';
-import { type QuantPrecision, halfBits, quantSpec, quantizeBlockwise, quantizePerColumn, rintEven, writeQuantizedVariant } from '../../../src/engine/import/quantize';
+import { type QuantPrecision, halfBits, parsePrecisionList, quantSpec, quantizeBlockwise, quantizePerColumn, rintEven, writeQuantizedVariant } from '../../../src/engine/import/quantize';
 import { readManifest } from '../../../src/engine/bundle';
 import { REPO, copyTinyBundle, editManifest, readJson } from '../engine/helpers';
 
@@ -85,6 +85,33 @@ describe.each(Object.entries(CASES))('variant %s of the tiny transformer', (key,
     } finally {
       b.cleanup();
     }
+  });
+});
+
+describe('a finished bundle folder', () => {
+  it('gets every asked variant listed with its sha256, and loads with hash checks at each precision', async () => {
+    const b = copyTinyBundle();
+    try {
+      const m = await addVariantsToBundle(b.dir, ['int8', 'int4', 'dq8']);
+      expect(Object.keys(m.graphs.transformer.variants ?? {}).sort()).toEqual(['dq8', 'int4', 'int8']);
+      for (const p of ['int8', 'int4', 'dq8'] as const) {
+        const e = await VarEngine.create(b.dir, { provider: 'cpu', precision: p, threads: 1 });
+        expect(e.precision.transformer).toBe(p);
+        await e.dispose();
+      }
+      // without measured fidelity, auto stays fp32
+      const auto = await VarEngine.create(b.dir, { provider: 'cpu', threads: 1 });
+      expect(auto.precision.transformer).toBe('fp32');
+      await auto.dispose();
+    } finally {
+      b.cleanup();
+    }
+  }, 60_000);
+
+  it('reads --precision lists and refuses unknown names by name', () => {
+    expect(parsePrecisionList('fp32,int8, int4,int8')).toEqual(['int8', 'int4']);
+    expect(parsePrecisionList('fp32')).toEqual([]);
+    expect(() => parsePrecisionList('int8,int3')).toThrow(/unknown int3/);
   });
 });
 
