@@ -13,6 +13,7 @@
  * ≤ 0.35× on d16; peak RSS ÷ weight bytes ≤ 1.5; previews ≤ 10 % of a generation; first preview ≤ 5 % of it.
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -149,7 +150,8 @@ async function withVariants(dir: string, precisions: Precision[]): Promise<strin
   const cache = join(homedir(), '.cache/var-studio');
   let target = dir;
   if (!resolve(dir).startsWith(cache)) {
-    target = join(cache, `bench-variants-${manifest.name}`);
+    // one scratch folder per source folder (two bundles may share a name)
+    target = join(cache, `bench-variants-${manifest.name}-${createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 8)}`);
     mkdirSync(target, { recursive: true });
     for (const f of readdirSync(dir)) {
       if (f !== 'manifest.json' && !existsSync(join(target, f))) linkSync(join(dir, f), join(target, f));
