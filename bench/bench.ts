@@ -1,27 +1,34 @@
 /**
  * `npm run bench` (tsx bench/bench.ts [--runs N] [--quick] [--skip-d16] [--skip-pytorch] [--thread-sweep]
- * [--model DIR] [--provider P] [--threads N] [--out FILE] [--json]): the engine beside the PyTorch reference, in one run on one machine,
- * on (a) the embedded model (the tiny fixture bundle while the embedded model is not built) and (b) a
- * d16-shaped bundle with random weights (built into a cache folder on first use, tools/make_shaped_bundle.py).
+ * [--precisions fp32,int8,int4,dq8] [--model DIR] [--provider P] [--threads N] [--out FILE] [--json]): the engine
+ * at each precision beside the PyTorch reference (fp32), in one run on one machine, on (a) the embedded model
+ * and (b) a d16-shaped bundle with random weights (tools/bundle_from_templates.py into a cache folder on first
+ * use, ~10 s; VAR_STUDIO_BENCH_D16=DIR uses another). Precision variants a bundle lacks are added with the
+ * importer's quantizer (src/engine/import/quantize.ts) — in place for the cache bundles, into a hard-linked
+ * scratch copy for any other folder (the embedded model in git is never written).
  *
- * Each measurement runs in its own process (peak RSS per model). Numbers are medians over `runs` after one
- * warm-up. Targets (measured, never asserted in tests): engine ≤ 0.5× PyTorch on the embedded model, ≤ 0.7× on
- * d16; previews ≤ 10 % of a generation; first preview ≤ 5 % of it.
+ * Each measurement runs in its own process (peak RSS per model and precision). Rounds alternate: every
+ * precision, then PyTorch, then again; each keeps its best round. Targets (measured, never asserted in tests):
+ * fp32 engine ≤ 0.5× PyTorch on the embedded model, ≤ 0.7× on d16; a variant of no visible loss ≤ 0.5×, int4
+ * ≤ 0.35× on d16; peak RSS ÷ weight bytes ≤ 1.5; previews ≤ 10 % of a generation; first preview ≤ 5 % of it.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { defaultModelDir } from '../src/engine/index';
+import { PRECISIONS, type Precision, defaultModelDir } from '../src/engine/index';
+import { addVariantsToBundle } from '../src/engine/import/bundle-writer';
+import type { QuantPrecision } from '../src/engine/import/quantize';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const PYTHON = '/usr/bin/python3';
 
 export interface BenchOptions {
   model: string | null; provider: string; threads?: number; quick: boolean; skipD16: boolean; skipPytorch: boolean;
-  out?: string; json: boolean; runs?: number; threadSweep: boolean;
+  out?: string; json: boolean; runs?: number; threadSweep: boolean; precisions?: Precision[];
 }
 
 interface EngineResult {
@@ -30,6 +37,7 @@ interface EngineResult {
   cpuMs: number; cpuNoPreviewMs: number | null; loadAverage: number[]; minTotalMs: number; minNoPreviewMs: number | null;
   firstPreviewFraction: number; previewFraction: number; warmFirstPreviewMs: number; warmFirstPreviewFraction: number;
   firstPreviewMs: number; previewMs: number; decodeMs: number; perScaleMs: number[]; allTotalsMs: number[]; peakRssMB: number;
+  precision: Precision; weightBytes: number;
 }
 
 function log(msg: string): void {
@@ -112,20 +120,47 @@ function torchRun(bundle: string, warmup: number, runs: number, layouts: [number
   return { ...rest, cpuMs, tried: tried.map((x) => ({ threads: x.threads, totalMs: x.totalMs, minTotalMs: x.minTotalMs })) };
 }
 
-/** A random-weight bundle of a preset shape in the cache folder, built on first use (tools/make_shaped_bundle.py). */
+/** A random-weight bundle of a preset shape in the cache folder, built on first use. */
 function ensureShaped(preset: 'd16' | 'fashion32'): { dir: string; builtSeconds: number | null } {
   const envDir = preset === 'd16' ? process.env.VAR_STUDIO_BENCH_D16 : undefined;
-  const dir = envDir ?? join(homedir(), `.cache/var-studio/bench-${preset}`);
+  const dir = envDir ?? join(homedir(), `.cache/var-studio/bench-${preset === 'd16' ? 'd16-templates' : preset}`);
   if (existsSync(join(dir, 'manifest.json'))) return { dir, builtSeconds: null };
-  log(`building the ${preset}-shaped random bundle into ${dir}${preset === 'd16' ? ' (~1.6 GB; takes minutes)' : ''} ...`);
+  log(`building the ${preset}-shaped random bundle into ${dir} ...`);
   mkdirSync(dirname(dir), { recursive: true });
   const t0 = Date.now();
-  const r = spawnSync(PYTHON, [join(REPO, 'tools/make_shaped_bundle.py'), '--preset', preset, '--out', dir], {
+  // d16: the graph templates filled with seeded random weights (numpy, ~10 s); the small preset: the exporter
+  const args = preset === 'd16' ? [join(REPO, 'tools/bundle_from_templates.py'), '--out', dir] : [join(REPO, 'tools/make_shaped_bundle.py'), '--preset', preset, '--out', dir];
+  const r = spawnSync(PYTHON, args, {
     cwd: REPO, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 7_200_000,
     env: { ...process.env, OPENBLAS_NUM_THREADS: '1' },
   });
-  if (r.status !== 0) throw new Error(`tools/make_shaped_bundle.py --preset ${preset} failed (exit ${r.status})`);
+  if (r.status !== 0) throw new Error(`${args[0]} failed (exit ${r.status})`);
   return { dir, builtSeconds: (Date.now() - t0) / 1000 };
+}
+
+/**
+ * A bundle folder holding every asked precision: `dir` itself when it has them; else, for a cache folder, the
+ * missing ones added in place, and for any other folder a scratch copy (hard links + its own manifest).
+ */
+async function withVariants(dir: string, precisions: Precision[]): Promise<string> {
+  const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+  const missing = precisions.filter((p) => p !== 'fp32' && !manifest.graphs.transformer.variants?.[p]);
+  if (!missing.length) return dir;
+  const made = missing as QuantPrecision[];
+  const cache = join(homedir(), '.cache/var-studio');
+  let target = dir;
+  if (!resolve(dir).startsWith(cache)) {
+    // one scratch folder per source folder (two bundles may share a name)
+    target = join(cache, `bench-variants-${manifest.name}-${createHash('sha256').update(resolve(dir)).digest('hex').slice(0, 8)}`);
+    mkdirSync(target, { recursive: true });
+    for (const f of readdirSync(dir)) {
+      if (f !== 'manifest.json' && !existsSync(join(target, f))) linkSync(join(dir, f), join(target, f));
+    }
+    writeFileSync(join(target, 'manifest.json'), JSON.stringify(manifest, null, 1));
+  }
+  log(`adding ${made.join(', ')} variants to ${target} ...`);
+  await addVariantsToBundle(target, made as QuantPrecision[]);
+  return target;
 }
 
 const ms = (x: number | undefined) => (x === undefined ? 'n/a' : x >= 1000 ? `${(x / 1000).toFixed(2)} s` : `${x.toFixed(1)} ms`);
@@ -134,9 +169,15 @@ const mark = (ok: boolean) => (ok ? 'ok' : 'MISSED');
 
 interface Row { label: string; target: number; engine: EngineResult; torch: TorchResult; bundle: string }
 
+/** The target ratio to PyTorch of one row: fp32 as before; variants 0.5× (no visible loss) and int4 0.35× on d16. */
+function targetFor(model: 'embedded' | 'd16', p: Precision): number {
+  if (model === 'embedded') return 0.5;
+  return p === 'fp32' ? 0.7 : p === 'int4' ? 0.35 : 0.5;
+}
+
 function table(rows: Row[]): string {
-  const head = ['model', 'engine / image (best)', 'engine, no previews (best)', 'PyTorch / image (best)', 'wall ratio (target)', 'CPU s / image engine · PyTorch (ratio)',
-    'first preview (≤ 5 %)', 'previews (≤ 10 %)', 'peak RSS engine · PyTorch'];
+  const head = ['model', 'precision', 'engine / image (best)', 'engine, no previews (best)', 'PyTorch fp32 / image (best)', 'wall ratio (target)', 'CPU s / image engine · PyTorch (ratio)',
+    'first preview (≤ 5 %)', 'previews (≤ 10 %)', 'peak RSS engine · PyTorch', 'RSS ÷ weights (≤ 1.5)'];
   const lines = [head, head.map(() => '---')];
   for (const r of rows) {
     const e = r.engine;
@@ -148,8 +189,10 @@ function table(rows: Row[]): string {
     const ratioWith = t.available && t.minTotalMs ? e.minTotalMs / t.minTotalMs : undefined;
     const eCpu = e.cpuNoPreviewMs ?? e.cpuMs;
     const cpuRatio = t.cpuMs ? eCpu / t.cpuMs : undefined;
+    const rss = e.weightBytes ? (e.peakRssMB * 2 ** 20) / e.weightBytes : undefined;
     lines.push([
       r.label,
+      `${e.precision} (${(e.weightBytes / 1e6).toFixed(0)} MB)`,
       ms(e.minTotalMs),
       ms(e.minNoPreviewMs ?? undefined),
       t.available ? ms(t.minTotalMs) : `n/a (${t.reason})`,
@@ -158,29 +201,36 @@ function table(rows: Row[]): string {
       `${ms(e.firstPreviewMs)}: ${pct(e.firstPreviewFraction)} ${mark(e.firstPreviewFraction <= 0.05)} (class cached: ${pct(e.warmFirstPreviewFraction)})`,
       `${ms(e.previewMs)}: ${pct(e.previewFraction)} ${mark(e.previewFraction <= 0.1)}`,
       `${e.peakRssMB.toFixed(0)} MB · ${t.peakRssMB ? `${t.peakRssMB.toFixed(0)} MB` : 'n/a'}`,
+      rss === undefined ? 'n/a' : `${rss.toFixed(2)} ${mark(rss <= 1.5)}`,
     ]);
   }
-  const perScale = rows.map((r) => {
-    const t = r.torch.perScaleMs;
-    const fmt = (xs: number[]) => xs.map((x, k) => `${r.engine.patchNums[k]}²:${x >= 1000 ? `${(x / 1000).toFixed(2)}s` : `${x.toFixed(1)}ms`}`).join(' ');
-    return `per-scale, ${r.label}, engine:  ${fmt(r.engine.perScaleMs)}; decode ${ms(r.engine.decodeMs)}` +
-      (t ? `\nper-scale, ${r.label}, PyTorch: ${fmt(t)}; decode ${ms(r.torch.decodeMs)} (threads ${JSON.stringify(r.torch.threads)})` : '');
-  });
-  const load = rows.map((r) => `${r.label}: ${r.engine.loadAverage.map((x) => x.toFixed(1)).join(' ')}`).join('; ');
-  return `${lines.map((l) => `| ${l.join(' | ')} |`).join('\n')}\n\n${perScale.join('\n')}\n\nload average (1/5/15 min) at the end of the engine runs: ${load}`;
+  const fmt = (r: Row, xs: number[]) => xs.map((x, k) => `${r.engine.patchNums[k]}²:${x >= 1000 ? `${(x / 1000).toFixed(2)}s` : `${x.toFixed(1)}ms`}`).join(' ');
+  const perScale = rows.map((r) => `per-scale, ${r.label}, engine ${r.engine.precision}: ${fmt(r, r.engine.perScaleMs)}; decode ${ms(r.engine.decodeMs)}`);
+  const torchSeen = new Set<string>();
+  for (const r of rows) {
+    if (!r.torch.perScaleMs || torchSeen.has(r.bundle)) continue;
+    torchSeen.add(r.bundle);
+    perScale.push(`per-scale, ${r.label}, PyTorch fp32: ${fmt(r, r.torch.perScaleMs)}; decode ${ms(r.torch.decodeMs)} (threads ${JSON.stringify(r.torch.threads)})`);
+  }
+  const load = rows.map((r) => `${r.label} ${r.engine.precision}: ${r.engine.loadAverage.map((x) => x.toFixed(1)).join(' ')}`).join('; ');
+  return `${lines.map((l) => `| ${l.join(' | ')} |`).join('\n')}\n\n${perScale.join('\n')}\n\nload average (1/5/15 min) at the end of each engine run: ${load}`;
 }
 
 /**
- * Engine and reference measured in alternating rounds (the machine's load changes by the minute), each side
- * keeping its best round. The first round tries both PyTorch thread layouts; later rounds use the faster one.
+ * Each precision and the reference measured in alternating rounds (the machine's load changes by the minute),
+ * each keeping its best round. The first round tries both PyTorch thread layouts; later rounds the faster one.
  */
-function measurePair(bundle: string, runs: number, rounds: number, engineArgs: string[], skipPytorch: boolean): { engine: EngineResult; torch: TorchResult } {
-  let engine: EngineResult | undefined;
+function measureModel(bundle: string, precisions: Precision[], runs: number, rounds: number, engineArgs: string[], skipPytorch: boolean): { engines: EngineResult[]; torch: TorchResult } {
+  const best = new Map<Precision, EngineResult>();
   let torch: TorchResult = { available: false, reason: 'skipped (--skip-pytorch)' };
+  const bareOf = (e: EngineResult) => e.minNoPreviewMs ?? e.minTotalMs;
   for (let r = 0; r < rounds; r++) {
-    log(`  round ${r + 1}/${rounds}: engine ...`);
-    const e = engineRun(bundle, runs, engineArgs);
-    if (!engine || (e.minNoPreviewMs ?? e.minTotalMs) < (engine.minNoPreviewMs ?? engine.minTotalMs)) engine = e;
+    for (const p of precisions) {
+      log(`  round ${r + 1}/${rounds}: engine ${p} ...`);
+      const e = engineRun(bundle, runs, [...engineArgs, '--precision', p]);
+      const old = best.get(p);
+      if (!old || bareOf(e) < bareOf(old)) best.set(p, e);
+    }
     if (skipPytorch) continue;
     const layouts: [number, number][] = r === 0 || !torch.layout ? [[1, 2], [2, 1]] : [torch.layout];
     const t = torchRun(bundle, 1, runs, layouts, r === rounds - 1);
@@ -188,7 +238,7 @@ function measurePair(bundle: string, runs: number, rounds: number, engineArgs: s
     if (!torch.available || t.minTotalMs! < torch.minTotalMs!) torch = { ...t, cpuMs: t.cpuMs ?? torch.cpuMs };
     else if (t.cpuMs !== undefined) torch = { ...torch, cpuMs: t.cpuMs };
   }
-  return { engine: engine!, torch };
+  return { engines: precisions.map((p) => best.get(p)!), torch };
 }
 
 export async function runBench(o: BenchOptions): Promise<unknown> {
@@ -208,23 +258,28 @@ export async function runBench(o: BenchOptions): Promise<unknown> {
   }
   const engineArgs = ['--provider', o.provider === 'auto' ? 'cpu' : o.provider, ...threadArgs];
   const rounds = o.quick ? 1 : 2;
+  const precisions = o.precisions ?? ['fp32', 'int8', 'int4', 'dq8'];
+  embedded = await withVariants(embedded, precisions);
   log(`${label}: ${embedded} ...`);
-  const p1 = measurePair(embedded, runs, rounds, engineArgs, o.skipPytorch);
-  rows.push({ label: `${label} (d${p1.engine.depth}, ${p1.engine.resolution} px)`, target: 0.5, engine: p1.engine, torch: p1.torch, bundle: embedded });
+  const p1 = measureModel(embedded, precisions, runs, rounds, engineArgs, o.skipPytorch);
+  for (const e of p1.engines) {
+    rows.push({ label: `${label} (d${e.depth}, ${e.resolution} px)`, target: targetFor('embedded', e.precision), engine: e, torch: p1.torch, bundle: embedded });
+  }
 
   let d16Build: number | null = null;
   if (!o.skipD16) {
-    const { dir, builtSeconds } = ensureShaped('d16');
-    d16Build = builtSeconds;
-    if (builtSeconds !== null) notes.push(`built the d16 random bundle in ${builtSeconds.toFixed(0)} s (${dir})`);
+    const shaped = ensureShaped('d16');
+    d16Build = shaped.builtSeconds;
+    if (d16Build !== null) notes.push(`built the d16 random bundle in ${d16Build.toFixed(0)} s (${shaped.dir})`);
+    const dir = await withVariants(shaped.dir, precisions);
     log(`d16: ${dir} ...`);
-    const p2 = measurePair(dir, 1, rounds, engineArgs, o.skipPytorch);
-    rows.push({ label: 'd16 shape, random weights (256 px)', target: 0.7, engine: p2.engine, torch: p2.torch, bundle: dir });
+    const p2 = measureModel(dir, precisions, 1, rounds, engineArgs, o.skipPytorch);
+    for (const e of p2.engines) rows.push({ label: 'd16 shape, random weights (256 px)', target: targetFor('d16', e.precision), engine: e, torch: p2.torch, bundle: dir });
   }
 
   const sweep: EngineResult[] = [];
   if (o.threadSweep) {
-    for (const row of rows) {
+    for (const row of rows.filter((x) => x.engine.precision === 'fp32')) {
       for (const cfg of [['--threads', '1'], ['--threads', '2'], ['--threads', '2', '--spin', '1'], ['--threads', '2', '--opt', 'basic'], ['--threads', '2', '--mode', 'parallel']]) {
         log(`sweep ${row.label} ${cfg.join(' ')} ...`);
         sweep.push(engineRun(row.bundle, row.label.startsWith('d16') ? 1 : runs, [...cfg, '--skip-bare']));
@@ -241,6 +296,13 @@ export async function runBench(o: BenchOptions): Promise<unknown> {
   return result;
 }
 
+function parsePrecisions(text: string): Precision[] {
+  const names = text.split(',').map((x) => x.trim()).filter(Boolean);
+  const bad = names.filter((n) => !(PRECISIONS as readonly string[]).includes(n));
+  if (!names.length || bad.length) throw new Error(`--precisions: expected a comma list of ${PRECISIONS.join(', ')}, got "${text}"`);
+  return [...new Set(names)] as Precision[];
+}
+
 /** The bench's own entry: a dev tool, never part of the shipped CLI. */
 async function main(argv: string[]): Promise<number> {
   const { values: v } = parseArgs({
@@ -248,7 +310,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       model: { type: 'string' }, provider: { type: 'string' }, threads: { type: 'string' }, json: { type: 'boolean' },
       quick: { type: 'boolean' }, 'skip-d16': { type: 'boolean' }, 'skip-pytorch': { type: 'boolean' }, out: { type: 'string' },
-      runs: { type: 'string' }, 'thread-sweep': { type: 'boolean' },
+      runs: { type: 'string' }, 'thread-sweep': { type: 'boolean' }, precisions: { type: 'string' },
     },
     strict: true, allowPositionals: false,
   });
@@ -261,7 +323,7 @@ async function main(argv: string[]): Promise<number> {
   const result = await runBench({
     model: v.model === undefined ? null : resolve(v.model), provider: v.provider ?? 'auto', threads: count('threads', v.threads, 256),
     quick: Boolean(v.quick), skipD16: Boolean(v['skip-d16']), skipPytorch: Boolean(v['skip-pytorch']), out: v.out, json: Boolean(v.json),
-    runs: count('runs', v.runs, 100), threadSweep: Boolean(v['thread-sweep']),
+    runs: count('runs', v.runs, 100), threadSweep: Boolean(v['thread-sweep']), precisions: v.precisions === undefined ? undefined : parsePrecisions(v.precisions),
   }) as { table: string };
   process.stdout.write(`${v.json ? JSON.stringify(result) : result.table}\n`);
   return 0;

@@ -5,7 +5,9 @@
  *                                  [--mode sequential|parallel] [--provider cpu] [--class 0] [--precision fp32|int8|…]
  */
 import { parseArgs } from 'node:util';
+import { graphFiles } from '../src/engine/graphs';
 import { type Precision, VarEngine } from '../src/engine/index';
+import { GRAPH_NAMES } from '../src/engine/manifest';
 import { median } from './stats';
 
 const { values: v } = parseArgs({
@@ -77,7 +79,8 @@ async function main() {
   const out = {
     model: m.name, resolution: m.resolution, depth: m.transformer.depth, embedDim: m.transformer.embedDim, patchNums: m.patchNums,
     provider: engine.provider.inUse, providerSkipped: engine.provider.skipped, precision: engine.precision.transformer,
-    weightBytes: Object.entries(m.files).filter(([f]) => Object.values(m.graphs).some((g) => [g.model, g.weights].includes(f) || Object.values(g.variants ?? {}).some((x) => x?.weights === f && x === g.variants?.[engine.precision.transformer]))).reduce((s2, [, e]) => s2 + e.bytes, 0),
+    // bytes of the graph files this engine loaded (the variant's instead of fp32's where one runs)
+    weightBytes: GRAPH_NAMES.map((g) => graphFiles(m, g, engine.precision[g])).reduce((sum, f) => sum + m.files[f.model].bytes + m.files[f.weights].bytes, 0),
     threads: v.threads ? Number(v.threads) : null, opt: v.opt ?? 'all', mode: v.mode ?? 'sequential', spin: v.spin ?? 'default',
     runs, loadMs,
     totalMs: median(withPreview.map((x) => x.totalMs)),

@@ -13,7 +13,8 @@
  * - time per image (B = 1, CFG, no previews) relative to fp32, alternating rounds, median;
  * - with --class-out, `--class-images` images per precision (classes in turn) as raw RGB for
  *   tools/eval_precision_classes.py (the class-correct rate of the judging classifier).
- * --write records the results under graphs.transformer.variants.<p>.fidelity in manifest.json (temp + rename).
+ * --write records the results under graphs.transformer.variants.<p>.fidelity in manifest.json (temp + rename);
+ * --record-class FILE [--classifier-accuracy A] records tools/eval_precision_classes.py's rates the same way.
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,7 +27,8 @@ const { values: v } = parseArgs({
   options: {
     model: { type: 'string' }, precisions: { type: 'string' }, 'tf-images': { type: 'string' }, images: { type: 'string' },
     'class-images': { type: 'string' }, 'class-out': { type: 'string' }, write: { type: 'boolean' }, threads: { type: 'string' },
-    'speed-rounds': { type: 'string' }, provider: { type: 'string' },
+    'speed-rounds': { type: 'string' }, provider: { type: 'string' }, 'record-class': { type: 'string' },
+    'classifier-accuracy': { type: 'string' },
   },
 });
 
@@ -72,8 +74,24 @@ export function compareRows(a: Float64Array, b: Float64Array, V: number): { agre
   return { agree, kl, rows };
 }
 
+/**
+ * `--record-class FILE`: the JSON tools/eval_precision_classes.py printed ({n, classCorrect: {fp32, <p>…}})
+ * recorded as each variant's `classCorrect` (with the judging classifier's test accuracy), nothing generated.
+ */
+function recordClassCorrect(dir: string, file: string, classifierAccuracy?: number): void {
+  const r = JSON.parse(readFileSync(file, 'utf8')) as { n: number; classCorrect: Record<string, number> };
+  const out: Record<string, unknown> = {};
+  for (const [p, rate] of Object.entries(r.classCorrect)) {
+    if (p === 'fp32') continue;
+    out[p] = { classCorrect: { fp32: r.classCorrect.fp32, variant: rate, samples: r.n, ...(classifierAccuracy ? { classifierTestAccuracy: classifierAccuracy } : {}) } };
+  }
+  recordFidelity(dir, out);
+  console.log(JSON.stringify(out, null, 1));
+}
+
 async function main() {
   const dir = v.model!;
+  if (v['record-class']) return recordClassCorrect(dir, v['record-class'], v['classifier-accuracy'] ? Number(v['classifier-accuracy']) : undefined);
   const threads = v.threads ? Number(v.threads) : undefined;
   const provider = (v.provider as 'cpu') ?? 'cpu';
   const fp32 = await VarEngine.create(dir, { provider, precision: 'fp32', threads, skipHashes: true });
@@ -93,6 +111,7 @@ async function main() {
     let tokens: Int32Array[] = [];
     let image: Uint8Array | undefined;
     let ms = 0;
+    const c0 = process.cpuUsage();
     for await (const e of engine.generate(
       { classIndex, seed, batch: 1, sampling, previews: false, ...(prefix ? { prefix: [{ tokens: prefix }] } : {}) },
       undefined,
@@ -100,7 +119,8 @@ async function main() {
     )) {
       if (e.type === 'done') { tokens = e.tokens[0]; image = e.images[0].data; ms = e.timings.totalMs; }
     }
-    return { logits, tokens, image: image!, ms };
+    const c = process.cpuUsage(c0);
+    return { logits, tokens, image: image!, ms, cpuMs: (c.user + c.system) / 1000 };
   };
 
   for (const p of precisions) {
@@ -126,23 +146,34 @@ async function main() {
       if (a.tokens.slice(0, 4).every((t, k) => t.every((x, j) => x === b.tokens[k][j]))) same4++;
       psnrs.push(psnr(a.image, b.image));
     }
-    // speed, alternating rounds (class 0 is warm in both after the runs above)
-    const tA: number[] = [], tB: number[] = [];
+    // speed, alternating rounds (class 0 is warm in both after the runs above); wall and CPU time (all threads)
+    const tA: number[] = [], tB: number[] = [], cA: number[] = [], cB: number[] = [];
     for (let r = 0; r < speedRounds; r++) {
-      tA.push((await runOnce(fp32, 0, 3000 + r)).ms);
-      tB.push((await runOnce(q, 0, 3000 + r)).ms);
+      const a = await runOnce(fp32, 0, 3000 + r);
+      const b = await runOnce(q, 0, 3000 + r);
+      tA.push(a.ms); tB.push(b.ms); cA.push(a.cpuMs); cB.push(b.cpuMs);
     }
     const entry = {
-      teacherForcedTop1: agree.map((a, k) => +(a / rows[k]).toFixed(4)),
-      teacherForcedTop1Mean: +(agree.reduce((s, a) => s + a, 0) / rows.reduce((s, r) => s + r, 0)).toFixed(4),
-      meanKL: +(klSum / klRows).toExponential(3),
-      first4ScalesIdentical: +(same4 / images).toFixed(3),
-      // 100 dB stands for identical images (JSON has no Infinity)
-      psnrMedianDb: +Math.min(median(psnrs), 100).toFixed(2),
-      psnrMinDb: +Math.min(...psnrs, 100).toFixed(2),
-      images, teacherForcedImages: tfImages,
-      msPerImage: { fp32: +median(tA).toFixed(1), [p]: +median(tB).toFixed(1) },
-      speedVsFp32: { [provider === 'cpu' ? 'cpu' : 'gpu']: +(median(tB) / median(tA)).toFixed(3) },
+      ...(tfImages > 0 ? {
+        teacherForcedTop1: agree.map((a, k) => +(a / rows[k]).toFixed(4)),
+        teacherForcedTop1Mean: +(agree.reduce((s, a) => s + a, 0) / rows.reduce((s, r) => s + r, 0)).toFixed(4),
+        meanKL: +(klSum / klRows).toExponential(3),
+        teacherForcedImages: tfImages,
+      } : {}),
+      ...(images > 0 ? {
+        first4ScalesIdentical: +(same4 / images).toFixed(3),
+        // 100 dB stands for identical images (JSON has no Infinity)
+        psnrMedianDb: +Math.min(median(psnrs), 100).toFixed(2),
+        psnrMinDb: +Math.min(...psnrs, 100).toFixed(2),
+        images,
+      } : {}),
+      // On a shared machine the CPU time is the steadier measure of work; the ratio recorded is of CPU time on
+      // CPU (the same thread count on both sides) and of wall time on a GPU.
+      ...(speedRounds > 0 ? {
+        msPerImage: { fp32: +median(tA).toFixed(1), [p]: +median(tB).toFixed(1) },
+        cpuMsPerImage: { fp32: +median(cA).toFixed(1), [p]: +median(cB).toFixed(1) },
+        speedVsFp32: { [provider === 'cpu' ? 'cpu' : 'gpu']: +(provider === 'cpu' ? median(cB) / median(cA) : median(tB) / median(tA)).toFixed(3) },
+      } : {}),
       loadAverage: (await import('node:os')).loadavg()[0],
     };
     results[p] = entry;

@@ -5,6 +5,7 @@
         [--name var-d16] [--title ...] [--description ...] [--license MIT]
         [--resolution 256|512 | --patch-nums 1,2,3,...] [--depth N]
         [--cfg 4 --top-k 900 --top-p 0.95 --more-smooth] [--preview-samples 4] [--trust-pickle] [--overwrite]
+        [--precision fp32,int8,int4,fp16,dq8]
 
 What it does (docs/model-bundle.md, docs/var-model.md#checkpoint-keys-and-shapes):
 1. Loads both `.pth` files on the CPU (`torch.load(weights_only=True)`): a plain state dict, as the released
@@ -100,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     # The preview fit decodes every scale of each pyramid with the full VQVAE decoder (197 GMAC per 256-px
     # image): d16 with 8 pyramids took 16 min on a busy 2-core machine. 4 pyramids = 10,240 fitted latent cells
     # for the 801 unknowns per output of the 5x5 preview conv (ridge-regularised), at half that cost.
+    ap.add_argument('--precision', default='fp32',
+                    help='comma list of fp32, int8, int4, fp16, dq8: transformer variants to add (docs/model-bundle.md)')
     ap.add_argument('--preview-samples', type=int, default=4,
                     help='random token pyramids the preview map is fitted on (default 4; each costs K = 10 full '
                          'decodes, about 1-2 min per pyramid for the 256-px VQVAE on 2 busy cores)')
@@ -113,12 +116,18 @@ def build_parser() -> argparse.ArgumentParser:
 def convert(a: argparse.Namespace, log=print) -> dict:
     """Validate, load and export; returns the manifest plus a 'timings' entry (not written to the bundle)."""
     from export_bundle import write_bundle  # imported late: the validation path needs no ONNX
+    from export.onnx_io import ExportError
+    from quantize_bundle import add_variants, parse_precisions
 
     t0 = time.perf_counter()
     if a.depth is not None and a.depth <= 0:
         raise UsageError(f'--depth {a.depth}: expected a positive integer')
     if a.preview_samples <= 0:
         raise UsageError(f'--preview-samples {a.preview_samples}: expected a positive integer')
+    try:
+        precisions = parse_precisions(a.precision)
+    except ExportError as e:
+        raise UsageError(str(e)) from None
     if not (0 < a.top_p <= 1) or a.top_k < 0 or a.cfg < 0:
         raise UsageError('sampling defaults out of range: need cfg ≥ 0, top-k ≥ 0, 0 < top-p ≤ 1')
     if os.path.exists(os.path.join(a.out, 'manifest.json')) and not a.overwrite:
@@ -164,6 +173,8 @@ def convert(a: argparse.Namespace, log=print) -> dict:
     manifest = write_bundle(vae, var, a.out, name=a.name or name, title=a.title or title, description=description,
                             classes=classes, sampling=sampling, license=a.license, source=source,
                             preview_samples=a.preview_samples)
+    if precisions:
+        manifest = add_variants(a.out, precisions)
     t_end = time.perf_counter()
     timings = {'loadS': round(t_load - t0, 2), 'validateAndBuildS': round(t_build - t_load, 2),
                'exportS': round(t_end - t_build, 2), 'totalS': round(t_end - t0, 2)}

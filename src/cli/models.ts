@@ -10,12 +10,13 @@ import { ModelManager, ModelManagerError, type ModelRow, type ModelStatus, impor
 import { defaultUserModelsDir } from '../host/models';
 import { DownloadError } from '../host/downloads/errors';
 import { formatBytes, formatDuration } from '../host/downloads/rate';
+import { type QuantPrecision, parsePrecisionList } from '../engine/import/quantize';
 import { UsageError } from './args';
 import { Progress } from './progress';
 
 export const MODELS_USAGE = `  var-studio models list [--models-dir DIR] [--json]
   var-studio models pull <name> [--models-dir DIR] [--keep-checkpoint] [--json] [--quiet]
-  var-studio models import --var FILE --vae FILE --out DIR [--name NAME] [--title TEXT] [--json] [--quiet]
+  var-studio models import --var FILE --vae FILE --out DIR [--name NAME] [--title TEXT] [--precision fp32,int8,int4,fp16,dq8] [--json] [--quiet]
   var-studio models rm <name> [--models-dir DIR] [--purge-shared] [--json]`;
 
 export const MODELS_HELP = `models: the official FoundationVision/var checkpoints (Hugging Face, pinned revision), downloaded with
@@ -24,7 +25,8 @@ export const MODELS_HELP = `models: the official FoundationVision/var checkpoint
   app's browser mode uses the same). VAR_STUDIO_MODEL_BASE_URL fetches the files from a mirror instead;
   VAR_STUDIO_MODEL_CATALOG replaces the catalogue file; HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured.
   rm keeps the shared VQVAE checkpoint while another model uses it (--purge-shared deletes it anyway).
-  import turns local checkpoint files (.pth or .safetensors) into a bundle at --out.`;
+  import turns local checkpoint files (.pth or .safetensors) into a bundle at --out; --precision adds
+  transformer variants beside fp32 (int8 / int4: MatMulNBits, dq8: DynamicQuantizeMatMul, fp16 for GPUs).`;
 
 /** Errors of the model commands that are the user's situation (network, disk, input), not a bug. */
 export function isModelsError(e: unknown): boolean {
@@ -126,14 +128,24 @@ async function cmdPull(argv: string[]): Promise<unknown> {
   }
 }
 
+/** --precision as the importer reads it; a wrong name is the user's usage error. */
+function parsePrecisions(text: string): QuantPrecision[] {
+  try {
+    return parsePrecisionList(text);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
 async function cmdImport(argv: string[]): Promise<unknown> {
   const { values: v } = parseArgs({
     args: argv,
-    options: { json: common.json, quiet: common.quiet, help: common.help, var: { type: 'string' }, vae: { type: 'string' }, out: { type: 'string' }, name: { type: 'string' }, title: { type: 'string' } },
+    options: { json: common.json, quiet: common.quiet, help: common.help, var: { type: 'string' }, vae: { type: 'string' }, out: { type: 'string' }, name: { type: 'string' }, title: { type: 'string' }, precision: { type: 'string' } },
     strict: true, allowPositionals: false,
   });
   if (v.help) return `${MODELS_USAGE}\n\n${MODELS_HELP}`;
   if (!v.var || !v.vae || !v.out) throw new UsageError('models import needs --var FILE --vae FILE --out DIR');
+  const precisions = v.precision === undefined ? [] : parsePrecisions(v.precision);
   for (const [flag, f] of [['--var', v.var], ['--vae', v.vae]] as const) if (!existsSync(f)) throw new UsageError(`${flag} file not found: ${f}`);
   const outDir = resolve(v.out);
   if (existsSync(outDir)) throw new UsageError(`--out ${outDir} already exists; choose a new folder`);
@@ -142,7 +154,7 @@ async function cmdImport(argv: string[]): Promise<unknown> {
   const report = progressReporter(progress);
   let last = 0;
   await importCheckpoints({
-    varFile: resolve(v.var), vaeFile: resolve(v.vae), outDir, name: v.name, title: v.title,
+    varFile: resolve(v.var), vaeFile: resolve(v.vae), outDir, name: v.name, title: v.title, precisions,
     onProgress: (p) => {
       const fraction = importFraction(p);
       const now = Date.now();

@@ -274,3 +274,19 @@ def test_imagenet_classes_are_torchvisions():
     assert (names[0], names[1], names[980], names[999]) == ('tench', 'goldfish', 'volcano', 'toilet tissue')
     with open(ic.CLASSES_JSON, encoding='utf-8') as fh:
         assert fh.read() == ic.render(names)  # the committed file is the generator's output, byte for byte
+
+
+def test_precision_variants_are_added_and_unknown_ones_refused(small, tmp_path, capsys):
+    expect_error(capsys, ['--var', small.var_path, '--vae', small.vae_path, '--out', tmp_path / 'x', '--precision', 'int3'],
+                 'unknown int3')
+    assert not os.path.exists(tmp_path / 'x' / 'manifest.json')
+    out = tmp_path / 'bundle'
+    code, err = run_cli(['--var', small.var_path, '--vae', small.vae_path, '--out', out, '--preview-samples', 1,
+                         '--precision', 'fp32,int8,int4'], capsys)
+    assert code == 0, err
+    m = json.load(open(out / 'manifest.json', encoding='utf-8'))
+    variants = m['graphs']['transformer']['variants']
+    assert set(variants) == {'int8', 'int4'}
+    assert variants['int4']['quantization']['bits'] == 4 and variants['int8']['quantization']['bits'] == 8
+    for v in variants.values():
+        assert v['quantization']['quantized'] and os.path.getsize(out / v['weights']) == m['files'][v['weights']]['bytes']

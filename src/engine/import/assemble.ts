@@ -16,7 +16,7 @@ import { type CheckpointReader, ImportError } from './checkpoint';
 import { NormalEquations, type PreviewMap, applyPreview, psnr, solvePreview, sumSquaredError } from './preview-fit';
 import type { VaeTemplate, VarTemplate } from './templates';
 
-export type ImportPhase = 'hashing' | 'checking' | 'weights' | 'preview' | 'manifest' | 'done';
+export type ImportPhase = 'hashing' | 'checking' | 'weights' | 'preview' | 'variants' | 'manifest' | 'done';
 
 export interface ImportProgress {
   phase: ImportPhase;
@@ -28,6 +28,9 @@ export interface ImportProgress {
   /** Decoder runs of the preview fit done, of decodesTotal. */
   decodesDone?: number;
   decodesTotal?: number;
+  /** Precision variants written so far, of variantsTotal. */
+  variantsDone?: number;
+  variantsTotal?: number;
 }
 
 export type ProgressFn = (p: ImportProgress) => void;

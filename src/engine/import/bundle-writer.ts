@@ -12,6 +12,7 @@ import type { SamplingSettings } from '../sampler';
 import { type PairArchitecture, inferArchitecture, vaeResolution } from './architecture';
 import { type ImportProgress, type ProgressFn, bundleGraphs, checkAbort, fitPreviewOnBundle, writeCheckpointWeights, writePreviewWeights } from './assemble';
 import { type CheckpointReader, ImportError } from './checkpoint';
+import { type QuantPrecision, type QuantSpec, quantSpec, quantizationRecord, writeQuantizedVariant } from './quantize';
 import { type VaeTemplate, type VarTemplate, defaultTemplatesDir, findTemplates } from './templates';
 
 export const IMPORTER_VERSION = '1.0.0';
@@ -37,6 +38,8 @@ export interface AssembleOptions {
   previewSamples?: number;
   previewSeed?: number;
   threads?: number;
+  /** Reduced-precision variants of the transformer to add (int8, int4, dq8), each with its preset or `quantization` overrides. */
+  precisions?: (QuantPrecision | QuantSpec)[];
   onProgress?: (p: ImportProgress) => void;
   signal?: AbortSignal;
 }
@@ -134,7 +137,8 @@ export async function assembleBundle(readers: { var: CheckpointReader; vae: Chec
     checkAbort(opts.signal);
     progress({ phase: 'manifest' });
     const manifest = buildManifest(arch, templates, { classes, weightMap, previewDescription, fitStats: fit.stats, inputs, opts });
-    for (const f of [...bundleGraphs(templates).flatMap((g) => [g.entry.model, g.entry.weights]), 'codebook.f32']) {
+    const variantFiles = await addTransformerVariants(tmp, manifest, opts.precisions ?? [], progress, opts.signal);
+    for (const f of [...bundleGraphs(templates).flatMap((g) => [g.entry.model, g.entry.weights]), 'codebook.f32', ...variantFiles]) {
       const path = join(tmp, f);
       manifest.files[f] = { sha256: await sha256File(path), bytes: (await stat(path)).size };
     }
@@ -149,6 +153,39 @@ export async function assembleBundle(readers: { var: CheckpointReader; vae: Chec
     await removeQuietly(tmp);
     throw e;
   }
+}
+
+/** Quantized transformer variants written beside the fp32 graph and recorded in the manifest; returns their files. */
+export async function addTransformerVariants(dir: string, manifest: Manifest, precisions: (QuantPrecision | QuantSpec)[],
+  progress: ProgressFn = () => undefined, signal?: AbortSignal): Promise<string[]> {
+  const files: string[] = [];
+  const entry = manifest.graphs.transformer;
+  precisions.forEach((p) => {
+    if (typeof p === 'string' && (p as string) === 'fp32') throw new ImportError('bad-option', 'fp32 is always written; list only the extra precisions');
+  });
+  for (const [i, p] of precisions.entries()) {
+    checkAbort(signal);
+    progress({ phase: 'variants', variantsDone: i, variantsTotal: precisions.length });
+    const spec = typeof p === 'string' ? quantSpec(p) : p;
+    const v = await writeQuantizedVariant(dir, entry.model, spec);
+    entry.variants = { ...entry.variants, [spec.precision]: { model: v.model, weights: v.weights, quantization: quantizationRecord(spec, v.quantized) } };
+    files.push(v.model, v.weights);
+  }
+  return files;
+}
+
+/**
+ * Add variants to a finished bundle folder (the TypeScript twin of tools/quantize_bundle.py): variant files
+ * beside the fp32 graph, their sha256 in `files`, manifest.json replaced by temp + rename. Returns the manifest.
+ */
+export async function addVariantsToBundle(dir: string, precisions: (QuantPrecision | QuantSpec)[]): Promise<Manifest> {
+  const path = join(dir, 'manifest.json');
+  const manifest = JSON.parse(await readFile(path, 'utf8')) as Manifest;
+  const files = await addTransformerVariants(dir, manifest, precisions);
+  for (const f of files) manifest.files[f] = { sha256: await sha256File(join(dir, f)), bytes: (await stat(join(dir, f))).size };
+  await writeFile(`${path}.tmp`, `${JSON.stringify(manifest, null, 1)}\n`);
+  await rename(`${path}.tmp`, path);
+  return manifest;
 }
 
 function describePreview(t: VaeTemplate, samples: number): string {

@@ -574,5 +574,6 @@ export function importFraction(p: ImportProgress): number | null {
   if (p.bytesTotal) return (p.bytesDone ?? 0) / p.bytesTotal;
   if (p.tensorsTotal) return (p.tensorsDone ?? 0) / p.tensorsTotal;
   if (p.decodesTotal) return (p.decodesDone ?? 0) / p.decodesTotal;
+  if (p.variantsTotal) return (p.variantsDone ?? 0) / p.variantsTotal;
   return null;
 }

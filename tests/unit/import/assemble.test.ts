@@ -255,3 +255,21 @@ describe('broken inputs: a clear error and no bundle left behind', () => {
     expect(readManifest(imported.a.dir).name).toBe(imported.a.manifest.name);
   });
 });
+
+describe('precision variants at import', () => {
+  it('writes each asked variant beside fp32, lists it with its sha256, and the engine runs it', async () => {
+    const phases: string[] = [];
+    const r = await importPair('a', 'ts-a-int8', { precisions: ['int8', 'dq8'], onProgress: (p) => phases.push(p.phase) });
+    const m = readManifest(r.dir);
+    expect(Object.keys(m.graphs.transformer.variants ?? {}).sort()).toEqual(['dq8', 'int8']);
+    expect(m.graphs.transformer.variants?.int8?.quantization).toMatchObject({ method: 'MatMulNBits', bits: 8, blockSize: 128, accuracyLevel: 4 });
+    for (const v of Object.values(m.graphs.transformer.variants ?? {})) {
+      expect(m.files[v!.weights].bytes).toBe(statSync(join(r.dir, v!.weights)).size);
+    }
+    expect(phases.indexOf('variants')).toBeGreaterThan(phases.indexOf('preview'));
+    expect(phases.indexOf('variants')).toBeLessThan(phases.indexOf('done'));
+    const e = await VarEngine.create(r.dir, { provider: 'cpu', precision: 'int8', threads: 1 });
+    expect(e.precision.transformer).toBe('int8');
+    await e.dispose();
+  }, 300_000);
+});

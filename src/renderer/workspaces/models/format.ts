@@ -38,6 +38,7 @@ const PHASES: Record<string, string> = {
   checking: 'checking every tensor',
   weights: 'writing the weights',
   preview: 'fitting the preview',
+  variants: 'writing the quantized variants',
   manifest: 'finishing the bundle',
   done: 'done',
 };
