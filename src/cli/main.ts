@@ -15,11 +15,12 @@ import { EngineWorker, WorkerEngine, type HostEngine } from '../host/engine-work
 import { chainRecord, decodeImage, decodeMask, encodeImage, settingsRecord } from '../host/image-io';
 import { currentEnvironment, doctorReport, formatDoctor } from '../host/gpu-doctor';
 import { modelIdForDir } from '../host/models';
-import { LIMITS, PROVIDER_NAMES, type ImageSettings } from '../shared/contract';
+import { LIMITS, PROVIDER_NAMES, type GraphPrecisions, type ImageSettings } from '../shared/contract';
 import { noteworthySkips } from '../shared/providers';
 import type { EditChain, EditOperation } from '../shared/edit';
 import { StudioError } from '../shared/errors';
 import { forLog } from '../shared/log-text';
+import { describePrecisions } from '../shared/settings';
 import { type OutputFormat, UsageError, batchPath, outputFormat, parseFloatArg, parseIntArg, parseRegion } from './args';
 import { MODELS_HELP, MODELS_USAGE, cmdModels, isModelsError, modelsHuman } from './models';
 import { type OutputFile, checkOutputPath, writeOutputs } from './outputs';
@@ -168,7 +169,7 @@ async function cmdGenerate(argv: string[]): Promise<unknown> {
       const path = batchPath(v.out, b, s.batch);
       const settings: ImageSettings = {
         format: 'var-studio-settings', version: 2, model, classIndex, resolvedClassIndex: done.classIndices[b],
-        className: m.classes[done.classIndices[b]], seed: done.seeds[b], sampling: s.sampling, createdAt,
+        className: m.classes[done.classIndices[b]], seed: done.seeds[b], sampling: s.sampling, precision: { ...engine.precision }, createdAt,
       };
       outputs.push({ flag: '--out', path, data: await encodeImage(done.images[b], { format, quality: OUTPUT_QUALITY[format] }, settingsRecord(settings)) });
     }
@@ -184,7 +185,7 @@ async function cmdGenerate(argv: string[]): Promise<unknown> {
     return {
       ok: true, command: 'generate', files, tokensFile: v['tokens-out'] ?? null, seed: s.seed, classIndices: done.classIndices,
       settings: { ...s.sampling, batch: s.batch },
-      provider: engine.provider, precision: engine.precision.transformer, timings: done.timings,
+      provider: engine.provider, precision: engine.precision.transformer, graphPrecisions: { ...engine.precision }, timings: done.timings,
     };
   } finally {
     await engine.dispose();
@@ -249,7 +250,7 @@ async function cmdEdit(argv: string[]): Promise<unknown> {
     }
     await writeOutputs(outputs);
     const files = outputs.map((o) => o.path);
-    return { ok: true, command: 'edit', files, seed: s.seed, classIndex, size: [done.images[0].width, done.images[0].height], provider: engine.provider, precision: engine.precision.transformer, timings: done.timings };
+    return { ok: true, command: 'edit', files, seed: s.seed, classIndex, size: [done.images[0].width, done.images[0].height], provider: engine.provider, precision: engine.precision.transformer, graphPrecisions: { ...engine.precision }, timings: done.timings };
   } finally {
     await engine.dispose();
   }
@@ -281,6 +282,7 @@ async function cmdInfo(argv: string[]): Promise<unknown> {
       vocabSize: m.vocabSize, classes: m.classes.length, depth: m.transformer.depth, embedDim: m.transformer.embedDim,
       sampling: m.sampling, preview: m.preview.method, provider: engine.provider,
       precision: engine.precision.transformer, precisions: availablePrecisions(m),
+      graphPrecisions: { ...engine.precision }, precisionText: describePrecisions(engine.precision),
     };
   } finally {
     await engine.dispose();
@@ -301,7 +303,7 @@ async function cmdDoctor(argv: string[]): Promise<unknown> {
     loadError = (e as Error).message.split('\n')[0]!;
   }
   try {
-    const report = doctorReport(engine?.provider ?? null, c.provider, c.threads ?? null, env, PROVIDER_NAMES);
+    const report = { ...doctorReport(engine?.provider ?? null, c.provider, c.threads ?? null, env, PROVIDER_NAMES), ...(engine ? { precision: describePrecisions(engine.precision) } : {}) };
     return { ok: engine !== null, command: 'doctor', model: c.model, ...report, ...(loadError ? { error: loadError } : {}) };
   } finally {
     await engine?.dispose();
@@ -317,7 +319,7 @@ function human(result: unknown): string {
     const p = r.provider as { inUse: string; requested: string; skipped: { provider: string; reason: string }[] };
     const shown = noteworthySkips(p);
     const skipped = shown.length ? ` (skipped ${shown.map((s) => `${s.provider}: ${s.reason}`).join('; ')})` : '';
-    return `${(r.files as string[]).join('\n')}\nseed ${r.seed}, ${(t.totalMs / 1000).toFixed(2)} s on ${p.inUse} (${r.precision})${skipped}`;
+    return `${(r.files as string[]).join('\n')}\nseed ${r.seed}, ${(t.totalMs / 1000).toFixed(2)} s on ${p.inUse} (${describePrecisions(r.graphPrecisions as GraphPrecisions)})${skipped}`;
   }
   const batch = sampleHuman(r);
   if (batch !== null) return batch;

@@ -307,7 +307,8 @@ export class GenerateSession {
         model: { id: model.id, name: model.name, title: model.title, resolution: model.resolution },
         classIndex: used.classIndex, resolvedClassIndex: e.classIndices[b], className: this.app.className(e.classIndices[b]),
         seed: e.seeds[b], sampling: used.sampling,
-        ...(used.prefix ? { prefix: used.prefix } : {}), createdAt,
+        ...(used.prefix ? { prefix: used.prefix } : {}),
+        precision: model.graphPrecisions ?? { transformer: model.precision }, createdAt,
       };
       const entry: GalleryEntry = {
         id: `${e.jobId}-${b}`, jobId: e.jobId, indexInBatch: b, origin: 'generated', createdAt, image, tokensModelId: model.id,
