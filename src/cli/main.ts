@@ -12,14 +12,15 @@ import {
   type SamplingSettings, resolveClass,
 } from '../engine/index';
 import { EngineWorker, WorkerEngine, type HostEngine } from '../host/engine-worker/worker-engine';
-import { chainRecord, decodeImage, decodeMask, encodeImage, settingsRecord } from '../host/image-io';
+import { chainRecord, decodeImage, decodeMask, encodeImage, inspectImage, settingsRecord } from '../host/image-io';
 import { currentEnvironment, doctorReport, formatDoctor } from '../host/gpu-doctor';
 import { modelIdForDir } from '../host/models';
-import { LIMITS, PROVIDER_NAMES, type ImageSettings } from '../shared/contract';
+import { LIMITS, PROVIDER_NAMES, type GraphPrecisions, type ImageSettings } from '../shared/contract';
 import { noteworthySkips } from '../shared/providers';
 import type { EditChain, EditOperation } from '../shared/edit';
 import { StudioError } from '../shared/errors';
 import { forLog } from '../shared/log-text';
+import { describePrecisions, precisionMismatchNote } from '../shared/settings';
 import { type OutputFormat, UsageError, batchPath, outputFormat, parseFloatArg, parseIntArg, parseRegion } from './args';
 import { MODELS_HELP, MODELS_USAGE, cmdModels, isModelsError, modelsHuman } from './models';
 import { type OutputFile, checkOutputPath, writeOutputs } from './outputs';
@@ -31,6 +32,7 @@ const USAGE = `var-studio — VAR next-scale image generation and zero-shot edit
 usage:
   var-studio generate --class <index|name> [--seed N] [--cfg X] [--top-k K] [--top-p P] [--more-smooth]
                       [--batch B] --out FILE.png [--tokens-out FILE.json]
+  var-studio generate --from IMAGE --out FILE.png [any option above, to change that setting]
   var-studio edit --image IN --mask MASK --out FILE.png [--class C] [--from-scale k] [--region x,y,size]
                   [--feather PX (default 4)] [--seed N] [--cfg X] [--top-k K] [--top-p P] [--more-smooth] [--batch B]
   var-studio info
@@ -57,6 +59,10 @@ generate: sampling settings default to the model's manifest; --seed defaults to 
   With SOURCE_DATE_EPOCH set, the record's time is that one, so the same command writes the same bytes.
   The PNG carries the studio's own settings record (tEXt chunk "var-studio" right after IHDR), so the
   studio opens it with its settings and regenerates it exactly.
+  The record holds the precision each graph ran in (e.g. transformer dq8, decoder fp32).
+generate --from IMAGE: regenerates an image from its settings record (class, seed, sampling), at the
+  precision it was made with unless --precision is given; a warning on stderr names both precisions when
+  the loaded model runs others (another precision gives another image).
   edit writes the studio's edit chain record (tEXt "var-studio-edit"), as the canvas editor's export does.
 edit: the mask is an image of the same size as IN, white = regenerate. The region (a square in image
   pixels, default: the whole image if square; write --region=-8,0,64 when x starts with a minus) is resized
@@ -110,8 +116,8 @@ const commonSpec = {
   json: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
-function samplingFrom(v: Record<string, string | boolean | undefined>, engine: HostEngine, maxBatch: number) {
-  const d = engine.manifest.sampling;
+function samplingFrom(v: Record<string, string | boolean | undefined>, engine: HostEngine, maxBatch: number, recorded?: ImageSettings) {
+  const d = recorded?.sampling ?? engine.manifest.sampling;
   const sampling: SamplingSettings = {
     cfg: parseFloatArg('cfg', v.cfg as string | undefined) ?? d.cfg,
     topK: parseIntArg('top-k', v['top-k'] as string | undefined, 0, engine.manifest.vocabSize) ?? d.topK,
@@ -123,7 +129,7 @@ function samplingFrom(v: Record<string, string | boolean | undefined>, engine: H
   if (!(sampling.topP >= 0 && sampling.topP <= 1)) throw new UsageError(`--top-p must be from 0 to 1, got ${sampling.topP}`);
   return {
     sampling,
-    seed: parseIntArg('seed', v.seed as string | undefined, 0, 0xffffffff) ?? Math.floor(Math.random() * 0x100000000),
+    seed: parseIntArg('seed', v.seed as string | undefined, 0, 0xffffffff) ?? recorded?.seed ?? Math.floor(Math.random() * 0x100000000),
     batch: parseIntArg('batch', v.batch as string | undefined, 1, maxBatch) ?? 1,
   };
 }
@@ -145,11 +151,15 @@ async function drive(events: AsyncGenerator<EngineEvent>, progress: Progress, pa
 const OUTPUT_QUALITY: Record<OutputFormat, number> = { png: 100, jpeg: 95, webp: 95 };
 
 async function cmdGenerate(argv: string[]): Promise<unknown> {
-  const { values: v } = parseArgs({ args: argv, options: { ...commonSpec, ...samplingOptions, out: { type: 'string' }, 'tokens-out': { type: 'string' } }, strict: true, allowPositionals: false });
+  const { values: v } = parseArgs({ args: argv, options: { ...commonSpec, ...samplingOptions, out: { type: 'string' }, 'tokens-out': { type: 'string' }, from: { type: 'string' } }, strict: true, allowPositionals: false });
   if (v.help) return USAGE;
+  const recorded = v.from === undefined ? undefined : await recordOf(v.from);
   const c = commonOptions(v);
+  // A record is regenerated at the precision it was made with unless --precision says otherwise.
+  if (recorded && v.precision === undefined) c.precision = recorded.precision?.transformer ?? 'fp32';
   if (!v.out) throw new UsageError('generate needs --out FILE.png');
   const format = outputFormat(v.out);
+  if (recorded && v.class === undefined) v.class = recorded.classIndex === null ? 'random' : String(recorded.classIndex);
   if (v.class === undefined) throw new UsageError('generate needs --class <index|name> (or "random")');
   // a path that cannot be written is refused before the run, not after it
   await checkOutputPath('--out', v.out);
@@ -157,7 +167,9 @@ async function cmdGenerate(argv: string[]): Promise<unknown> {
   const engine = await openEngine(c, v.model === undefined);
   try {
     const classIndex = v.class.trim().toLowerCase() === 'random' ? null : resolveClass(v.class, engine.manifest);
-    const s = samplingFrom(v, engine, LIMITS.maxBatch);
+    const s = samplingFrom(v, engine, LIMITS.maxBatch, recorded);
+    const note = recorded ? precisionMismatchNote(recorded.precision, engine.precision) : null;
+    if (note) process.stderr.write(`var-studio: warning: ${note}\n`);
     const progress = new Progress(!c.quiet);
     const done = await drive(engine.generate({ classIndex, ...s }), progress, engine.manifest.patchNums);
     const m = engine.manifest;
@@ -168,7 +180,7 @@ async function cmdGenerate(argv: string[]): Promise<unknown> {
       const path = batchPath(v.out, b, s.batch);
       const settings: ImageSettings = {
         format: 'var-studio-settings', version: 2, model, classIndex, resolvedClassIndex: done.classIndices[b],
-        className: m.classes[done.classIndices[b]], seed: done.seeds[b], sampling: s.sampling, createdAt,
+        className: m.classes[done.classIndices[b]], seed: done.seeds[b], sampling: s.sampling, precision: { ...engine.precision }, createdAt,
       };
       outputs.push({ flag: '--out', path, data: await encodeImage(done.images[b], { format, quality: OUTPUT_QUALITY[format] }, settingsRecord(settings)) });
     }
@@ -184,11 +196,19 @@ async function cmdGenerate(argv: string[]): Promise<unknown> {
     return {
       ok: true, command: 'generate', files, tokensFile: v['tokens-out'] ?? null, seed: s.seed, classIndices: done.classIndices,
       settings: { ...s.sampling, batch: s.batch },
-      provider: engine.provider, precision: engine.precision.transformer, timings: done.timings,
+      provider: engine.provider, precision: engine.precision.transformer, graphPrecisions: { ...engine.precision }, timings: done.timings,
     };
   } finally {
     await engine.dispose();
   }
+}
+
+/** The settings record of an image --from names; one made by "vary from a scale" needs its kept tokens, which only the studio has. */
+async function recordOf(path: string): Promise<ImageSettings> {
+  const { settings } = await inspectImage(await readInput(path, '--from'));
+  if (!settings) throw new UsageError(`--from ${path}: the image carries no VAR Studio settings record (or a damaged one)`);
+  if (settings.prefix) throw new UsageError(`--from ${path}: the image was varied from scale ${settings.prefix.fromScale}; open it in the studio to regenerate it`);
+  return settings;
 }
 
 async function readInput(path: string, what: string): Promise<Buffer> {
@@ -249,7 +269,7 @@ async function cmdEdit(argv: string[]): Promise<unknown> {
     }
     await writeOutputs(outputs);
     const files = outputs.map((o) => o.path);
-    return { ok: true, command: 'edit', files, seed: s.seed, classIndex, size: [done.images[0].width, done.images[0].height], provider: engine.provider, precision: engine.precision.transformer, timings: done.timings };
+    return { ok: true, command: 'edit', files, seed: s.seed, classIndex, size: [done.images[0].width, done.images[0].height], provider: engine.provider, precision: engine.precision.transformer, graphPrecisions: { ...engine.precision }, timings: done.timings };
   } finally {
     await engine.dispose();
   }
@@ -281,6 +301,7 @@ async function cmdInfo(argv: string[]): Promise<unknown> {
       vocabSize: m.vocabSize, classes: m.classes.length, depth: m.transformer.depth, embedDim: m.transformer.embedDim,
       sampling: m.sampling, preview: m.preview.method, provider: engine.provider,
       precision: engine.precision.transformer, precisions: availablePrecisions(m),
+      graphPrecisions: { ...engine.precision }, precisionText: describePrecisions(engine.precision),
     };
   } finally {
     await engine.dispose();
@@ -301,7 +322,7 @@ async function cmdDoctor(argv: string[]): Promise<unknown> {
     loadError = (e as Error).message.split('\n')[0]!;
   }
   try {
-    const report = doctorReport(engine?.provider ?? null, c.provider, c.threads ?? null, env, PROVIDER_NAMES);
+    const report = { ...doctorReport(engine?.provider ?? null, c.provider, c.threads ?? null, env, PROVIDER_NAMES), ...(engine ? { precision: describePrecisions(engine.precision) } : {}) };
     return { ok: engine !== null, command: 'doctor', model: c.model, ...report, ...(loadError ? { error: loadError } : {}) };
   } finally {
     await engine?.dispose();
@@ -317,7 +338,7 @@ function human(result: unknown): string {
     const p = r.provider as { inUse: string; requested: string; skipped: { provider: string; reason: string }[] };
     const shown = noteworthySkips(p);
     const skipped = shown.length ? ` (skipped ${shown.map((s) => `${s.provider}: ${s.reason}`).join('; ')})` : '';
-    return `${(r.files as string[]).join('\n')}\nseed ${r.seed}, ${(t.totalMs / 1000).toFixed(2)} s on ${p.inUse} (${r.precision})${skipped}`;
+    return `${(r.files as string[]).join('\n')}\nseed ${r.seed}, ${(t.totalMs / 1000).toFixed(2)} s on ${p.inUse} (${describePrecisions(r.graphPrecisions as GraphPrecisions)})${skipped}`;
   }
   const batch = sampleHuman(r);
   if (batch !== null) return batch;

@@ -220,6 +220,7 @@ export class StudioHost {
       previewMethod: `${m.preview.method}: ${m.preview.description ?? ''}`.slice(0, 1000),
       precision: engine.precision.transformer,
       precisions: availablePrecisions(m),
+      graphPrecisions: { ...engine.precision },
       provider: { inUse: engine.provider.inUse, requested: engine.provider.requested, skipped: engine.provider.skipped.map((s) => ({ provider: s.provider, reason: adviceFor(s.provider, s.reason, currentEnvironment()).slice(0, 2000) })) },
     };
     this.engine = { id: modelId, engine, info, precisionAsked: precision };

@@ -45,6 +45,20 @@ export type ErrorInfo = Infer<typeof errorInfoSchema>;
 
 // ---------- the settings embedded in an exported image ----------
 
+export const PRECISION_NAMES = ['fp32', 'int8', 'int4', 'fp16', 'dq8'] as const;
+export const precisionSchema = oneOf(PRECISION_NAMES);
+export type PrecisionName = Infer<typeof precisionSchema>;
+
+/** The precision each graph ran in; graphs a bundle lacks (or that were not recorded) are left out. */
+export const graphPrecisionsSchema = obj({
+  transformer: precisionSchema,
+  fhatStep: optional(precisionSchema),
+  encoder: optional(precisionSchema),
+  decoder: optional(precisionSchema),
+  preview: optional(precisionSchema),
+});
+export type GraphPrecisions = Infer<typeof graphPrecisionsSchema>;
+
 export const imageSettingsSchema = obj({
   format: literal('var-studio-settings'),
   /** 2: sampling nested; version 1 records (flat) are upgraded by settingsFromJson. */
@@ -59,6 +73,8 @@ export const imageSettingsSchema = obj({
   seed: seedSchema,
   sampling: samplingSchema,
   prefix: optional(prefixSchema),
+  /** The precision each graph ran in; absent in records written before precision variants (read as all fp32). */
+  precision: optional(graphPrecisionsSchema),
   createdAt: str({ max: 40 }),
 });
 export type ImageSettings = Infer<typeof imageSettingsSchema>;
@@ -79,10 +95,6 @@ export const modelSummarySchema = obj({
 });
 export type ModelSummary = Infer<typeof modelSummarySchema>;
 
-export const PRECISION_NAMES = ['fp32', 'int8', 'int4', 'fp16', 'dq8'] as const;
-export const precisionSchema = oneOf(PRECISION_NAMES);
-export type PrecisionName = Infer<typeof precisionSchema>;
-
 export const loadedModelSchema = obj({
   id: idSchema,
   name: str({ max: 200 }),
@@ -98,6 +110,8 @@ export const loadedModelSchema = obj({
   /** The transformer precision in use, and those the bundle offers (docs/model-bundle.md "Precision variants"). */
   precision: precisionSchema,
   precisions: arr(precisionSchema, { min: 1, max: 8 }),
+  /** The precision each graph runs in (the transformer's is `precision`). */
+  graphPrecisions: optional(graphPrecisionsSchema),
   provider: obj({
     inUse: providerNameSchema,
     requested: oneOf([...PROVIDER_NAMES, 'auto'] as const),

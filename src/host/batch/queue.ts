@@ -121,7 +121,7 @@ export async function clearRun(url: string, name: string): Promise<void> {
 }
 
 export interface WorkerOptions extends QueueTimings {
-  engine: Pick<VarEngine, 'generate' | 'manifest'>;
+  engine: Pick<VarEngine, 'generate' | 'manifest'> & Partial<Pick<VarEngine, 'precision'>>;
   modelDir: string;
   modelId: string;
   createdAt: string;

@@ -8,7 +8,8 @@ import { type ImageRef, type SampleSpec, type WorkItem, allImages, imageFileName
 import { RecordLog, doneImages, readImagePixels, readRecords, readSpec, writeImageFile } from './store';
 
 export interface ItemContext {
-  engine: Pick<VarEngine, 'generate' | 'manifest'>;
+  /** `precision` goes into each PNG's settings record when the engine reports it. */
+  engine: Pick<VarEngine, 'generate' | 'manifest'> & Partial<Pick<VarEngine, 'precision'>>;
   spec: SampleSpec;
   dir: string;
   log: RecordLog;
@@ -39,7 +40,7 @@ export async function runItem(ctx: ItemContext, item: WorkItem, signal?: AbortSi
       format: 'var-studio-settings', version: 2,
       model: { id: ctx.modelId, name: m.name, title: m.title, resolution: m.resolution },
       classIndex: ref.classIndex, resolvedClassIndex: ref.classIndex, className: m.classes[ref.classIndex], seed, sampling: spec.sampling,
-      createdAt: ctx.createdAt,
+      ...(engine.precision ? { precision: { ...engine.precision } } : {}), createdAt: ctx.createdAt,
     };
     await writeImageFile(ctx.dir, ref, await encodeImage(done.images[b], { format: 'png', quality: 100 }, settingsRecord(settings)));
     await ctx.log.append({ class: ref.classIndex, index: ref.index, seed, file: imageFileName(ref), settings: spec.sampling, model: { name: spec.model.name, sha256: spec.model.sha256 } });

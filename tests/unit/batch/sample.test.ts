@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { allImages, imageSeedFor, shardRange, workItems } from '../../../src/host/batch/plan';
 import { queueStatus } from '../../../src/host/batch/queue';
 import { collectNpz } from '../../../src/host/batch/run';
+import { readPngText } from '../../../src/host/image-io';
 import { openRunFolder } from '../../../src/host/batch/store';
 import { npyHeader, writeNpz } from '../../../src/host/batch/npz';
 
@@ -94,6 +95,9 @@ describe('var-studio sample (spawned)', () => {
     expect(records).toHaveLength(36);
     expect(records[13]).toMatchObject({ class: 1, index: 1, seed: imageSeedFor(11, 1, 1), file: 'c0001-i000001.png', settings: { cfg: 1.5, topP: 0.96, moreSmooth: false } });
     expect(records[13].model.sha256).toMatch(/^[0-9a-f]{64}$/);
+    // each PNG's settings record names the precision each graph ran in (the tiny bundle has only fp32)
+    const meta = JSON.parse(readPngText(readFileSync(join(whole, 'c0001-i000001.png')))['var-studio']);
+    expect(meta.precision).toEqual({ transformer: 'fp32', fhatStep: 'fp32', encoder: 'fp32', decoder: 'fp32', preview: 'fp32' });
     // npz row g = class-major, index-minor; it equals the PNG's pixels
     expect(python(`import numpy as np; from PIL import Image
 a = np.load('${wholeNpz}')['arr_0']

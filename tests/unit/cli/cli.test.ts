@@ -151,3 +151,41 @@ describe('var-studio CLI (spawned)', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { code: 'missing-bundle' } });
   });
 });
+
+describe('the precision in CLI settings records (spawned, embedded model)', () => {
+  const pixels = async (file: string) => Buffer.from((await decodeImage(readFileSync(file))).data);
+  it('generate records the precision of each graph; --from regenerates at it, and warns when told another one', async () => {
+    const made = join(tmp, 'dq8.png');
+    const r = cli('generate', '--provider', 'cpu', '--precision', 'dq8', '--class', '2', '--seed', '31', '--out', made, '--quiet');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/on cpu \(dq8\)/);
+    const meta = JSON.parse(readPngText(readFileSync(made))['var-studio']);
+    expect(meta.precision).toEqual({ transformer: 'dq8', fhatStep: 'fp32', encoder: 'fp32', decoder: 'fp32', preview: 'fp32' });
+
+    // No --precision: the recorded one is used, the same pixels come back, nothing is warned.
+    const again = join(tmp, 'dq8-again.png');
+    const same = cli('generate', '--provider', 'cpu', '--from', made, '--out', again, '--json', '--quiet');
+    expect(same.code).toBe(0);
+    expect(JSON.parse(same.stdout)).toMatchObject({ precision: 'dq8', seed: 31, classIndices: [2] });
+    expect(same.stderr).not.toMatch(/warning/);
+    expect((await pixels(again)).equals(await pixels(made))).toBe(true);
+
+    // --precision fp32 wins, and stderr says in one line that the image will differ.
+    const other = join(tmp, 'fp32-from-dq8.png');
+    const diff = cli('generate', '--provider', 'cpu', '--precision', 'fp32', '--from', made, '--out', other, '--quiet');
+    expect(diff.code).toBe(0);
+    const warnings = diff.stderr.split('\n').filter((l) => l.startsWith('var-studio: warning:'));
+    expect(warnings).toEqual(['var-studio: warning: Made with dq8; the model runs fp32 here, so the image will differ.']);
+    expect(JSON.parse(readPngText(readFileSync(other))['var-studio']).precision.transformer).toBe('fp32');
+  }, 120_000);
+
+  it('--from refuses an image without a settings record, and info / doctor name the precision in use', async () => {
+    const plain = join(tmp, 'plain.png');
+    writeFileSync(plain, await encodePng({ width: 2, height: 2, data: new Uint8Array(12) }));
+    expectRefusal(cli('generate', '--provider', 'cpu', '--from', plain, '--out', join(tmp, 'x.png')), /--from .*no VAR Studio settings record/);
+    const info = JSON.parse(cli('info', '--provider', 'cpu', '--precision', 'dq8', '--json').stdout);
+    expect(info).toMatchObject({ precision: 'dq8', precisionText: 'dq8', graphPrecisions: { transformer: 'dq8', decoder: 'fp32' } });
+    const doctor = cli('doctor', '--provider', 'cpu', '--precision', 'dq8');
+    expect(doctor.stdout).toMatch(/^precision in use: dq8$/m);
+  }, 120_000);
+});

@@ -7,13 +7,13 @@ import type { GalleryEntryMsg } from '../../../src/shared/contract';
 
 const sampling = { cfg: 1.5, topK: 0, topP: 1, moreSmooth: false };
 
-function entry(id: string, createdAt: string, pixel = 7): GalleryEntryMsg {
+function entry(id: string, createdAt: string, pixel = 7, precision?: { transformer: 'dq8'; decoder: 'fp32' }): GalleryEntryMsg {
   return {
     id, jobId: id.replace(/-\d+$/, ''), indexInBatch: Number(id.split('-').at(-1)), origin: 'generated', createdAt,
     image: { width: 1, height: 1, data: Uint8Array.of(pixel, 2, 3) }, scalePreviews: [], tokens: [Int32Array.of(5, 9)], patchNums: [1],
     settings: {
       format: 'var-studio-settings', version: 2, model: { id: 'm', name: 'm', title: 'M', resolution: 1 }, classIndex: null,
-      resolvedClassIndex: 1, className: 'Bag', seed: 4, sampling, createdAt,
+      resolvedClassIndex: 1, className: 'Bag', seed: 4, sampling, createdAt, ...(precision ? { precision } : {}),
     },
   };
 }
@@ -24,7 +24,7 @@ describe('GalleryStore', () => {
   it('keeps entries across store instances (a restart), newest first, with exact pixels and tokens', async () => {
     const dir = dataDir();
     await new GalleryStore(dir).add([entry('job-a-0', '2026-11-30T10:00:00Z')]);
-    await new GalleryStore(dir).add([entry('job-b-0', '2026-12-01T10:00:00Z', 200)]);
+    await new GalleryStore(dir).add([entry('job-b-0', '2026-12-01T10:00:00Z', 200, { transformer: 'dq8', decoder: 'fp32' })]);
     const { entries, total } = await new GalleryStore(dir).list(0, 50);
     expect(total).toBe(2);
     expect(entries.map((e) => e.id)).toEqual(['job-b-0', 'job-a-0']);
@@ -32,6 +32,9 @@ describe('GalleryStore', () => {
     expect(entries[0].tokens[0]).toBeInstanceOf(Int32Array);
     expect([...entries[0].tokens[0]]).toEqual([5, 9]);
     expect(entries[0].settings?.className).toBe('Bag');
+    // the precision each graph ran in comes back with the entry; an entry saved without one still opens
+    expect(entries[0].settings?.precision).toEqual({ transformer: 'dq8', decoder: 'fp32' });
+    expect(entries[1].settings?.precision).toBeUndefined();
   });
 
   it('pages, replaces an entry with the same id, deletes and clears', async () => {

@@ -1,8 +1,8 @@
 // The Generate workspace's state and actions: the run in flight (through the shared job runner), the
 // gallery of results, what the main view shows, export and opening image files.
-import type { EventOf, ExportFormat, GenerateSettings, ImageSettings, StudioEvent } from '../../../shared/contract';
+import type { EventOf, ExportFormat, GenerateSettings, ImageSettings, PrecisionName, StudioEvent } from '../../../shared/contract';
 import { GALLERY_LIMITS, LIMITS, sameSampling } from '../../../shared/contract';
-import { describeSettings } from '../../../shared/settings';
+import { describeSettings, precisionMismatchNote } from '../../../shared/settings';
 import type { StudioApp } from '../state/app.svelte';
 import { downloadBytes, randomSeed, sameImage } from '../image';
 import { Gallery, PAGE_LIMIT, type GalleryEntry } from './gallery.svelte';
@@ -307,7 +307,8 @@ export class GenerateSession {
         model: { id: model.id, name: model.name, title: model.title, resolution: model.resolution },
         classIndex: used.classIndex, resolvedClassIndex: e.classIndices[b], className: this.app.className(e.classIndices[b]),
         seed: e.seeds[b], sampling: used.sampling,
-        ...(used.prefix ? { prefix: used.prefix } : {}), createdAt,
+        ...(used.prefix ? { prefix: used.prefix } : {}),
+        precision: model.graphPrecisions ?? { transformer: model.precision }, createdAt,
       };
       const entry: GalleryEntry = {
         id: `${e.jobId}-${b}`, jobId: e.jobId, indexInBatch: b, origin: 'generated', createdAt, image, tokensModelId: model.id,
@@ -362,6 +363,35 @@ export class GenerateSession {
       x.applySampling(s.sampling);
       x.prefix = s.prefix ?? null;
     });
+    this.checkPrecision(s);
+  }
+
+  /** Says so (without blocking) when the loaded model runs other precisions than the image was made with. */
+  private checkPrecision(s: ImageSettings): void {
+    const model = this.app.model;
+    if (!model || model.id !== s.model.id) return;
+    const note = precisionMismatchNote(s.precision, model.graphPrecisions ?? { transformer: model.precision });
+    if (!note) return;
+    const want = s.precision?.transformer ?? 'fp32';
+    if (want !== 'fp32' && !model.precisions.includes(want)) {
+      this.app.toasts.notice('Different precision', `${note} This bundle has no ${want} variant.`);
+      return;
+    }
+    this.app.toasts.notice('Different precision', `${note} Load it at ${want}?`, { label: `Load at ${want}`, run: () => void this.reloadAt(want, s) });
+  }
+
+  /** Reloads the model at the precision a record was made with, then checks again (a graph may still differ). */
+  private async reloadAt(precision: PrecisionName, s: ImageSettings): Promise<void> {
+    const app = this.app;
+    const model = app.model;
+    if (!model) return;
+    const before = app.precision;
+    app.precision = precision;
+    if (!(await app.loadModel(model.id, { applyDefaults: false }))) {
+      app.precision = before;
+      return;
+    }
+    this.checkPrecision(s);
   }
 
   // ---------- export / open ----------

@@ -3,7 +3,10 @@ import type { ErrorInfo } from '../../../shared/contract';
 import { StudioCallError } from '../studio/studio';
 import { toErrorInfo } from '../../../shared/errors';
 
-export interface Toast { id: number; kind: 'error' | 'info'; title: string; message: string; hint: string }
+/** A button on a toast; pressing it runs `run` and closes the toast. */
+export interface ToastAction { label: string; run: () => void }
+
+export interface Toast { id: number; kind: 'error' | 'info'; title: string; message: string; hint: string; action?: ToastAction }
 
 let nextId = 1;
 
@@ -22,6 +25,11 @@ export class Toasts {
   info(title: string, message: string, ttlMs = 5000): void {
     const id = this.push({ kind: 'info', title, message, hint: '' });
     setTimeout(() => this.dismiss(id), ttlMs);
+  }
+
+  /** A notice that stays until the user dismisses it or presses its action (it blocks nothing). */
+  notice(title: string, message: string, action?: ToastAction): void {
+    this.push({ kind: 'info', title, message, hint: '', ...(action ? { action } : {}) });
   }
 
   private push(t: Omit<Toast, 'id'>): number {
