@@ -74,7 +74,7 @@ describe('importCheckpoints in the importer worker', () => {
   }, 300_000);
 
   it('an abort stops it with the importer\'s own aborted error and leaves no half-written folder', async () => {
-    const cancelAt = (run: typeof inProcess, out: string) => {
+    const cancelAt = (run: (o: Parameters<typeof inProcess>[0]) => Promise<unknown>, out: string) => {
       const controller = new AbortController();
       return run({ ...options(out), signal: controller.signal, onProgress: () => controller.abort() });
     };
