@@ -20,7 +20,7 @@ export interface ImageIo {
   openCanvasImage: typeof openCanvasImage;
 }
 
-const ROLE_NAMES: Record<WorkerRole, string> = { engine: 'worker', 'image-codecs': 'image worker', importer: 'importer worker' };
+const ROLE_NAMES: Record<WorkerRole, string> = { engine: 'engine worker', 'image-codecs': 'engine image worker', importer: 'checkpoint importer' };
 
 interface Pending {
   resolve(value: unknown): void;
@@ -50,7 +50,7 @@ export class EngineWorker {
     channel.onExit((why) => {
       if (this.channel !== channel) return;
       this.channel = null;
-      const error = new EngineError('worker-exited', `The engine ${ROLE_NAMES[this.role]} stopped (${why}); it is started again on the next request.`);
+      const error = new EngineError('worker-exited', `The ${ROLE_NAMES[this.role]} stopped (${why}); it is started again on the next request.`);
       for (const p of this.pending.values()) p.reject(error);
       this.pending.clear();
       for (const l of this.exitListeners) l();

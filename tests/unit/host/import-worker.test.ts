@@ -4,6 +4,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EngineError } from '../../../src/engine/api';
 import { ImportError, type ImportProgress, importCheckpoints } from '../../../src/engine/import/index';
 import { threadChannel, type WorkerRole } from '../../../src/host/engine-worker/channel';
 import { EngineWorker } from '../../../src/host/engine-worker/worker-engine';
@@ -88,6 +89,22 @@ describe('importCheckpoints in the importer worker', () => {
     const early = new AbortController();
     early.abort();
     expect((await failure(inWorker({ ...options(join(tmp, 'worker', 'never')), signal: early.signal }))).code).toBe('aborted');
+  }, 120_000);
+
+  it('an importer that dies mid-import fails the import with worker-exited, and the next import starts a new one', async () => {
+    const own = new EngineWorker('importer');
+    const channel = () => (own as unknown as { channel: { kill(): Promise<void> } | null }).channel;
+    try {
+      // killed while hashing (no ONNX Runtime session is running in the thread then)
+      const err = await own.importer()({ ...options(join(tmp, 'killed', 'b')), onProgress: () => void channel()?.kill() }).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(EngineError);
+      expect((err as EngineError).code).toBe('worker-exited');
+      expect((err as Error).message).toMatch(/^The checkpoint importer stopped \(.+\); it is started again on the next request\.$/);
+      const bad = await failure(own.importer()({ ...options(join(tmp, 'killed', 'c')), varFile: join(tmp, 'no-such.pth') }));
+      expect(bad.code).toBe('missing-file');
+    } finally {
+      await own.terminate();
+    }
   }, 120_000);
 
   it('a malformed checkpoint gives the same typed error (code, message, file, key) as in this thread', async () => {
