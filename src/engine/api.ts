@@ -2,7 +2,7 @@
  * The part of the engine's public API that loads no native code (no onnxruntime): errors, manifest facts and
  * paths. A host whose engine runs in a worker imports only this, so its own process never loads onnxruntime.
  */
-export { defaultModelDir, setAppRoot } from './app-root';
+export { appRootSetting, defaultModelDir, setAppRoot } from './app-root';
 export type { GenerateRequest, EditRequest, EngineEvent, EngineOptions } from './engine';
 export { BundleError, EngineError, isAbortError } from './errors';
 export type { Manifest, Precision } from './manifest';

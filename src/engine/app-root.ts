@@ -12,6 +12,11 @@ export function setAppRoot(dir: string | null): void {
   appRootOverride = dir;
 }
 
+/** The folder set by setAppRoot, or null: a worker that resolves the same defaults is given it. */
+export function appRootSetting(): string | null {
+  return appRootOverride;
+}
+
 /** The embedded default model: <repo>/models/var-fashion-32 (also right for the electron-vite out/main layout). */
 export function defaultModelDir(): string {
   if (appRootOverride) return join(appRootOverride, 'models', 'var-fashion-32');

@@ -48,11 +48,11 @@ export interface StudioHostOptions {
   pickCheckpointFiles?(session: StudioSession): Promise<{ varFile: string; vaeFile: string } | null>;
   /** Told when a job failed on a GPU provider and the model was reloaded on the CPU (Electron logs it and tells the user). */
   onProviderFallback?(failed: ProviderName, error: string): void;
-  /** Run the engine and the image decoders/encoders in workers, so the main thread never stalls (default off). */
+  /** Run the engine, the image decoders/encoders and checkpoint import in workers, so the main thread never stalls (default off). */
   engineInWorker?: boolean;
   /**
    * How a worker is started (default: a worker thread). Electron's main passes utility processes, so
-   * untrusted images and bundles are never parsed in its own unsandboxed process.
+   * untrusted images, bundles and checkpoints are never parsed in its own unsandboxed process.
    */
   openWorker?: OpenChannel;
 }
@@ -66,8 +66,11 @@ interface RunningJob {
 
 export class StudioHost {
   private engine: { id: string; engine: HostEngine; info: LoadedModel; precisionAsked: PrecisionName | 'auto' } | null = null;
-  /** The engine's worker and a second one for image decode/encode, so a decode never waits behind a job. */
-  private readonly workers: { engine: EngineWorker; io: EngineWorker } | null;
+  /**
+   * The engine's worker, one for image decode/encode (a decode never waits behind a job) and one for checkpoint
+   * import (minutes of parsing and quantizing must hold up neither), each started on first use.
+   */
+  private readonly workers: { engine: EngineWorker; io: EngineWorker; importer: EngineWorker } | null;
   private readonly io: ImageIo;
   private loading: Promise<LoadedModel> | null = null;
   private job: RunningJob | null = null;
@@ -83,7 +86,9 @@ export class StudioHost {
   private disposed = false;
 
   constructor(private readonly opts: StudioHostOptions) {
-    this.workers = opts.engineInWorker ? { engine: new EngineWorker('engine', opts.openWorker), io: new EngineWorker('image-codecs', opts.openWorker) } : null;
+    this.workers = opts.engineInWorker
+      ? { engine: new EngineWorker('engine', opts.openWorker), io: new EngineWorker('image-codecs', opts.openWorker), importer: new EngineWorker('importer', opts.openWorker) }
+      : null;
     // in process, the codecs (sharp) load on first use, so a host whose codecs run in a worker never loads them
     this.io = this.workers ? this.workers.io.imageIo() : lazyImageIo();
     this.workers?.engine.onExit(() => this.engineLost());
@@ -280,7 +285,10 @@ export class StudioHost {
   /** The model manager, opened on first use; its status events go to every session. */
   private models(): Promise<ModelManager> {
     // VAR_STUDIO_MODEL_CATALOG replaces the official catalogue (mirrors, tests), as in the CLI
-    this.manager ??= catalogFromEnv().then((catalog) => ModelManager.open({ catalog, ...this.opts.modelManager, modelsDir: this.opts.catalog.userModelsDir })).then((m) => {
+    this.manager ??= catalogFromEnv().then((catalog) => ModelManager.open({
+      catalog, ...this.opts.modelManager, modelsDir: this.opts.catalog.userModelsDir,
+      importCheckpoints: this.opts.modelManager?.importCheckpoints ?? this.workers?.importer.importer(),
+    })).then((m) => {
       m.on((e) => {
         const event = modelEvent(e);
         for (const s of this.sessions.values()) s.emit(event);
@@ -401,7 +409,7 @@ export class StudioHost {
     await this.idle();
     await this.engine?.engine.dispose();
     this.engine = null;
-    await Promise.all([this.workers?.engine.terminate(), this.workers?.io.terminate()]);
+    await Promise.all([this.workers?.engine.terminate(), this.workers?.io.terminate(), this.workers?.importer.terminate()]);
   }
 }
 

@@ -1,11 +1,11 @@
 // The engine workers of the Electron app run as utility processes, not as threads of this unsandboxed main
-// process: a hostile image or bundle is parsed there, and a crash or out-of-memory kill ends only that child.
+// process: a hostile image, bundle or checkpoint is parsed there, and a crash or out-of-memory kill ends only that child.
 import { existsSync } from 'node:fs';
 import { utilityProcess, type UtilityProcess } from 'electron';
 import type { EngineChannel, OpenChannel, WorkerRole } from '../host/engine-worker/channel';
 import { StudioError } from '../shared/errors';
 
-const SERVICE_NAMES: Record<WorkerRole, string> = { engine: 'VAR Studio engine', 'image-codecs': 'VAR Studio image codecs' };
+const SERVICE_NAMES: Record<WorkerRole, string> = { engine: 'VAR Studio engine', 'image-codecs': 'VAR Studio image codecs', importer: 'VAR Studio importer' };
 
 /** Environment variables that would change how the child's Node starts; the child needs none of them. */
 const DROPPED_ENV = ['NODE_OPTIONS', 'ELECTRON_RUN_AS_NODE', 'NODE_PATH'];

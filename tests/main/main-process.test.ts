@@ -2,13 +2,14 @@
 // (tests/electron-standin/electron.ts, wired by the alias in vitest.config.ts): window hardening, the IPC
 // handlers, settings and window state on disk, the engine in its own utility processes, and quitting in
 // the middle of a generation.
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { BUILT_MAIN, ROOT, ensureBuilt } from '../packaging/built-app';
+import { writeSmallPair } from '../unit/host/small-pair';
 
 type Standin = typeof import('../electron-standin/electron');
 let electron: Standin;
@@ -203,6 +204,38 @@ describe('main process under the electron stand-in', () => {
     expect(after).not.toBe(before);
     expect(nativeLibraries(process.pid).filter((l) => ONNXRUNTIME.test(l))).toEqual([]);
   }, 120_000);
+
+  it.runIf(process.platform === 'linux')('imports checkpoints in the importer utility process; the main process parses none of it', async () => {
+    const handle = electron.standin.handlers.get('studio:request')!;
+    const sender = electron.standin.windows[0]!.webContents;
+    const port = electron.standin.ports.at(-1)!;
+    const modelsDir = path.join(userData, 'models');
+    const pair = writeSmallPair(path.join(userData, 'pair'));
+    mkdirSync(modelsDir, { recursive: true });
+    copyFileSync(pair.varFile, path.join(modelsDir, 'small_var.pth'));
+    copyFileSync(pair.vaeFile, path.join(modelsDir, 'small_vae.pth'));
+    writeFileSync(path.join(modelsDir, 'broken_var.pth'), 'not a checkpoint');
+    // the small pair's graph templates; the importer process is started on the first import and inherits this
+    process.env.VAR_STUDIO_GRAPH_TEMPLATES = pair.templatesDir;
+    try {
+      const bad = (await handle(eventFrom(ownPage, sender), { kind: 'models.import', params: { varFile: 'broken_var.pth', vaeFile: 'small_vae.pth', name: 'broken' } })) as { ok: boolean; error: { code: string; message: string } };
+      expect(bad).toMatchObject({ ok: false, error: { code: 'not-checkpoint' } });
+      expect(bad.error.message).toMatch(/broken_var\.pth/);
+      const good = (await handle(eventFrom(ownPage, sender), { kind: 'models.import', params: { varFile: 'small_var.pth', vaeFile: 'small_vae.pth', name: 'small' } })) as { ok: boolean; result: { dir: string } };
+      expect(good, JSON.stringify(good).slice(0, 500)).toMatchObject({ ok: true, result: { dir: path.join(modelsDir, 'small') } });
+    } finally {
+      delete process.env.VAR_STUDIO_GRAPH_TEMPLATES;
+    }
+    expect(JSON.parse(readFileSync(path.join(modelsDir, 'small', 'manifest.json'), 'utf8'))).toMatchObject({ name: 'small' });
+    expect(port.received.filter((e: { type: string; name?: string }) => e.type === 'models.import-progress' && e.name === 'small').map((e: { phase: string | null }) => e.phase)).toContain('preview');
+    const importer = utility('VAR Studio importer');
+    expect(importer.pid).not.toBe(process.pid);
+    expect(importer.modulePath).toBe(path.join(ROOT, 'out', 'main', 'engine-worker.js'));
+    expect(importer.options).toMatchObject({ stdio: ['ignore', 'inherit', 'inherit'], execArgv: [] });
+    // the preview fit runs the decoder in ONNX Runtime: it is mapped in the importer, never in main
+    expect(nativeLibraries(importer.pid!).some((l) => ONNXRUNTIME.test(l))).toBe(true);
+    expect(nativeLibraries(process.pid).filter((l) => ONNXRUNTIME.test(l))).toEqual([]);
+  }, 300_000);
 
   it('Help → Open Log File opens the log in the user-data folder', async () => {
     menuItem(['help', 'Open Log File']).click!();

@@ -9,15 +9,18 @@
  * Pulls run one at a time (a queue): the shared VQVAE is then downloaded once, and bandwidth is not split.
  */
 import { mkdir, readFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Dispatcher } from 'undici';
-import type { ImportOptions, ImportProgress } from '../../engine/import/index';
+import type { ImportProgress } from '../../engine/import/index';
+import { type ImportCheckpoints, loadImporter } from './importer';
 import { Download, type DownloadOptions, discardPartial, partPath, partialProgress } from '../downloads/download';
 import { DownloadError } from '../downloads/errors';
 import { formatBytes } from '../downloads/rate';
 import {
   type Catalog, type CatalogEntry, type VarEntry, type VqvaeEntry, baseUrlFromEnv, fileUrl, officialCatalog, sizeOf, varEntries,
 } from './catalog';
+
+export { type ImportCheckpoints, loadImporter } from './importer';
 
 export type ModelStatus =
   | { state: 'not-downloaded' }
@@ -52,8 +55,6 @@ export type ManagerEvent =
   | { type: 'status'; name: string; status: ModelStatus }
   | { type: 'import-progress'; name: string; phase: string | null; fraction: number | null };
 
-/** The bundle assembler (src/engine/import): checkpoints in, bundle folder out. */
-export type ImportCheckpoints = (opts: ImportOptions) => Promise<unknown>;
 
 export interface ModelManagerOptions {
   modelsDir: string;
@@ -112,15 +113,6 @@ async function folderSize(dir: string): Promise<number | null> {
     total += e.isDirectory() ? ((await folderSize(path)) ?? 0) : ((await fileSize(path)) ?? 0);
   }
   return total;
-}
-
-/** The bundle assembler, imported on first use so that listing models never loads ONNX or the readers. */
-export async function loadImporter(env: NodeJS.ProcessEnv = process.env): Promise<ImportCheckpoints> {
-  const { importCheckpoints, defaultTemplatesDir } = await import('../../engine/import/index');
-  // VAR_STUDIO_GRAPH_TEMPLATES: graph templates of other architectures (tests' small models, a mirror's fine-tunes);
-  // the class names still come from the app's resources
-  const templatesDir = env.VAR_STUDIO_GRAPH_TEMPLATES?.trim();
-  return templatesDir ? (o) => importCheckpoints({ templatesDir: resolve(templatesDir), resourcesDir: dirname(defaultTemplatesDir()), ...o }) : importCheckpoints;
 }
 
 interface Active {

@@ -18,8 +18,8 @@ export interface EngineChannel {
   kill(): Promise<void>;
 }
 
-/** Which worker a channel serves: the engine's jobs, or image decode/encode. */
-export type WorkerRole = 'engine' | 'image-codecs';
+/** Which worker a channel serves: the engine's jobs, image decode/encode, or checkpoint import. */
+export type WorkerRole = 'engine' | 'image-codecs' | 'importer';
 
 /** Opens a new channel (a fresh thread or process) for one role. */
 export type OpenChannel = (role: WorkerRole) => EngineChannel;

@@ -1,8 +1,10 @@
-// The engine worker: runs VarEngine and the image decoders/encoders off the host's main thread, so a long job
-// or decode never stalls the event loop that answers cancel and other windows. It runs as a worker thread
-// (worker_threads' parentPort) or as an Electron utility process (process.parentPort, messages as { data }).
+// The engine worker: runs VarEngine, the image decoders/encoders and the checkpoint importer off the host's main
+// thread, so a long job, decode or import never stalls the event loop that answers cancel and other windows. It
+// runs as a worker thread (worker_threads' parentPort) or as an Electron utility process (process.parentPort).
 import { parentPort } from 'node:worker_threads';
+import { setAppRoot } from '../../engine/api';
 import { VarEngine, type EditRequest, type GenerateRequest, type Precision, type ProviderName, type RgbImage } from '../../engine/index';
+import { loadImporter } from '../catalog/importer';
 import { encodeDocumentExport, encodeExport, inspectImage, openCanvasImage } from '../image-io';
 import { serializeError, transferables, type FromWorker, type IoFunction, type ToWorker } from './protocol';
 
@@ -73,6 +75,19 @@ async function handle(msg: ToWorker): Promise<void> {
           : engine.edit(msg.request as EditRequest, controller.signal);
         for await (const event of events) post({ id: msg.id, type: 'event', event: ownBuffers(event) }, true);
         post({ id: msg.id, type: 'end' });
+      } finally {
+        runs.delete(msg.id);
+      }
+      return;
+    }
+    case 'import': {
+      const controller = new AbortController();
+      runs.set(msg.id, controller);
+      try {
+        if (msg.appRoot) setAppRoot(msg.appRoot);
+        const importCheckpoints = await loadImporter();
+        const value = await importCheckpoints({ ...msg.options, signal: controller.signal, onProgress: (event) => post({ id: msg.id, type: 'event', event: { ...event } }) });
+        post({ id: msg.id, type: 'result', value });
       } finally {
         runs.delete(msg.id);
       }

@@ -1,9 +1,13 @@
 // Messages between the host and the engine worker thread, and the typed errors re-created on the host side.
 import { BundleError, EngineError, ImportError } from '../../engine/api';
+import type { ImportOptions } from '../../engine/import/index';
 import { StudioError } from '../../shared/errors';
 
 /** The image-io calls the worker runs (decoders and encoders of ./image-io). */
 export type IoFunction = 'encodeExport' | 'encodeDocumentExport' | 'inspectImage' | 'openCanvasImage';
+
+/** The importer's options as they cross to the worker: progress comes back as events, cancel as a message. */
+export type WorkerImportOptions = Omit<ImportOptions, 'onProgress' | 'signal'>;
 
 export type ToWorker =
   | { op: 'create'; id: number; dir: string; options: { provider?: string; threads?: number; precision?: string } }
@@ -11,7 +15,9 @@ export type ToWorker =
   | { op: 'run'; id: number; engine: number; kind: 'generate' | 'edit'; request: unknown }
   | { op: 'cancel'; id: number }
   | { op: 'dispose'; id: number; engine: number }
-  | { op: 'io'; id: number; fn: IoFunction; args: unknown[] };
+  | { op: 'io'; id: number; fn: IoFunction; args: unknown[] }
+  /** `appRoot`: the host's setAppRoot folder, so the worker finds the same graph templates and class names. */
+  | { op: 'import'; id: number; options: WorkerImportOptions; appRoot: string | null };
 
 export type FromWorker =
   | { id: number; type: 'result'; value: unknown }

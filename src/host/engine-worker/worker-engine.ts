@@ -1,7 +1,9 @@
 // WorkerEngine: a drop-in proxy for the parts of VarEngine and image-io the host uses, running them in a
 // worker thread (./entry.ts). Pixel buffers travel as transferred ArrayBuffers; an AbortSignal becomes a
 // cancel message; errors come back as the same typed errors (class, code and message kept).
-import { EngineError, type EngineEvent, type EditRequest, type GenerateRequest, type Precision, type ProviderName, type RgbImage } from '../../engine/api';
+import { EngineError, appRootSetting, type EngineEvent, type EditRequest, type GenerateRequest, type Precision, type ProviderName, type RgbImage } from '../../engine/api';
+import type { ImportProgress } from '../../engine/import/index';
+import type { ImportCheckpoints } from '../catalog/importer';
 import type { VarEngine } from '../../engine/index';
 import type { encodeDocumentExport, encodeExport, inspectImage, openCanvasImage } from '../image-io';
 import { reviveError, type FromWorker, type IoFunction, type ToWorker } from './protocol';
@@ -17,6 +19,8 @@ export interface ImageIo {
   inspectImage: typeof inspectImage;
   openCanvasImage: typeof openCanvasImage;
 }
+
+const ROLE_NAMES: Record<WorkerRole, string> = { engine: 'engine worker', 'image-codecs': 'engine image worker', importer: 'checkpoint importer' };
 
 interface Pending {
   resolve(value: unknown): void;
@@ -46,7 +50,7 @@ export class EngineWorker {
     channel.onExit((why) => {
       if (this.channel !== channel) return;
       this.channel = null;
-      const error = new EngineError('worker-exited', `The engine ${this.role === 'engine' ? 'worker' : 'image worker'} stopped (${why}); it is started again on the next request.`);
+      const error = new EngineError('worker-exited', `The ${ROLE_NAMES[this.role]} stopped (${why}); it is started again on the next request.`);
       for (const p of this.pending.values()) p.reject(error);
       this.pending.clear();
       for (const l of this.exitListeners) l();
@@ -84,6 +88,24 @@ export class EngineWorker {
       encodeExport: call('encodeExport'), encodeDocumentExport: call('encodeDocumentExport'),
       inspectImage: call('inspectImage'), openCanvasImage: call('openCanvasImage'),
     } as ImageIo;
+  }
+
+  /**
+   * importCheckpoints run in this worker: the options are copied across, progress comes back as events and
+   * an abort of `signal` becomes a cancel message, so it fails with the importer's own aborted error.
+   */
+  importer(): ImportCheckpoints {
+    return async ({ onProgress, signal, ...options }) => {
+      const req = this.request((id) => ({ op: 'import', id, options, appRoot: appRootSetting() }), (e) => onProgress?.(e as ImportProgress));
+      const onAbort = () => this.send({ op: 'cancel', id: req.id });
+      if (signal?.aborted) onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        return await req.done;
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
+      }
+    };
   }
 
   async terminate(): Promise<void> {
