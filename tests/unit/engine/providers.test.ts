@@ -1,3 +1,5 @@
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { VarEngine } from '../../../src/engine/index';
 import { COREML_FLAG_CREATE_MLPROGRAM, PROVIDER_NAMES as ENGINE_PROVIDERS, executionProviderEntry, providerChain, sessionOptions } from '../../../src/engine/providers';
@@ -22,6 +24,11 @@ describe('execution providers', () => {
     // the WebGPU binding throws on any key it does not know, deviceId included: the bare name only
     expect(executionProviderEntry('webgpu', 1)).toBe('webgpu');
     expect(executionProviderEntry('cpu', 1)).toBe('cpu');
+  });
+
+  it('the binding rejects any WebGPU option it does not parse (why WebGPU gets no deviceId)', async () => {
+    await expect(ort.InferenceSession.create(join(TINY_BUNDLE, 'preview.onnx'), { executionProviders: [{ name: 'webgpu', deviceId: 0 } as never], logSeverityLevel: 4 }))
+      .rejects.toThrow(/unrecognized option: 'deviceId'/);
   });
 
   it('session options: the device id reaches CUDA, DirectML runs without memory patterns, CPU options are unchanged', () => {
