@@ -103,6 +103,7 @@ export class VarEngine {
       graphOptimizationLevel: opts.graphOptimizationLevel,
       executionMode: opts.executionMode,
       spinning: opts.spinning,
+      deviceId: opts.deviceId,
     };
     const sessions = await BundleSessions.create(bundle.dir, bundle.manifest, opts.provider ?? 'auto', tuning, opts.precision ?? 'auto');
     const engine = new VarEngine(bundle.dir, bundle.manifest, bundle.codebook, sessions);

@@ -45,6 +45,29 @@ export interface SessionTuning {
    * (measured: tiny bundle 37.6 → 3.8 ms per image with 2 threads; bench/RESULTS.md).
    */
   spinning?: boolean;
+  /** Which GPU the CUDA or DirectML provider uses (default 0); ignored by the other providers (docs/gpu.md). */
+  deviceId?: number;
+}
+
+/**
+ * CoreML flag bit that builds an ML Program (the current Core ML model format, with fp16 and more operators)
+ * instead of a NeuralNetwork (onnxruntime include/onnxruntime/core/providers/coreml/coreml_provider_factory.h).
+ */
+export const COREML_FLAG_CREATE_MLPROGRAM = 0x010;
+
+/**
+ * The `executionProviders` entry per provider, with only the options onnxruntime-node 1.30 parses for it
+ * (js/node/src/session_options_helper.cc, docs/gpu.md): CUDA and DirectML take deviceId only, CoreML takes
+ * coreMlFlags only, WebGPU rejects any key it does not know (deviceId included), CPU takes none.
+ */
+export function executionProviderEntry(provider: ProviderName, deviceId = 0): ort.InferenceSession.ExecutionProviderConfig {
+  switch (provider) {
+    case 'cuda': return { name: 'cuda', deviceId };
+    case 'dml': return { name: 'dml', deviceId };
+    case 'coreml': return { name: 'coreml', coreMlFlags: COREML_FLAG_CREATE_MLPROGRAM };
+    case 'webgpu': return 'webgpu';
+    case 'cpu': return 'cpu';
+  }
 }
 
 let ortLogConfigured = false;
@@ -63,11 +86,13 @@ export function configureOrtLogging(): void {
 export function sessionOptions(provider: ProviderName, tuning: SessionTuning): ort.InferenceSession.SessionOptions {
   configureOrtLogging();
   return {
-    executionProviders: [provider],
+    executionProviders: [executionProviderEntry(provider, tuning.deviceId)],
     graphOptimizationLevel: tuning.graphOptimizationLevel ?? 'all',
     executionMode: tuning.executionMode ?? 'sequential',
     ...(tuning.intraOpNumThreads ? { intraOpNumThreads: tuning.intraOpNumThreads } : {}),
     ...(tuning.interOpNumThreads ? { interOpNumThreads: tuning.interOpNumThreads } : {}),
+    // DirectML cannot run with memory patterns (ORT turns them off with a warning; say it here instead).
+    ...(provider === 'dml' ? { enableMemPattern: false } : {}),
     logSeverityLevel: 3,
     ...(tuning.spinning !== true ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
   };

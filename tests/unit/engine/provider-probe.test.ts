@@ -80,7 +80,8 @@ describe('VAR_STUDIO_PROVIDER_PROBE=off', () => {
       const e = await VarEngine.create(TINY_BUNDLE, { provider: 'cuda' });
       try {
         const tried = create.mock.calls.map((c) => (c[1] as ort.InferenceSession.SessionOptions | undefined)?.executionProviders?.[0]);
-        expect(tried).toContain('cuda');
+        // CUDA is passed with its options ({ name: 'cuda', deviceId }), CPU as a bare name
+        expect(tried.map((p) => (typeof p === 'string' ? p : p?.name))).toContain('cuda');
         expect(e.provider.skipped.map((x) => x.provider)).toEqual(e.provider.inUse === 'cuda' ? [] : ['cuda']);
       } finally {
         await e.dispose();
