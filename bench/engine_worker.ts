@@ -75,12 +75,16 @@ async function main() {
     }
   }
   const K = m.patchNums.length;
+  const sessions = engine.coreContext().sessions;
+  const openGraphs = GRAPH_NAMES.filter((g) => g !== 'encoder' || sessions.encoderOpen);
   const perScale = Array.from({ length: K }, (_, k) => median(withPreview.map((x) => x.perScaleMs[k])));
   const out = {
     model: m.name, resolution: m.resolution, depth: m.transformer.depth, embedDim: m.transformer.embedDim, patchNums: m.patchNums,
     provider: engine.provider.inUse, providerSkipped: engine.provider.skipped, precision: engine.precision.transformer,
-    // bytes of the graph files this engine loaded (the variant's instead of fp32's where one runs)
-    weightBytes: GRAPH_NAMES.map((g) => graphFiles(m, g, engine.precision[g])).reduce((sum, f) => sum + m.files[f.model].bytes + m.files[f.weights].bytes, 0),
+    // bytes of the graph files of the sessions this process had open (the variant's instead of fp32's where one
+    // runs): transformer, fhat_step, decoder and preview; the encoder only once an encode opened it (never here)
+    weightBytes: openGraphs.map((g) => graphFiles(m, g, engine.precision[g])).reduce((sum, f) => sum + m.files[f.model].bytes + m.files[f.weights].bytes, 0),
+    weightGraphs: openGraphs,
     threads: v.threads ? Number(v.threads) : null, opt: v.opt ?? 'all', mode: v.mode ?? 'sequential', spin: v.spin ?? 'default',
     runs, loadMs,
     totalMs: median(withPreview.map((x) => x.totalMs)),

@@ -229,7 +229,8 @@ export async function* runScales(ctx: CoreContext, req: CoreRequest, signal?: Ab
         nextPast[`past_key_${i}`] = out[`present_key_${i}`] as ort.Tensor;
         nextPast[`past_value_${i}`] = out[`present_value_${i}`] as ort.Tensor;
       }
-      past = nextPast;
+      // The last scale's cache is never read: dropping it lets its ~depth·2·N·L·C floats go before the decode.
+      past = k < K - 1 ? nextPast : {};
       logits = (out.logits as ort.Tensor).data as Float32Array;
     }
 

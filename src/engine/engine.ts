@@ -226,7 +226,8 @@ export class VarEngine {
   async encodePlanar(planar: Float32Array, batch: number): Promise<Int32Array[][]> {
     const m = this.manifest;
     const R = m.resolution;
-    const out = await this.sessions.encoder.run({ image: new ort.Tensor('float32', planar, [batch, 3, R, R]) });
+    const encoder = await this.sessions.encoder();
+    const out = await encoder.run({ image: new ort.Tensor('float32', planar, [batch, 3, R, R]) });
     const tok = (out.tokens as ort.Tensor).data as BigInt64Array;
     const { L, begins } = tokenOffsets(m.patchNums);
     const res: Int32Array[][] = [];

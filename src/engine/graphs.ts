@@ -127,29 +127,93 @@ export function graphFiles(m: Manifest, g: GraphName, precision: Precision): { m
   return v ? { model: v.model, weights: v.weights, precision } : { model: m.graphs[g].model, weights: m.graphs[g].weights, precision: 'fp32' };
 }
 
+/** Graphs created on first use: generation never runs the encoder, so only an encode or edit pays its memory. */
+export const LAZY_GRAPHS: readonly GraphName[] = ['encoder'];
+type EagerGraph = Exclude<GraphName, 'encoder'>;
+
+/** Create one graph's session; a graph that fails on CPU is a broken bundle file (BundleError naming it). */
+async function openGraph(dir: string, manifest: Manifest, g: GraphName, precision: Precision, provider: ProviderName, tuning: SessionTuning): Promise<{ session: ort.InferenceSession; ms: number }> {
+  const files = graphFiles(manifest, g, precision);
+  const modelPath = await bundleFilePath(dir, files.model, 'an ONNX graph');
+  try {
+    const t0 = performance.now();
+    const session = await ort.InferenceSession.create(modelPath, sessionOptions(provider, graphTuning(g, tuning)));
+    return { session, ms: performance.now() - t0 };
+  } catch (e) {
+    if (provider === 'cpu') {
+      throw new BundleError('bad-onnx', `${dir}: ${files.model}: expected a loadable ONNX graph (with its weights file ${files.weights}), found an error: ${firstLine(e)}`, dir, files.model);
+    }
+    throw e;
+  }
+}
+
+function checkGraphIo(dir: string, manifest: Manifest, g: GraphName, precision: Precision, session: ort.InferenceSession): void {
+  const contract = graphContracts(manifest)[g];
+  const file = graphFiles(manifest, g, precision).model;
+  checkIo(dir, file, 'input', contract.inputs, session.inputMetadata);
+  checkIo(dir, file, 'output', contract.outputs, session.outputMetadata);
+}
+
 export class BundleSessions {
+  private encoderOpening: Promise<ort.InferenceSession> | null = null;
+
   private constructor(
-    readonly sessions: Record<GraphName, ort.InferenceSession>,
+    private readonly dir: string,
+    private readonly manifest: Manifest,
+    private readonly tuning: SessionTuning,
+    private readonly eager: Record<EagerGraph, ort.InferenceSession>,
     readonly provider: ProviderReport,
-    /** Milliseconds each session took to create with the provider in use (big models: mostly reading weights). */
-    readonly loadMs: Record<GraphName, number>,
-    /** The precision each graph runs in. */
+    /** Milliseconds each session took to create with the provider in use (big models: mostly reading weights);
+     * the encoder's appears once an encode created it. */
+    readonly loadMs: Partial<Record<GraphName, number>>,
+    /** The precision each graph runs (or will run, for one not created yet) in. */
     readonly precision: Record<GraphName, Precision>,
   ) {}
 
-  get transformer() { return this.sessions.transformer; }
-  get fhatStep() { return this.sessions.fhatStep; }
-  get encoder() { return this.sessions.encoder; }
-  get decoder() { return this.sessions.decoder; }
-  get preview() { return this.sessions.preview; }
+  get transformer() { return this.eager.transformer; }
+  get fhatStep() { return this.eager.fhatStep; }
+  get decoder() { return this.eager.decoder; }
+  get preview() { return this.eager.preview; }
+
+  /** Whether the encoder session exists yet (it is created by the first encode). */
+  get encoderOpen(): boolean { return this.encoderOpening !== null; }
 
   /**
-   * Walk the provider chain: with each provider, create all five sessions; the first provider for which
-   * all succeed is used. A graph that fails on CPU is a broken bundle file (BundleError naming it).
+   * The encoder session, created on the first call with the provider in use (CPU if that provider cannot
+   * create it: the encoder's output is tokens, the same on any device) and checked against its contract.
+   */
+  encoder(): Promise<ort.InferenceSession> {
+    this.encoderOpening ??= (async () => {
+      const p = this.precision.encoder;
+      let opened: { session: ort.InferenceSession; ms: number };
+      try {
+        opened = await openGraph(this.dir, this.manifest, 'encoder', p, this.provider.inUse, this.tuning);
+      } catch (e) {
+        if (this.provider.inUse === 'cpu') throw e;
+        opened = await openGraph(this.dir, this.manifest, 'encoder', p, 'cpu', this.tuning);
+      }
+      this.loadMs.encoder = opened.ms;
+      try {
+        checkGraphIo(this.dir, this.manifest, 'encoder', p, opened.session);
+      } catch (e) {
+        await opened.session.release();
+        throw e;
+      }
+      return opened.session;
+    })();
+    // A failed creation is not cached: the next encode tries again (and reports the same error).
+    this.encoderOpening.catch(() => { this.encoderOpening = null; });
+    return this.encoderOpening;
+  }
+
+  /**
+   * Walk the provider chain: with each provider, create the sessions a generation needs (the encoder waits
+   * for its first use); the first provider for which all succeed is used.
    */
   static async create(dir: string, manifest: Manifest, requested: ProviderName | 'auto', tuning: SessionTuning, precision: Precision | 'auto' = 'auto', probeEnv: () => ProbeEnvironment = currentEnvironment): Promise<BundleSessions> {
     const chain = providerChain(requested);
     const skipped: ProviderReport['skipped'] = [];
+    const eagerGraphs = GRAPH_NAMES.filter((g): g is EagerGraph => !LAZY_GRAPHS.includes(g));
     for (const provider of chain) {
       // A provider whose libraries are not there is not tried: onnxruntime would only fail (and log) loading them.
       // VAR_STUDIO_PROVIDER_PROBE=off tries every provider anyway (for a set-up the probe misjudges).
@@ -158,25 +222,15 @@ export class BundleSessions {
         skipped.push({ provider, reason: probe.reason ?? `${provider} cannot run here` });
         continue;
       }
-      const opened: Partial<Record<GraphName, ort.InferenceSession>> = {};
-      const loadMs: Partial<Record<GraphName, number>> = {};
       const used = {} as Record<GraphName, Precision>;
+      for (const g of GRAPH_NAMES) used[g] = graphFiles(manifest, g, choosePrecision(manifest, precision, provider, dir, g)).precision;
+      const opened: Partial<Record<EagerGraph, ort.InferenceSession>> = {};
+      const loadMs: Partial<Record<GraphName, number>> = {};
       try {
-        for (const g of GRAPH_NAMES) {
-          const files = graphFiles(manifest, g, choosePrecision(manifest, precision, provider, dir, g));
-          const file = files.model;
-          used[g] = files.precision;
-          const modelPath = await bundleFilePath(dir, file, 'an ONNX graph');
-          try {
-            const t0 = performance.now();
-            opened[g] = await ort.InferenceSession.create(modelPath, sessionOptions(provider, graphTuning(g, tuning)));
-            loadMs[g] = performance.now() - t0;
-          } catch (e) {
-            if (provider === 'cpu') {
-              throw new BundleError('bad-onnx', `${dir}: ${file}: expected a loadable ONNX graph (with its weights file ${files.weights}), found an error: ${firstLine(e)}`, dir, file);
-            }
-            throw e;
-          }
+        for (const g of eagerGraphs) {
+          const o = await openGraph(dir, manifest, g, used[g], provider, tuning);
+          opened[g] = o.session;
+          loadMs[g] = o.ms;
         }
       } catch (e) {
         await Promise.all(Object.values(opened).map((s) => s!.release()));
@@ -184,25 +238,23 @@ export class BundleSessions {
         skipped.push({ provider, reason: firstLine(e) });
         continue;
       }
-      const sessions = opened as Record<GraphName, ort.InferenceSession>;
-      const contracts = graphContracts(manifest);
+      const sessions = opened as Record<EagerGraph, ort.InferenceSession>;
       try {
-        for (const g of GRAPH_NAMES) {
-          const file = graphFiles(manifest, g, used[g]).model;
-          checkIo(dir, file, 'input', contracts[g].inputs, sessions[g].inputMetadata);
-          checkIo(dir, file, 'output', contracts[g].outputs, sessions[g].outputMetadata);
-        }
+        for (const g of eagerGraphs) checkGraphIo(dir, manifest, g, used[g], sessions[g]);
       } catch (e) {
         await Promise.all(Object.values(sessions).map((s) => s.release()));
         throw e;
       }
-      return new BundleSessions(sessions, { inUse: provider, requested, skipped }, loadMs as Record<GraphName, number>, used);
+      return new BundleSessions(dir, manifest, tuning, sessions, { inUse: provider, requested, skipped }, loadMs, used);
     }
     // Only reachable if CPU itself failed for a non-bundle reason.
     throw new BundleError('no-provider', `${dir}: no execution provider could run this bundle: ${skipped.map((s) => `${s.provider}: ${s.reason}`).join('; ')}`, dir);
   }
 
   async release(): Promise<void> {
-    await Promise.all(Object.values(this.sessions).map((s) => s.release()));
+    const encoder = this.encoderOpening?.catch(() => null);
+    await Promise.all(Object.values(this.eager).map((s) => s.release()));
+    const e = await encoder;
+    if (e) await e.release();
   }
 }

@@ -172,7 +172,7 @@ describe('encoder (encoder.json): token maps identical, tensors within 1e-4 rela
     const d = fx('encoder.json');
     const toks = (await engine.encodePlanar(f32(d.image), 1))[0];
     toks.forEach((t, k) => expect(Array.from(t)).toEqual(d.tokens[k][0]));
-    const out = await engine.coreContext().sessions.encoder.run({ image: new ort.Tensor('float32', f32(d.image), d.image.shape) });
+    const out = await (await engine.coreContext().sessions.encoder()).run({ image: new ort.Tensor('float32', f32(d.image), d.image.shape) });
     expect(relErr((out.f as ort.Tensor).data as Float32Array, d.f.data)).toBeLessThanOrEqual(1e-4);
     const forced = [toks.map((tokens) => ({ tokens, keep: null }))];
     const { done } = await runCore([3], [new Xoshiro128(0)], { cfg: 1, topK: 0, topP: 0, moreSmooth: false }, forced);
