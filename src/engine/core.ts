@@ -219,8 +219,9 @@ export async function* runScales(ctx: CoreContext, req: CoreRequest, signal?: Ab
     } else {
       const feeds = { labels: labelsT, token_input: tokenInput, begin: new ort.Tensor('int64', BigInt64Array.of(BigInt(begins[k])), [1]), ...past };
       past = {}; // the feeds hold the only reference, so the old cache can go as soon as this run returns
-      const out = await sessions.transformer.run(feeds, cacheFetches(k < K - 1 ? N : 0, H, begins[k] + l, c, depth));
-      // KV cache: present_* were written by onnxruntime straight into JS-owned buffers and become the next past_*.
+      // The last scale's cache is never read: fetching logits alone spares onnxruntime-node copying it into JS.
+      const out = await (k < K - 1 ? sessions.transformer.run(feeds) : sessions.transformer.run(feeds, ['logits']));
+      // KV cache: present_* become the next past_* as they are (no copy on the JS side).
       for (let i = 0; i < depth && k < K - 1; i++) {
         past[`past_key_${i}`] = out[`present_key_${i}`] as ort.Tensor;
         past[`past_value_${i}`] = out[`present_value_${i}`] as ort.Tensor;
@@ -318,18 +319,4 @@ export async function* runScales(ctx: CoreContext, req: CoreRequest, signal?: Ab
     type: 'done', images, tokens: allTokens, decodeMs, totalMs: performance.now() - t0,
     ...(req.keepFloat ? { imageFloat: Float32Array.from(px) } : {}),
   };
-}
-
-/**
- * What one transformer run fetches: logits always; with rows > 0, present_* into preallocated (rows, H, L, c)
- * buffers, so onnxruntime writes the cache once instead of allocating it and copying it into JS; with rows = 0
- * (the last scale, whose cache is never read) no present_* at all, so the cache is never copied out.
- */
-export function cacheFetches(rows: number, H: number, L: number, c: number, depth: number): Record<string, ort.Tensor | null> {
-  const fetches: Record<string, ort.Tensor | null> = { logits: null };
-  for (let i = 0; rows > 0 && i < depth; i++) {
-    fetches[`present_key_${i}`] = new ort.Tensor('float32', new Float32Array(rows * H * L * c), [rows, H, L, c]);
-    fetches[`present_value_${i}`] = new ort.Tensor('float32', new Float32Array(rows * H * L * c), [rows, H, L, c]);
-  }
-  return fetches;
 }
