@@ -217,20 +217,15 @@ export async function* runScales(ctx: CoreContext, req: CoreRequest, signal?: Ab
       past = first.past;
       logits = first.logits;
     } else {
-      const out = await sessions.transformer.run({
-        labels: labelsT,
-        token_input: tokenInput,
-        begin: new ort.Tensor('int64', BigInt64Array.of(BigInt(begins[k])), [1]),
-        ...past,
-      });
+      const feeds = { labels: labelsT, token_input: tokenInput, begin: new ort.Tensor('int64', BigInt64Array.of(BigInt(begins[k])), [1]), ...past };
+      past = {}; // the feeds hold the only reference, so the old cache can go as soon as this run returns
+      // The last scale's cache is never read: fetching logits alone spares onnxruntime-node copying it into JS.
+      const out = await (k < K - 1 ? sessions.transformer.run(feeds) : sessions.transformer.run(feeds, ['logits']));
       // KV cache: present_* become the next past_* as they are (no copy on the JS side).
-      const nextPast: Record<string, ort.Tensor> = {};
-      for (let i = 0; i < depth; i++) {
-        nextPast[`past_key_${i}`] = out[`present_key_${i}`] as ort.Tensor;
-        nextPast[`past_value_${i}`] = out[`present_value_${i}`] as ort.Tensor;
+      for (let i = 0; i < depth && k < K - 1; i++) {
+        past[`past_key_${i}`] = out[`present_key_${i}`] as ort.Tensor;
+        past[`past_value_${i}`] = out[`present_value_${i}`] as ort.Tensor;
       }
-      // The last scale's cache is never read: dropping it lets its ~depth·2·N·L·C floats go before the decode.
-      past = k < K - 1 ? nextPast : {};
       logits = (out.logits as ort.Tensor).data as Float32Array;
     }
 
