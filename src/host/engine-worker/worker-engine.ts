@@ -160,6 +160,9 @@ export class WorkerEngine implements HostEngine {
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       for (;;) {
+        // Events the worker sent before the cancel reached it are not delivered after an abort: the caller sees
+        // the aborted error the in-thread engine gives, however far ahead the worker ran.
+        if (signal?.aborted) throw new EngineError('aborted', 'the run was cancelled');
         const next = queue.shift();
         if (next) { yield next; continue; }
         if (finished) break;

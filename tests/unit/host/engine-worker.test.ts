@@ -74,6 +74,26 @@ describe('WorkerEngine', () => {
     await engine.dispose();
   });
 
+  it('an abort after the worker already finished still ends the run with the aborted error (no late done)', async () => {
+    const engine = await WorkerEngine.create(worker, TINY_BUNDLE, { threads: 1 });
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const err = await (async () => {
+      for await (const e of engine.generate(request, controller.signal)) {
+        seen.push(e.type);
+        if (e.type === 'start') {
+          // let the worker run to the end, so every event up to 'done' is already waiting on this side
+          await new Promise((r) => setTimeout(r, 1500));
+          controller.abort();
+        }
+      }
+    })().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(EngineError);
+    expect((err as EngineError).code).toBe('aborted');
+    expect(seen).toEqual(['start']);
+    await engine.dispose();
+  });
+
   it('image decoding in the worker gives the same pixels as in this thread', async () => {
     const png = new Uint8Array(await sharp({ create: { width: 9, height: 5, channels: 3, background: { r: 200, g: 10, b: 60 } } }).png().toBuffer());
     const [mine, theirs] = [await inspectImage(png), await worker.imageIo().inspectImage(png)];
