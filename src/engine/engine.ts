@@ -104,6 +104,7 @@ export class VarEngine {
       executionMode: opts.executionMode,
       spinning: opts.spinning,
       deviceId: opts.deviceId,
+      cpuMemArenaOff: opts.cpuMemArenaOff,
     };
     const sessions = await BundleSessions.create(bundle.dir, bundle.manifest, opts.provider ?? 'auto', tuning, opts.precision ?? 'auto');
     const engine = new VarEngine(bundle.dir, bundle.manifest, bundle.codebook, sessions);

@@ -137,7 +137,7 @@ async function openGraph(dir: string, manifest: Manifest, g: GraphName, precisio
   const modelPath = await bundleFilePath(dir, files.model, 'an ONNX graph');
   try {
     const t0 = performance.now();
-    const session = await ort.InferenceSession.create(modelPath, sessionOptions(provider, graphTuning(g, tuning)));
+    const session = await ort.InferenceSession.create(modelPath, sessionOptions(provider, graphTuning(g, tuning), g));
     return { session, ms: performance.now() - t0 };
   } catch (e) {
     if (provider === 'cpu') {

@@ -47,6 +47,12 @@ export interface SessionTuning {
   spinning?: boolean;
   /** Which GPU the CUDA or DirectML provider uses (default 0); ignored by the other providers (docs/gpu.md). */
   deviceId?: number;
+  /**
+   * Graphs whose sessions run without onnxruntime's CPU memory arena (default: none). Freed activations then go
+   * back to the C allocator instead of staying in the session's arena: a lower peak RSS for a slower first run
+   * (measured in bench/RESULTS.md "Memory"; bench/memory_phases.ts --arena-off).
+   */
+  cpuMemArenaOff?: readonly string[];
 }
 
 /**
@@ -83,7 +89,7 @@ export function configureOrtLogging(): void {
   ort.env.logLevel = level === 'verbose' || level === 'info' || level === 'warning' || level === 'error' ? level : 'fatal';
 }
 
-export function sessionOptions(provider: ProviderName, tuning: SessionTuning): ort.InferenceSession.SessionOptions {
+export function sessionOptions(provider: ProviderName, tuning: SessionTuning, graph?: string): ort.InferenceSession.SessionOptions {
   configureOrtLogging();
   return {
     executionProviders: [executionProviderEntry(provider, tuning.deviceId)],
@@ -94,6 +100,7 @@ export function sessionOptions(provider: ProviderName, tuning: SessionTuning): o
     // DirectML cannot run with memory patterns (ORT turns them off with a warning; say it here instead).
     ...(provider === 'dml' ? { enableMemPattern: false } : {}),
     logSeverityLevel: 3,
+    ...(graph !== undefined && tuning.cpuMemArenaOff?.includes(graph) ? { enableCpuMemArena: false } : {}),
     ...(tuning.spinning !== true ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } } : {}),
   };
 }

@@ -150,6 +150,17 @@ describe('generation (docs/var-model.md#sampling, docs/sampling.md)', () => {
     expect(done(ev).tokens).toEqual(a.tokens);
   });
 
+  it('sessions without the CPU memory arena give the same tokens and image bytes', async () => {
+    const lean = await VarEngine.create(TINY_BUNDLE, { provider: 'cpu', threads: 1, cpuMemArenaOff: ['transformer', 'fhatStep', 'decoder', 'preview'] });
+    try {
+      const [a, b] = [done(await collect(engine.generate(base))), done(await collect(lean.generate(base)))];
+      expect(b.tokens).toEqual(a.tokens);
+      expect(b.images.map((img, k) => Buffer.from(img.data).equals(Buffer.from(a.images[k].data)))).toEqual([true, true]);
+    } finally {
+      await lean.dispose();
+    }
+  });
+
   const bad: [string, Partial<GenerateRequest>, string][] = [
     ['class out of range', { classIndex: 10 }, 'bad-class'],
     ['negative class', { classIndex: -1 }, 'bad-class'],

@@ -45,6 +45,13 @@ describe('execution providers', () => {
     });
   });
 
+  it('session options: only the graphs named in cpuMemArenaOff run without the CPU arena', () => {
+    const tuning = { cpuMemArenaOff: ['decoder'] };
+    expect(sessionOptions('cpu', tuning, 'decoder').enableCpuMemArena).toBe(false);
+    expect(sessionOptions('cpu', tuning, 'transformer')).not.toHaveProperty('enableCpuMemArena');
+    expect(sessionOptions('cpu', tuning)).not.toHaveProperty('enableCpuMemArena');
+  });
+
   it('the contract offers exactly the providers the engine knows (the engine keeps its own list: it imports nothing of ours)', () => {
     expect([...PROVIDER_NAMES]).toEqual([...ENGINE_PROVIDERS]);
   });
