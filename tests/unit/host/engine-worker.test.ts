@@ -58,40 +58,38 @@ describe('WorkerEngine', () => {
     await engine.dispose();
   });
 
-  it('an abort stops the run in the worker with the engine\'s aborted error', async () => {
+  /** Runs a generation in the worker, calling `onEvent` with each event and an abort; returns what it threw and saw. */
+  async function abortedRun(onEvent: (e: EngineEvent, abort: () => void) => Promise<void> | void): Promise<{ err: unknown; seen: string[] }> {
     const engine = await WorkerEngine.create(worker, TINY_BUNDLE, { threads: 1 });
     const controller = new AbortController();
     const seen: string[] = [];
     const err = await (async () => {
       for await (const e of engine.generate(request, controller.signal)) {
         seen.push(e.type);
-        if (e.type === 'scale' && e.index === 0) controller.abort();
+        await onEvent(e, () => controller.abort());
       }
     })().catch((e: unknown) => e);
+    await engine.dispose();
+    return { err, seen };
+  }
+
+  it('an abort stops the run in the worker with the engine\'s aborted error', async () => {
+    const { err, seen } = await abortedRun((e, abort) => { if (e.type === 'scale' && e.index === 0) abort(); });
     expect(err).toBeInstanceOf(EngineError);
     expect((err as EngineError).code).toBe('aborted');
     expect(seen).not.toContain('done');
-    await engine.dispose();
   });
 
   it('an abort after the worker already finished still ends the run with the aborted error (no late done)', async () => {
-    const engine = await WorkerEngine.create(worker, TINY_BUNDLE, { threads: 1 });
-    const controller = new AbortController();
-    const seen: string[] = [];
-    const err = await (async () => {
-      for await (const e of engine.generate(request, controller.signal)) {
-        seen.push(e.type);
-        if (e.type === 'start') {
-          // let the worker run to the end, so every event up to 'done' is already waiting on this side
-          await new Promise((r) => setTimeout(r, 1500));
-          controller.abort();
-        }
-      }
-    })().catch((e: unknown) => e);
+    const { err, seen } = await abortedRun(async (e, abort) => {
+      if (e.type !== 'start') return;
+      // let the worker run to the end, so every event up to 'done' is already waiting on this side
+      await new Promise((r) => setTimeout(r, 1500));
+      abort();
+    });
     expect(err).toBeInstanceOf(EngineError);
     expect((err as EngineError).code).toBe('aborted');
     expect(seen).toEqual(['start']);
-    await engine.dispose();
   });
 
   it('image decoding in the worker gives the same pixels as in this thread', async () => {
