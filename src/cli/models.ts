@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CatalogError, catalogFromEnv } from '../host/catalog/catalog';
-import { ModelManager, ModelManagerError, type ModelRow, type ModelStatus, importFraction, loadImporter } from '../host/catalog/manager';
+import { ModelManager, ModelManagerError, type ModelRow, type ModelStatus, importFraction, importVariantsFor, loadImporter } from '../host/catalog/manager';
+import { currentEnvironment } from '../host/gpu-doctor';
 import { defaultUserModelsDir } from '../host/models';
 import { DownloadError } from '../host/downloads/errors';
 import { formatBytes, formatDuration } from '../host/downloads/rate';
@@ -25,8 +26,10 @@ export const MODELS_HELP = `models: the official FoundationVision/var checkpoint
   app's browser mode uses the same). VAR_STUDIO_MODEL_BASE_URL fetches the files from a mirror instead;
   VAR_STUDIO_MODEL_CATALOG replaces the catalogue file; HTTPS_PROXY / HTTP_PROXY / NO_PROXY are honoured.
   rm keeps the shared VQVAE checkpoint while another model uses it (--purge-shared deletes it anyway).
-  import turns local checkpoint files (.pth or .safetensors) into a bundle at --out; --precision adds
-  transformer variants beside fp32 (int8 / int4: MatMulNBits, dq8: DynamicQuantizeMatMul, fp16 for GPUs).`;
+  import turns local checkpoint files (.pth or .safetensors) into a bundle at --out; --precision lists the
+  transformer variants written beside fp32 (int8 / int4: MatMulNBits, dq8: DynamicQuantizeMatMul, fp16 for GPUs;
+  default: dq8 where models run on the CPU, none where a GPU runs them, as pull and the studio do;
+  --precision fp32 writes none).`;
 
 /** Errors of the model commands that are the user's situation (network, disk, input), not a bug. */
 export function isModelsError(e: unknown): boolean {
@@ -36,7 +39,7 @@ export function isModelsError(e: unknown): boolean {
 const common = { 'models-dir': { type: 'string' }, json: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const;
 
 async function openManager(modelsDir: string | undefined, keepCheckpoints = false): Promise<ModelManager> {
-  return ModelManager.open({ modelsDir: resolve(modelsDir ?? defaultUserModelsDir()), catalog: await catalogFromEnv(), keepCheckpoints });
+  return ModelManager.open({ modelsDir: resolve(modelsDir ?? defaultUserModelsDir()), catalog: await catalogFromEnv(), keepCheckpoints, variants: importVariantsFor('auto', currentEnvironment()) });
 }
 
 function statusText(s: ModelStatus): string {
@@ -145,7 +148,7 @@ async function cmdImport(argv: string[]): Promise<unknown> {
   });
   if (v.help) return `${MODELS_USAGE}\n\n${MODELS_HELP}`;
   if (!v.var || !v.vae || !v.out) throw new UsageError('models import needs --var FILE --vae FILE --out DIR');
-  const precisions = v.precision === undefined ? [] : parsePrecisions(v.precision);
+  const precisions = v.precision === undefined ? importVariantsFor('auto', currentEnvironment()) : parsePrecisions(v.precision);
   for (const [flag, f] of [['--var', v.var], ['--vae', v.vae]] as const) if (!existsSync(f)) throw new UsageError(`${flag} file not found: ${f}`);
   const outDir = resolve(v.out);
   if (existsSync(outDir)) throw new UsageError(`--out ${outDir} already exists; choose a new folder`);

@@ -8,6 +8,7 @@ export { BundleError, EngineError, isAbortError } from './errors';
 export type { Manifest, Precision } from './manifest';
 export { PRECISIONS, SAMPLING_BOUNDS, availablePrecisions, isPlainFileName } from './manifest';
 export type { ProviderName, ProviderReport } from './providers';
+export { providerChain } from './provider-chain';
 export { currentEnvironment, loaderAnswer, ortBinaryDir, probeEnvironment, probeProvider } from './provider-probe';
 export type { ProbeEnvironment, ProviderProbe } from './provider-probe';
 export type { RgbImage } from './image';

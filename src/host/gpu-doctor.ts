@@ -1,6 +1,6 @@
 // Which execution provider can run here, and why the others cannot, in words a person can act on: the
 // engine's provider report (what ran, what was skipped) joined with its static probes and what to install.
-import { probeProvider, type ProbeEnvironment, type ProviderName, type ProviderReport } from '../engine/api';
+import { probeProvider, providerChain, type ProbeEnvironment, type ProviderName, type ProviderReport } from '../engine/api';
 
 export { currentEnvironment, loaderAnswer, probeEnvironment, probeProvider } from '../engine/api';
 export type { ProbeEnvironment, ProviderProbe } from '../engine/api';
@@ -50,3 +50,12 @@ export function formatDoctor(r: DoctorReport): string {
   for (const p of r.providers) lines.push(`${p.provider.padEnd(7)} ${p.state.padEnd(9)} ${p.reason ?? ''}`.trimEnd());
   return lines.join('\n');
 }
+
+/**
+ * Whether models will run on the CPU here: the CPU was asked for, or no GPU provider of the automatic chain
+ * passes its probe (a GPU that passes and fails later still falls back to the CPU, which this cannot foresee).
+ */
+export function runsOnCpu(requested: ProviderName | 'auto', env: ProbeEnvironment): boolean {
+  return providerChain(requested, env.platform).every((p) => p === 'cpu' || !probeProvider(p, env).usable);
+}
+

@@ -14,7 +14,7 @@ import { checkEditParams, runEditJob } from './edit';
 import { checkGenerateSettings, runGenerateJob } from './generate';
 import { DocumentStore, defaultDataDir } from './documents';
 import { handleModelRequest, isModelRequestKind, modelEvent } from './catalog/contract';
-import { ModelManager, type ModelManagerOptions } from './catalog/manager';
+import { ModelManager, type ModelManagerOptions, importVariantsFor } from './catalog/manager';
 import { catalogFromEnv } from './catalog/catalog';
 import { GalleryStore } from './gallery';
 import { adviceFor, currentEnvironment } from './gpu-doctor';
@@ -286,7 +286,7 @@ export class StudioHost {
   private models(): Promise<ModelManager> {
     // VAR_STUDIO_MODEL_CATALOG replaces the official catalogue (mirrors, tests), as in the CLI
     this.manager ??= catalogFromEnv().then((catalog) => ModelManager.open({
-      catalog, ...this.opts.modelManager, modelsDir: this.opts.catalog.userModelsDir,
+      catalog, variants: importVariantsFor(this.opts.provider ?? 'auto', currentEnvironment()), ...this.opts.modelManager, modelsDir: this.opts.catalog.userModelsDir,
       importCheckpoints: this.opts.modelManager?.importCheckpoints ?? this.workers?.importer.importer(),
     })).then((m) => {
       m.on((e) => {

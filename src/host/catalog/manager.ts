@@ -11,6 +11,8 @@
 import { mkdir, readFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Dispatcher } from 'undici';
+import type { Precision, ProbeEnvironment, ProviderName } from '../../engine/api';
+import { runsOnCpu } from '../gpu-doctor';
 import type { ImportProgress } from '../../engine/import/index';
 import { type ImportCheckpoints, loadImporter } from './importer';
 import { Download, type DownloadOptions, discardPartial, partPath, partialProgress } from '../downloads/download';
@@ -69,6 +71,39 @@ export interface ModelManagerOptions {
   downloadOptions?: Partial<Pick<DownloadOptions, 'retries' | 'retryDelayMs' | 'progressIntervalMs' | 'maxRedirects' | 'freeBytes'>>;
   /** Keep the VAR checkpoint after a successful import (default false: the bundle holds the same weights). */
   keepCheckpoints?: boolean;
+  /**
+   * Reduced-precision transformer variants every import writes beside fp32 (default DEFAULT_IMPORT_VARIANTS; hosts
+   * pass importVariantsFor(their provider)), so the precision select can offer them; 'auto' still runs fp32 until
+   * a variant's fidelity is measured.
+   */
+  variants?: readonly QuantizedPrecision[];
+}
+
+type QuantizedPrecision = Exclude<Precision, 'fp32'>;
+
+/**
+ * dq8 is the fastest variant on CPU (d16: 0.22× the PyTorch reference's time against fp32's 0.43×) and passed the
+ * class test on the embedded model; it adds about half the fp32 transformer's size (bench/RESULTS.md).
+ */
+export const DEFAULT_IMPORT_VARIANTS: readonly QuantizedPrecision[] = ['dq8'];
+
+/**
+ * Size of a variant's weights per byte of the fp32 checkpoint, rounded up from the d16 bundle (dq8 637.8 MB,
+ * int8 644 MB, int4 block 32 562 MB, fp16 621 MB against 1241 MB): a checkpoint holds little beside the weights.
+ */
+const VARIANT_SIZE_PER_FP32_BYTE: Record<QuantizedPrecision, number> = { dq8: 0.52, int8: 0.52, int4: 0.46, fp16: 0.5 };
+
+/**
+ * The variants an import writes on this machine: the default ones where models run on the CPU, none where a GPU
+ * provider runs them (dq8 is a CPU kernel: there it would only take disk space).
+ */
+export function importVariantsFor(requested: ProviderName | 'auto', env: ProbeEnvironment): QuantizedPrecision[] {
+  return runsOnCpu(requested, env) ? [...DEFAULT_IMPORT_VARIANTS] : [];
+}
+
+/** Disk bytes the variants of a model whose VAR checkpoint is `varBytes` long will take. */
+export function variantBytes(varBytes: number, variants: readonly QuantizedPrecision[]): number {
+  return Math.ceil(variants.reduce((sum, p) => sum + VARIANT_SIZE_PER_FP32_BYTE[p] * varBytes, 0));
 }
 
 export class ModelManagerError extends Error {
@@ -139,7 +174,10 @@ export class ModelManager {
     this.baseUrl = o.baseUrl ?? baseUrlFromEnv(this.catalog);
     this.downloadsDir = join(o.modelsDir, '.downloads');
     this.importer = o.importCheckpoints;
+    this.variants = o.variants ?? DEFAULT_IMPORT_VARIANTS;
   }
+
+  private readonly variants: readonly QuantizedPrecision[];
 
   /** Opens the manager on a models folder; a pull that was running when the app closed shows as paused. */
   static async open(options: ModelManagerOptions): Promise<ModelManager> {
@@ -169,8 +207,8 @@ export class ModelManager {
         entry,
         status: this.status(entry.name),
         downloadBytes,
-        // the checkpoints, plus a bundle of about the same size (fp32 weights either way)
-        diskNeeded: downloadBytes + sizeOf(entry) + sizeOf(vae),
+        // the checkpoints, plus a bundle of about the same size (fp32 weights either way) and its variants
+        diskNeeded: downloadBytes + sizeOf(entry) + sizeOf(vae) + variantBytes(sizeOf(entry), this.variants),
         approximate: entry.bytes === undefined || vae.bytes === undefined,
       };
     });
@@ -341,7 +379,7 @@ export class ModelManager {
     for (let i = 2; await exists(join(this.modelsDir, name)); i++) name = `${base}-${i}`;
     const dir = join(this.modelsDir, name);
     await mkdir(this.modelsDir, { recursive: true });
-    await this.runImport(name, { varFile, vaeFile, outDir: dir, name, title: opts.title }, opts.signal);
+    await this.runImport(name, { varFile, vaeFile, outDir: dir, name, title: opts.title, precisions: [...this.variants] }, opts.signal);
     return { name, dir };
   }
 
@@ -493,7 +531,7 @@ export class ModelManager {
       await this.runImport(name, {
         varFile: this.checkpointPath(entry), vaeFile: this.checkpointPath(vae), outDir: this.bundleDir(entry), name, title: entry.title,
         expectedSha256: { var: entry.sha256, vae: vae.sha256 }, sampling: entry.sampling,
-        license: `${entry.licence} (${this.catalog.repo} weights, ${this.catalog.licenceUrl})`,
+        license: `${entry.licence} (${this.catalog.repo} weights, ${this.catalog.licenceUrl})`, precisions: [...this.variants],
       }, act.importAbort.signal);
       if (!this.o.keepCheckpoints) await rm(this.checkpointPath(entry), { force: true });
       this.set(name, { state: 'ready', dir: this.bundleDir(entry) });
@@ -525,7 +563,7 @@ export class ModelManager {
   /** Refuses up front when the whole pull (checkpoints + bundle) cannot fit. */
   private async checkPullSpace(entry: VarEntry, vae: VqvaeEntry): Promise<void> {
     const p = await this.onDisk(entry);
-    const needed = p.total - p.received + sizeOf(entry) + sizeOf(vae);
+    const needed = p.total - p.received + sizeOf(entry) + sizeOf(vae) + variantBytes(sizeOf(entry), this.variants);
     const free = await this.freeBytes(this.o.modelsDir);
     if (free !== null && free < needed) {
       throw new DownloadError('disk-full', `Not enough disk space for ${entry.name}: downloading and importing it needs about ${formatBytes(needed)} in ${this.o.modelsDir}, only ${formatBytes(free)} are free. Free some space or move the models folder.`);

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { adviceFor, doctorReport, loaderAnswer, probeProvider, type ProbeEnvironment } from '../../../src/host/gpu-doctor';
+import { adviceFor, doctorReport, loaderAnswer, probeProvider, runsOnCpu, type ProbeEnvironment } from '../../../src/host/gpu-doctor';
+import { importVariantsFor } from '../../../src/host/catalog/manager';
 import { PROVIDER_NAMES } from '../../../src/shared/contract';
 
 const BIN = '/app/ort/bin';
@@ -81,5 +82,18 @@ describe('doctor report', () => {
 
   it('reports no provider when the model did not load', () => {
     expect(doctorReport(null, 'cpu', null, linux([]), PROVIDER_NAMES).inUse).toBeNull();
+  });
+});
+
+describe('variants an import writes', () => {
+  it('dq8 where models run on the CPU (asked for, or no GPU provider passes its probe), none where CUDA will run them', () => {
+    expect(runsOnCpu('auto', linux(FULL_CUDA))).toBe(false);
+    expect(importVariantsFor('auto', linux(FULL_CUDA))).toEqual([]);
+    expect(importVariantsFor('cuda', linux(FULL_CUDA))).toEqual([]);
+    expect(importVariantsFor('cpu', linux(FULL_CUDA))).toEqual(['dq8']);
+    expect(importVariantsFor('auto', linux(FULL_CUDA.filter((l) => l !== 'libcudnn.so.9')))).toEqual(['dq8']);
+    expect(importVariantsFor('auto', linux([]))).toEqual(['dq8']);
+    const win: ProbeEnvironment = { ...linux([]), platform: 'win32', exists: () => true };
+    expect(importVariantsFor('auto', win)).toEqual([]);
   });
 });

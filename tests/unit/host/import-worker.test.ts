@@ -147,9 +147,11 @@ describe('StudioHost with engineInWorker', () => {
       expect(result).toEqual({ name: 'from-host', dir: join(modelsDir, 'from-host') });
       expect(opened).toEqual(['importer']);
       expect(events.filter((e) => e.type === 'models.import-progress' && e.name === 'from-host').map((e) => e.phase)).toEqual(expect.arrayContaining(['hashing', 'weights', 'preview']));
-      // the same importer with the same defaults, run in this thread
+      // the same importer with the same defaults (the variants the host writes on this machine), run in this thread
+      const { importVariantsFor } = await import('../../../src/host/catalog/manager');
+      const { currentEnvironment } = await import('../../../src/host/gpu-doctor');
       const reference = join(tmp, 'host-reference', 'from-host');
-      await (await loadImporter())({ varFile: join(modelsDir, 'var_a.pth'), vaeFile: join(modelsDir, 'vae_a.pth'), outDir: reference, name: 'from-host' });
+      await (await loadImporter())({ varFile: join(modelsDir, 'var_a.pth'), vaeFile: join(modelsDir, 'vae_a.pth'), outDir: reference, name: 'from-host', precisions: importVariantsFor('auto', currentEnvironment()) });
       expect(bundleContents(join(modelsDir, 'from-host'))).toEqual(bundleContents(reference));
     } finally {
       await host.dispose();

@@ -2,7 +2,7 @@
 // restart-resume from a second manager instance, remove, importFiles. The importer here is a stand-in that
 // checks its inputs and writes a bundle folder the way the real one does (hidden temp folder + rename).
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
@@ -93,7 +93,22 @@ describe('ModelManager', () => {
       ['var-a', 'not-downloaded', 700_000 + 300_000, false],
       ['var-b', 'not-downloaded', 400_000 + 300_000, true],
     ]);
-    expect(rows[0].diskNeeded).toBe(2 * (700_000 + 300_000));
+    // checkpoints + a bundle of the same size + the dq8 variant every import writes (0.52 × the VAR checkpoint)
+    expect(rows[0].diskNeeded).toBe(2 * (700_000 + 300_000) + 364_000);
+    const { m: plain } = await open({ variants: [] });
+    expect((await plain.list())[0].diskNeeded).toBe(2 * (700_000 + 300_000));
+  });
+
+  it('every import writes the default variants (dq8) beside fp32, a catalogue pull and local files alike', async () => {
+    const asked: unknown[] = [];
+    const { m } = await open({ importCheckpoints: async (o) => { asked.push(o.precisions); return fakeImporter(o); } });
+    await m.pull('var-a');
+    const local = join(tmp, `local-${n}`);
+    mkdirSync(local, { recursive: true });
+    writeFileSync(join(local, 'mine.pth'), a.data);
+    writeFileSync(join(local, 'vae.pth'), vae.data);
+    await m.importFiles(join(local, 'mine.pth'), join(local, 'vae.pth'));
+    expect(asked).toEqual([['dq8'], ['dq8']]);
   });
 
   it('pull: downloads the VQVAE and the checkpoint, imports into <modelsDir>/<name>, then drops the VAR checkpoint', async () => {
@@ -151,7 +166,7 @@ describe('ModelManager', () => {
   it('refuses up front when the disk cannot hold checkpoints and bundle', async () => {
     const { m } = await open({ downloadOptions: { freeBytes: async () => 1_500_000 } });
     await expect(m.pull('var-a')).rejects.toMatchObject({ code: 'disk-full' });
-    expect((m.status('var-a') as { message: string }).message).toMatch(/^Not enough disk space for var-a: downloading and importing it needs about 2\.00 MB in .+, only 1\.50 MB are free/);
+    expect((m.status('var-a') as { message: string }).message).toMatch(/^Not enough disk space for var-a: downloading and importing it needs about 2\.36 MB in .+, only 1\.50 MB are free/);
     expect(server.log).toHaveLength(0);
   });
 

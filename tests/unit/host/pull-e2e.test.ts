@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { VarEngine } from '../../../src/engine/index';
+import { VarEngine, availablePrecisions } from '../../../src/engine/index';
 import { importCheckpoints } from '../../../src/engine/import/index';
 import { parseCatalog } from '../../../src/host/catalog/catalog';
 import { ModelManager } from '../../../src/host/catalog/manager';
@@ -72,8 +72,20 @@ describe('pull → import → generate', () => {
       for await (const e of engine.generate({ classIndex: 207, seed: 1, batch: 1, sampling })) if (e.type === 'done') done = e as typeof done;
       expect(done!.images[0]).toMatchObject({ width: 32, height: 32 });
       expect(done!.tokens[0].map((t) => t.length)).toEqual([1, 4, 9, 16, 25, 36, 64, 100, 169, 256]);
+      // the dq8 variant is there to choose; 'auto' keeps fp32 (no fidelity was measured for this model)
+      expect(availablePrecisions(engine.manifest)).toEqual(['fp32', 'dq8']);
+      expect(engine.precision.transformer).toBe('fp32');
     } finally {
       await engine.dispose();
+    }
+    const fast = await VarEngine.create(final.state === 'ready' ? final.dir : '', { provider: 'cpu', threads: 1, precision: 'dq8' });
+    try {
+      expect(fast.precision.transformer).toBe('dq8');
+      let tokens: Int32Array[][] = [];
+      for await (const e of fast.generate({ classIndex: 207, seed: 1, batch: 1, sampling })) if (e.type === 'done') tokens = e.tokens;
+      expect(tokens[0].map((t) => t.length)).toEqual([1, 4, 9, 16, 25, 36, 64, 100, 169, 256]);
+    } finally {
+      await fast.dispose();
     }
   }, 300_000);
 });
