@@ -14,6 +14,7 @@ import {
 import { EngineWorker, WorkerEngine, type HostEngine } from '../host/engine-worker/worker-engine';
 import { chainRecord, decodeImage, decodeMask, encodeImage, inspectImage, settingsRecord } from '../host/image-io';
 import { currentEnvironment, doctorReport, formatDoctor } from '../host/gpu-doctor';
+import { MAX_GPU_INDEX } from '../host/host-settings';
 import { modelIdForDir } from '../host/models';
 import { LIMITS, PROVIDER_NAMES, type GraphPrecisions, type ImageSettings } from '../shared/contract';
 import { noteworthySkips } from '../shared/providers';
@@ -37,7 +38,7 @@ usage:
                   [--feather PX (default 4)] [--seed N] [--cfg X] [--top-k K] [--top-p P] [--more-smooth] [--batch B]
   var-studio info
 ${MODELS_USAGE}
-  var-studio doctor [--provider NAME] [--threads N] [--json]
+  var-studio doctor [--provider NAME] [--gpu N] [--threads N] [--json]
 ${SAMPLE_USAGE}
 
 common options:
@@ -46,6 +47,8 @@ common options:
   --precision P      auto | fp32 | int8 | int4 | fp16 | dq8: the variant to run, for every graph that has it
                      (transformer, decoder; default auto: per graph the fastest one the bundle records as
                      without visible loss on this device, else fp32)
+  --gpu N            which GPU CUDA or DirectML uses, 0..3 (default 0, the first adapter; on a laptop with
+                     two GPUs DirectML's 0 is usually the integrated one)
   --threads N        onnxruntime intra-op threads (default: chosen by measurement, see bench/RESULTS.md)
   --json             print the result as one JSON object on stdout
   --quiet            no progress bar
@@ -76,7 +79,7 @@ The benchmark is a development tool of the repository: npm run bench (bench/RESU
 ${MODELS_HELP}
 ${SAMPLE_HELP}`;
 
-interface Common { model: string; provider: ProviderName | 'auto'; precision: Precision | 'auto'; threads?: number; json: boolean; quiet: boolean }
+interface Common { model: string; provider: ProviderName | 'auto'; precision: Precision | 'auto'; threads?: number; gpu?: number; json: boolean; quiet: boolean }
 
 function commonOptions(v: Record<string, string | boolean | undefined>): Common {
   const provider = (v.provider as string | undefined) ?? 'auto';
@@ -88,6 +91,7 @@ function commonOptions(v: Record<string, string | boolean | undefined>): Common 
     provider: provider as ProviderName | 'auto',
     precision: precision as Precision | 'auto',
     threads: parseIntArg('threads', v.threads as string | undefined, 1, 256),
+    gpu: parseIntArg('gpu', v.gpu as string | undefined, 0, MAX_GPU_INDEX),
     json: Boolean(v.json),
     quiet: Boolean(v.quiet),
   };
@@ -104,7 +108,7 @@ async function openEngine(c: Common, usedDefault: boolean): Promise<HostEngine> 
   const worker = new EngineWorker();
   workers.add(worker);
   // threads undefined = onnxruntime's default (one per physical core), the measured best (bench/RESULTS.md)
-  return WorkerEngine.create(worker, c.model, { provider: c.provider, precision: c.precision, threads: c.threads });
+  return WorkerEngine.create(worker, c.model, { provider: c.provider, precision: c.precision, threads: c.threads, deviceId: c.gpu });
 }
 
 const samplingOptions = {
@@ -112,7 +116,7 @@ const samplingOptions = {
   'more-smooth': { type: 'boolean' }, batch: { type: 'string' }, class: { type: 'string' },
 } as const;
 const commonSpec = {
-  model: { type: 'string' }, provider: { type: 'string' }, precision: { type: 'string' }, threads: { type: 'string' },
+  model: { type: 'string' }, provider: { type: 'string' }, precision: { type: 'string' }, threads: { type: 'string' }, gpu: { type: 'string' },
   json: { type: 'boolean' }, quiet: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -322,7 +326,7 @@ async function cmdDoctor(argv: string[]): Promise<unknown> {
     loadError = (e as Error).message.split('\n')[0]!;
   }
   try {
-    const report = { ...doctorReport(engine?.provider ?? null, c.provider, c.threads ?? null, env, PROVIDER_NAMES), ...(engine ? { precision: describePrecisions(engine.precision) } : {}) };
+    const report = { ...doctorReport(engine?.provider ?? null, c.provider, c.threads ?? null, env, PROVIDER_NAMES), gpu: c.gpu ?? 0, ...(engine ? { precision: describePrecisions(engine.precision) } : {}) };
     return { ok: engine !== null, command: 'doctor', model: c.model, ...report, ...(loadError ? { error: loadError } : {}) };
   } finally {
     await engine?.dispose();

@@ -29,6 +29,8 @@ export interface DoctorReport {
   providers: ProviderLine[];
   /** The precision of each graph of the loaded model, as describePrecisions writes it (absent when none loaded). */
   precision?: string;
+  /** The GPU index CUDA and DirectML use (the desktop app's Settings → GPU; absent where it cannot be chosen). */
+  gpu?: number;
 }
 
 /** Combines the engine's provider report (what ran, what was tried) with the probes of every provider. */
@@ -45,6 +47,7 @@ export function doctorReport(report: ProviderReport | null, requested: ProviderN
 
 export function formatDoctor(r: DoctorReport): string {
   const lines = [`platform: ${r.platform} ${r.arch}`, `requested provider: ${r.requested}`, `provider in use: ${r.inUse ?? 'none (the model did not load)'}`, `CPU threads: ${r.threads ?? 'onnxruntime default (one per physical core)'}`];
+  if (r.gpu !== undefined) lines.push(`GPU (CUDA, DirectML): ${r.gpu}${r.gpu === 0 ? ' (first adapter)' : ''}`);
   if (r.precision) lines.push(`precision in use: ${r.precision}`);
   lines.push('');
   for (const p of r.providers) lines.push(`${p.provider.padEnd(7)} ${p.state.padEnd(9)} ${p.reason ?? ''}`.trimEnd());

@@ -31,6 +31,8 @@ export interface StudioHostOptions {
   catalog: ModelCatalog;
   provider?: ProviderName | 'auto';
   threads?: number;
+  /** The GPU CUDA or DirectML uses (device id, default 0). */
+  deviceId?: number;
   /**
    * Where exported bytes go: Electron shows a save dialog and writes only there; the server hands the
    * bytes back for the browser to download. The host itself never writes files.
@@ -202,7 +204,7 @@ export class StudioHost {
     const summary = await this.opts.catalog.resolve(modelId);
     let engine: HostEngine;
     try {
-      const options = { provider: this.cpuFallback ? 'cpu' : (this.opts.provider ?? 'auto'), precision, threads: this.opts.threads } as const;
+      const options = { provider: this.cpuFallback ? 'cpu' : (this.opts.provider ?? 'auto'), precision, threads: this.opts.threads, deviceId: this.opts.deviceId } as const;
       engine = this.workers ? await WorkerEngine.create(this.workers.engine, summary.dir, options) : await (await import('../engine/index')).VarEngine.create(summary.dir, options);
     } catch (e) {
       const info = toErrorInfo(e);
@@ -353,10 +355,11 @@ export class StudioHost {
    * New provider / thread settings. The loaded engine is dropped (when no job runs) so the next models.load
    * creates it with them; a choice made by the user also clears a CPU fallback.
    */
-  async configure(settings: { provider: ProviderName | 'auto'; threads: number | null }): Promise<void> {
+  async configure(settings: { provider: ProviderName | 'auto'; threads: number | null; gpu?: number }): Promise<void> {
     if (this.job) throw new StudioError('busy', 'A generation or edit is running; the provider cannot change now.', 'Wait for it to finish or press Cancel (Esc).');
     this.opts.provider = settings.provider;
     this.opts.threads = settings.threads ?? undefined;
+    if (settings.gpu !== undefined) this.opts.deviceId = settings.gpu;
     this.cpuFallback = false;
     const old = this.engine;
     this.engine = null;

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { appRoot, useAppRoot } from '../host/app-paths';
 import { doctorReport, currentEnvironment, formatDoctor } from '../host/gpu-doctor';
-import { HostSettingsFile, type HostSettings } from '../host/host-settings';
+import { HostSettingsFile, MAX_GPU_INDEX, type HostSettings } from '../host/host-settings';
 import { ModelCatalog } from '../host/models';
 import { StudioHost } from '../host/service';
 import { PROVIDER_NAMES } from '../shared/contract';
@@ -92,6 +92,8 @@ function choiceItems<T>(label: string, values: { label: string; value: T }[], cu
 function buildMenu(host: StudioHost, settings: HostSettings, changeSettings: (next: Partial<HostSettings>) => void, catalog: ModelCatalog): void {
   const isMac = process.platform === 'darwin';
   const threadChoices = [null, 1, 2, 4, 8, 16].map((n) => ({ label: n === null ? 'Automatic' : String(n), value: n as number | null }));
+  // CUDA and DirectML number the GPUs; a laptop's DirectML adapter 0 is usually the integrated GPU, 1 the faster one.
+  const gpuChoices = Array.from({ length: MAX_GPU_INDEX + 1 }, (_, i) => ({ label: i === 0 ? 'GPU 0 (first adapter)' : `GPU ${i}`, value: i }));
   const providerChoices = [{ label: 'Automatic (GPU if it works, else CPU)', value: 'auto' as HostSettings['provider'] }, ...PROVIDER_NAMES.map((p) => ({ label: p.toUpperCase(), value: p as HostSettings['provider'] }))];
   Menu.setApplicationMenu(
     Menu.buildFromTemplate([
@@ -103,6 +105,7 @@ function buildMenu(host: StudioHost, settings: HostSettings, changeSettings: (ne
         label: 'Settings',
         submenu: [
           choiceItems('Execution Provider', providerChoices, settings.provider, (provider) => changeSettings({ provider })),
+          choiceItems('GPU (CUDA, DirectML)', gpuChoices, settings.gpu, (gpu) => changeSettings({ gpu })),
           choiceItems('CPU Threads', threadChoices, settings.threads, (threads) => changeSettings({ threads })),
         ],
       },
@@ -120,7 +123,7 @@ function buildMenu(host: StudioHost, settings: HostSettings, changeSettings: (ne
 }
 
 async function showGpuStatus(host: StudioHost, settings: HostSettings): Promise<void> {
-  const report = doctorReport(host.loadedProvider(), settings.provider, settings.threads, currentEnvironment(), PROVIDER_NAMES);
+  const report = { ...doctorReport(host.loadedProvider(), settings.provider, settings.threads, currentEnvironment(), PROVIDER_NAMES), gpu: settings.gpu };
   const options = { type: 'info' as const, title: 'GPU Status', message: `Running on ${report.inUse?.toUpperCase() ?? 'no provider yet (no model loaded)'}`, detail: formatDoctor(report) };
   if (mainWindow) await dialog.showMessageBox(mainWindow, options);
   else await dialog.showMessageBox(options);
@@ -149,6 +152,7 @@ async function main(): Promise<void> {
     openWorker: utilityProcessWorkers(engineWorkerPath),
     provider: settings.provider,
     threads: settings.threads ?? undefined,
+    deviceId: settings.gpu,
     onProviderFallback(failed, error) {
       log.write('error', `${failed} provider failed during a run, now on CPU: ${error}`);
       const options = { type: 'warning' as const, title: 'VAR Studio', message: `The ${failed.toUpperCase()} provider failed; VAR Studio switched to the CPU.`, detail: `${error}\n\nPress Generate again. Help → GPU Status tells what to check.` };
@@ -160,7 +164,7 @@ async function main(): Promise<void> {
       try {
         settings = await settingsFile.update(change);
         await host.configure(settings);
-        log.write('info', `settings: provider ${settings.provider}, threads ${settings.threads ?? 'auto'}`);
+        log.write('info', `settings: provider ${settings.provider}, GPU ${settings.gpu}, threads ${settings.threads ?? 'auto'}`);
         buildMenu(host, settings, changeSettings, catalog);
         // The page loads its model again on reload, now with the new provider and threads.
         mainWindow?.webContents.reload();

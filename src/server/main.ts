@@ -14,15 +14,16 @@ import { PROVIDER_NAMES, type ProviderNameMsg } from '../shared/contract';
 import { StudioHost } from '../host/service';
 import { defaultDataDir } from '../host/documents';
 import { lockDataFolder } from '../host/data-lock';
+import { MAX_GPU_INDEX } from '../host/host-settings';
 import { startStudioServer } from './server';
 import { TOKEN_PATTERN, newToken } from './auth';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export interface ServeArgs { port: number; model: string | null; modelsDir: string; provider: ProviderNameMsg | 'auto'; threads: number | undefined; host: string; tokenFile: string | null }
+export interface ServeArgs { port: number; model: string | null; modelsDir: string; provider: ProviderNameMsg | 'auto'; threads: number | undefined; gpu: number; host: string; tokenFile: string | null }
 
 export function parseServeArgs(argv: string[]): ServeArgs {
-  const out: ServeArgs = { port: 0, model: null, modelsDir: defaultUserModelsDir(), provider: 'auto', threads: undefined, host: '127.0.0.1', tokenFile: null };
+  const out: ServeArgs = { port: 0, model: null, modelsDir: defaultUserModelsDir(), provider: 'auto', threads: undefined, gpu: 0, host: '127.0.0.1', tokenFile: null };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2) as [string, string | undefined];
     const value = () => {
@@ -52,13 +53,19 @@ export function parseServeArgs(argv: string[]): ServeArgs {
         out.threads = n;
         break;
       }
+      case '--gpu': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 0 || n > MAX_GPU_INDEX) throw new Error(`--gpu must be an integer 0..${MAX_GPU_INDEX} (the CUDA or DirectML device id; 0 = the first GPU)`);
+        out.gpu = n;
+        break;
+      }
       case '--host': {
         const h = value();
         if (h !== '127.0.0.1' && h !== 'localhost') throw new Error('Browser mode listens on 127.0.0.1 only. To use it from another machine, forward the port over SSH: ssh -L 8080:127.0.0.1:8080 gpu-box');
         break;
       }
       case '--help':
-        console.log(`npm run serve -- [--port N] [--token-file FILE] [--model DIR] [--models-dir DIR] [--provider ${['auto', ...PROVIDER_NAMES].join('|')}] [--threads N]`);
+        console.log(`npm run serve -- [--port N] [--token-file FILE] [--model DIR] [--models-dir DIR] [--provider ${['auto', ...PROVIDER_NAMES].join('|')}] [--gpu N] [--threads N]`);
         process.exit(0);
         break;
       default:
@@ -110,7 +117,7 @@ async function main(): Promise<void> {
   const catalog = new ModelCatalog(args.model ?? defaultModelDir(), args.modelsDir);
   const host = new StudioHost({
     dataDir,
-    version, host: 'browser', catalog, provider: args.provider, threads: args.threads,
+    version, host: 'browser', catalog, provider: args.provider, threads: args.threads, deviceId: args.gpu,
     // The engine and image codecs run in a worker thread so a job never stalls other requests; VAR_STUDIO_ENGINE_IN_WORKER=0 keeps them in process.
     engineInWorker: process.env.VAR_STUDIO_ENGINE_IN_WORKER !== '0',
     // The server never writes files: the bytes go back to the browser, which downloads them.

@@ -147,9 +147,20 @@ describe('main process under the electron stand-in', () => {
     menuItem(['Settings', 'Execution Provider', 'CPU']).click!();
     const file = path.join(userData, 'settings.json');
     const saved = await until('settings.json', () => existsSync(file) && JSON.parse(readFileSync(file, 'utf8')));
-    expect(saved).toEqual({ provider: 'cpu', threads: null });
+    expect(saved).toEqual({ provider: 'cpu', threads: null, gpu: 0 });
     await until('the page reload', () => electron.standin.windows[0]!.webContents.reloads > reloads);
     expect(menuItem(['Settings', 'Execution Provider', 'CPU']).checked).toBe(true);
+  });
+
+  it('persists the GPU chosen in the Settings menu (CUDA/DirectML device id), keeps the provider, and still loads', async () => {
+    const file = path.join(userData, 'settings.json');
+    menuItem(['Settings', 'GPU (CUDA, DirectML)', 'GPU 1']).click!();
+    const saved = await until('settings.json with GPU 1', () => { const s = JSON.parse(readFileSync(file, 'utf8')); return s.gpu === 1 && s; });
+    expect(saved).toEqual({ provider: 'cpu', threads: null, gpu: 1 });
+    await until('the rebuilt menu', () => menuItem(['Settings', 'GPU (CUDA, DirectML)', 'GPU 1']).checked);
+    const handle = electron.standin.handlers.get('studio:request')!;
+    const r = (await handle(eventFrom(ownPage, electron.standin.windows[0]!.webContents), { kind: 'models.load', params: { modelId: 'embedded' } })) as { ok: boolean; result: { provider: { inUse: string } } };
+    expect(r).toMatchObject({ ok: true, result: { provider: { inUse: 'cpu' } } });
   });
 
   it.runIf(process.platform === 'linux')('decodes images and generates in separate utility processes; the main process loads neither onnxruntime nor sharp', async () => {

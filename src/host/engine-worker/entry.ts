@@ -52,7 +52,7 @@ function post(msg: FromWorker, transfer = false): void {
 async function handle(msg: ToWorker): Promise<void> {
   switch (msg.op) {
     case 'create': {
-      const engine = await VarEngine.create(msg.dir, { provider: msg.options.provider as ProviderName | 'auto' | undefined, threads: msg.options.threads, precision: msg.options.precision as Precision | 'auto' | undefined });
+      const engine = await VarEngine.create(msg.dir, { provider: msg.options.provider as ProviderName | 'auto' | undefined, threads: msg.options.threads, precision: msg.options.precision as Precision | 'auto' | undefined, deviceId: msg.options.deviceId });
       engines.set(msg.id, engine);
       const { manifest, provider, precision } = engine;
       post({ id: msg.id, type: 'result', value: { manifest, precision: { ...precision }, provider: { inUse: provider.inUse, requested: provider.requested, skipped: provider.skipped.map((s) => ({ ...s })) } } });

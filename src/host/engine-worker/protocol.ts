@@ -10,7 +10,7 @@ export type IoFunction = 'encodeExport' | 'encodeDocumentExport' | 'inspectImage
 export type WorkerImportOptions = Omit<ImportOptions, 'onProgress' | 'signal'>;
 
 export type ToWorker =
-  | { op: 'create'; id: number; dir: string; options: { provider?: string; threads?: number; precision?: string } }
+  | { op: 'create'; id: number; dir: string; options: { provider?: string; threads?: number; precision?: string; deviceId?: number } }
   | { op: 'encode'; id: number; engine: number; image: unknown }
   | { op: 'run'; id: number; engine: number; kind: 'generate' | 'edit'; request: unknown }
   | { op: 'cancel'; id: number }

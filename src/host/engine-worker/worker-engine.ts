@@ -127,8 +127,8 @@ export class WorkerEngine implements HostEngine {
     readonly precision: VarEngine['precision'],
   ) {}
 
-  static async create(worker: EngineWorker, bundleDir: string, opts: { provider?: ProviderName | 'auto'; threads?: number; precision?: Precision | 'auto' } = {}): Promise<WorkerEngine> {
-    const req = worker.request((id) => ({ op: 'create', id, dir: bundleDir, options: { provider: opts.provider, threads: opts.threads, precision: opts.precision } }));
+  static async create(worker: EngineWorker, bundleDir: string, opts: { provider?: ProviderName | 'auto'; threads?: number; precision?: Precision | 'auto'; deviceId?: number } = {}): Promise<WorkerEngine> {
+    const req = worker.request((id) => ({ op: 'create', id, dir: bundleDir, options: { provider: opts.provider, threads: opts.threads, precision: opts.precision, deviceId: opts.deviceId } }));
     const info = (await req.done) as Pick<VarEngine, 'manifest' | 'provider' | 'precision'>;
     return new WorkerEngine(worker, req.id, info.manifest, info.provider, info.precision);
   }

@@ -28,6 +28,15 @@ describe('var-studio doctor', () => {
     expect(r.stdout).toMatch(/(coreml|dml)\s+skipped\s+\S+/);
   });
 
+  it('--gpu picks the CUDA/DirectML device id and says so; out of range is a usage error', () => {
+    const r = cli('doctor', '--model', TINY_BUNDLE, '--provider', 'cpu', '--gpu', '1');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^GPU \(CUDA, DirectML\): 1$/m);
+    const bad = cli('doctor', '--gpu', '4');
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--gpu must be a whole number in 0\.\.3/);
+  });
+
   it('refuses a provider name it does not know', () => {
     const r = cli('doctor', '--provider', 'tpu');
     expect(r.code).toBe(2);

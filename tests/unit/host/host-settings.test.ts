@@ -12,27 +12,29 @@ describe('host settings file', () => {
     expect(await file.read()).toEqual(DEFAULT_SETTINGS);
     await file.update({ provider: 'cpu' });
     await file.update({ threads: 4 });
-    expect(await new HostSettingsFile(dir).read()).toEqual({ provider: 'cpu', threads: 4 });
+    await file.update({ gpu: 1 });
+    expect(await new HostSettingsFile(dir).read()).toEqual({ provider: 'cpu', threads: 4, gpu: 1 });
     expect(readdirSync(dir)).toEqual(['settings.json']);
   });
 
   it('replaces each invalid field by its default and survives a broken file', async () => {
-    expect(sanitizeSettings({ provider: 'tpu', threads: 4 })).toEqual({ provider: 'auto', threads: 4 });
-    expect(sanitizeSettings({ provider: 'cuda', threads: 0 })).toEqual({ provider: 'cuda', threads: null });
+    expect(sanitizeSettings({ provider: 'tpu', threads: 4 })).toEqual({ provider: 'auto', threads: 4, gpu: 0 });
+    expect(sanitizeSettings({ provider: 'cuda', threads: 0 })).toEqual({ provider: 'cuda', threads: null, gpu: 0 });
     expect(sanitizeSettings({ threads: 2.5 }).threads).toBeNull();
+    expect([sanitizeSettings({ gpu: 3 }).gpu, sanitizeSettings({ gpu: 4 }).gpu, sanitizeSettings({ gpu: -1 }).gpu, sanitizeSettings({ gpu: '1' }).gpu]).toEqual([3, 0, 0, 0]);
     const dir = mkdtempSync(path.join(os.tmpdir(), 'var-settings-'));
     writeFileSync(path.join(dir, 'settings.json'), '{ not json');
     const file = new HostSettingsFile(dir);
     expect(await file.read()).toEqual(DEFAULT_SETTINGS);
     await file.update({ provider: 'dml' });
-    expect(JSON.parse(readFileSync(path.join(dir, 'settings.json'), 'utf8'))).toEqual({ provider: 'dml', threads: null });
+    expect(JSON.parse(readFileSync(path.join(dir, 'settings.json'), 'utf8'))).toEqual({ provider: 'dml', threads: null, gpu: 0 });
   });
 
   it('serialises concurrent updates so none is lost', async () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'var-settings-'));
     const file = new HostSettingsFile(dir);
     await Promise.all([file.update({ provider: 'coreml' }), file.update({ threads: 8 })]);
-    expect(await file.read()).toEqual({ provider: 'coreml', threads: 8 });
+    expect(await file.read()).toEqual({ provider: 'coreml', threads: 8, gpu: 0 });
   });
 });
 

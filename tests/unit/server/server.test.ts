@@ -282,6 +282,15 @@ describe('browser-mode server', () => {
   });
 });
 
+describe('--gpu', () => {
+  it('takes the CUDA/DirectML device id 0..3 and refuses anything else with the range', () => {
+    expect(parseServeArgs([]).gpu).toBe(0);
+    expect(parseServeArgs(['--gpu', '1']).gpu).toBe(1);
+    expect(parseServeArgs(['--gpu=3']).gpu).toBe(3);
+    for (const bad of ['4', '-1', '1.5', 'x']) expect(() => parseServeArgs(['--gpu', bad])).toThrow(/--gpu must be an integer 0\.\.3/);
+  });
+});
+
 describe('--token-file', () => {
   it('creates the file with mode 0600 and a fresh token, then reads the same token back', async () => {
     const file = path.join(tmp('var-token-'), 'token');
