@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { GALLERY_LIMITS, galleryEntrySchema, type GalleryEntryMsg } from '../shared/contract';
 import { decodeWire, encodeWire } from '../shared/wire';
+import { writeFileSafely } from './safe-write';
 
 const FILE = /^(\d{14})-([0-9a-f]+)\.json$/;
 
@@ -14,13 +15,6 @@ interface StoredName { file: string; id: string; createdMs: number }
 function parseName(file: string): StoredName | null {
   const m = FILE.exec(file);
   return m ? { file, id: Buffer.from(m[2], 'hex').toString('utf8'), createdMs: Number(m[1]) } : null;
-}
-
-/** Temp file + rename: a crash leaves the old file or the new one, never half of one. */
-async function writeFileSafely(target: string, data: string): Promise<void> {
-  const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.tmp`);
-  await fs.writeFile(tmp, data);
-  await fs.rename(tmp, target);
 }
 
 export class GalleryStore {

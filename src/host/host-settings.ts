@@ -3,6 +3,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { ProviderName } from '../engine/index';
+import { writeFileSafely } from './safe-write';
 import { PROVIDER_NAMES } from '../shared/contract';
 
 export interface HostSettings {
@@ -47,14 +48,12 @@ export class HostSettingsFile {
     }
   }
 
-  /** Merges `change` into the stored settings; written to a temporary file and renamed over the old one. */
+  /** Merges `change` into the stored settings; written by the one safe-write helper (temp file, fsync, rename). */
   async update(change: Partial<HostSettings>): Promise<HostSettings> {
     const task = this.writing.then(async () => {
       const next = sanitizeSettings({ ...(await this.read()), ...change });
       await fs.mkdir(path.dirname(this.file), { recursive: true });
-      const tmp = `${this.file}.${process.pid}.tmp`;
-      await fs.writeFile(tmp, JSON.stringify(next, null, 2) + '\n');
-      await fs.rename(tmp, this.file);
+      await writeFileSafely(this.file, JSON.stringify(next, null, 2) + '\n');
       return next;
     });
     this.writing = task.catch(() => undefined);

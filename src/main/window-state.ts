@@ -2,6 +2,7 @@
 // temp + rename). A saved position that no longer lies on any display (a monitor was unplugged) is dropped.
 import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileSafely } from '../host/safe-write';
 
 export interface Rect { x: number; y: number; width: number; height: number }
 export interface WindowState { bounds: Rect; maximized: boolean }
@@ -37,7 +38,5 @@ export function readWindowState(file: string): WindowState | null {
 
 export async function writeWindowState(file: string, state: WindowState): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify(state) + '\n');
-  await fs.rename(tmp, file);
+  await writeFileSafely(file, JSON.stringify(state) + '\n');
 }

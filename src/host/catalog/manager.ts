@@ -8,7 +8,7 @@
  * Dot-folders are never listed as models, so nothing half-written is ever shown as one.
  * Pulls run one at a time (a queue): the shared VQVAE is then downloaded once, and bandwidth is not split.
  */
-import { mkdir, readFile, readdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat, statfs } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import type { Precision, ProbeEnvironment, ProviderName } from '../../engine/api';
@@ -18,6 +18,7 @@ import { type ImportCheckpoints, loadImporter } from './importer';
 import { Download, type DownloadOptions, discardPartial, partPath, partialProgress } from '../downloads/download';
 import { DownloadError } from '../downloads/errors';
 import { formatBytes } from '../downloads/rate';
+import { writeFileSafely } from '../safe-write';
 import {
   type Catalog, type CatalogEntry, type VarEntry, type VqvaeEntry, baseUrlFromEnv, fileUrl, officialCatalog, sizeOf, varEntries,
 } from './catalog';
@@ -465,9 +466,7 @@ export class ModelManager {
     const text = JSON.stringify(this.persisted, null, 1);
     this.persistChain = this.persistChain.then(async () => {
       await mkdir(this.downloadsDir, { recursive: true });
-      const path = join(this.downloadsDir, 'manager.json');
-      await writeFile(`${path}.tmp`, text);
-      await rename(`${path}.tmp`, path);
+      await writeFileSafely(join(this.downloadsDir, 'manager.json'), text);
     }).catch(() => undefined);
     return this.persistChain;
   }

@@ -10,12 +10,13 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { type FileHandle, mkdir, open, readFile, rename, rm, stat, statfs, truncate, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readFile, rename, rm, stat, statfs, truncate } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { DownloadError, errorCode, isNetworkError, offlineError } from './errors';
 import { bareEtag, openWithRedirects, parseContentRange, proxyAwareDispatcher } from './http';
 import { RateMeter, formatBytes } from './rate';
+import { writeFileSafely } from '../safe-write';
 
 export interface DownloadOptions {
   url: string;
@@ -97,9 +98,7 @@ async function readState(dest: string): Promise<PartState | null> {
 }
 
 async function writeState(dest: string, state: PartState): Promise<void> {
-  const tmp = `${partStatePath(dest)}.tmp`;
-  await writeFile(tmp, JSON.stringify(state));
-  await rename(tmp, partStatePath(dest));
+  await writeFileSafely(partStatePath(dest), JSON.stringify(state));
 }
 
 async function sizeOrZero(path: string): Promise<number> {
