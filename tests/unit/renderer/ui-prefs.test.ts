@@ -13,19 +13,21 @@ describe('UiPrefsStore', () => {
   it('a first start opens on Generate with the hint; what changed is there for the next page on the same storage', () => {
     const storage = memoryStorage();
     const first = new UiPrefsStore(storage);
-    expect(first.get()).toEqual({ lastWorkspace: null, modelsHintDismissed: false });
+    expect(first.get()).toEqual({ lastWorkspace: null, modelsHintDismissed: false, variantHintModels: [] });
     expect(startWorkspace(first.get(), IDS)).toBe('generate');
     first.update({ lastWorkspace: 'models' });
     first.update({ modelsHintDismissed: true });
     const next = new UiPrefsStore(storage);
-    expect(next.get()).toEqual({ lastWorkspace: 'models', modelsHintDismissed: true });
+    expect(next.get()).toEqual({ lastWorkspace: 'models', modelsHintDismissed: true, variantHintModels: [] });
     expect(startWorkspace(next.get(), IDS)).toBe('models');
   });
 
   it('a removed workspace, a broken entry or no storage at all falls back to the defaults', () => {
-    expect(startWorkspace({ lastWorkspace: 'gallery-v0', modelsHintDismissed: false }, IDS)).toBe('generate');
-    expect(new UiPrefsStore(memoryStorage({ 'var-studio.ui': '{not json' })).get()).toEqual({ lastWorkspace: null, modelsHintDismissed: false });
-    expect(sanitizeUiPrefs({ lastWorkspace: 42, modelsHintDismissed: 'yes' })).toEqual({ lastWorkspace: null, modelsHintDismissed: false });
+    expect(startWorkspace({ lastWorkspace: 'gallery-v0', modelsHintDismissed: false, variantHintModels: [] }, IDS)).toBe('generate');
+    expect(new UiPrefsStore(memoryStorage({ 'var-studio.ui': '{not json' })).get()).toEqual({ lastWorkspace: null, modelsHintDismissed: false, variantHintModels: [] });
+    expect(sanitizeUiPrefs({ lastWorkspace: 42, modelsHintDismissed: 'yes', variantHintModels: 'user:x' })).toEqual({ lastWorkspace: null, modelsHintDismissed: false, variantHintModels: [] });
+    const many = Array.from({ length: 130 }, (_, i) => `user:m${i}`);
+    expect(sanitizeUiPrefs({ variantHintModels: [...many, 7] }).variantHintModels).toEqual(many.slice(-100));
     const none = new UiPrefsStore(null);
     none.update({ lastWorkspace: 'canvas' });
     expect(none.get().lastWorkspace).toBe('canvas');

@@ -1,5 +1,5 @@
-// What the page remembers about its own layout between visits: the last workspace shown and whether the
-// first-start hint to the Models page was dismissed. Kept in localStorage: in the desktop app its app://
+// What the page remembers about its own layout between visits: the last workspace shown, whether the
+// first-start hint to the Models page was dismissed, and the models it already pointed to their faster variant. Kept in localStorage: in the desktop app its app://
 // origin is fixed and Electron keeps the storage in the user-data folder, so it survives an app restart;
 // in browser mode it is per address (a server started on a new port begins afresh).
 
@@ -9,9 +9,13 @@ export interface UiPrefs {
   /** Registry id of the workspace shown last (null: never chosen, the app opens on the first one). */
   lastWorkspace: string | null;
   modelsHintDismissed: boolean;
+  /** Models for which the page already said that a faster variant is there (said once per model). */
+  variantHintModels: string[];
 }
 
-const DEFAULTS: UiPrefs = { lastWorkspace: null, modelsHintDismissed: false };
+const DEFAULTS: UiPrefs = { lastWorkspace: null, modelsHintDismissed: false, variantHintModels: [] };
+/** The newest ids kept in variantHintModels (an old id at worst gets the hint once more). */
+export const MAX_VARIANT_HINT_MODELS = 100;
 
 /** Keeps each valid field and the default for every other one, so an old or hand-edited entry never breaks start. */
 export function sanitizeUiPrefs(raw: unknown): UiPrefs {
@@ -19,6 +23,9 @@ export function sanitizeUiPrefs(raw: unknown): UiPrefs {
   return {
     lastWorkspace: typeof r.lastWorkspace === 'string' && r.lastWorkspace.length <= 64 ? r.lastWorkspace : DEFAULTS.lastWorkspace,
     modelsHintDismissed: r.modelsHintDismissed === true,
+    variantHintModels: Array.isArray(r.variantHintModels)
+      ? r.variantHintModels.filter((x): x is string => typeof x === 'string' && x.length <= 1024).slice(-MAX_VARIANT_HINT_MODELS)
+      : [],
   };
 }
 
