@@ -32,7 +32,7 @@ const CORPUS: string[][] = [
   ...['99999', '-2', 'no-such-class', '1.5', ''].map((v) => ['generate', '--class', v, '--out', out]),
   ...['out', 'out.gif', 'out.bmp', 'out.PNG.txt', ''].map((v) => ['generate', '--class', '0', '--out', path.join(dir, v)]),
   gen('--model', '/nonexistent'), gen('--model', notImage), gen('--model', dir), gen('--tokens-out', path.join(notImage, 't.json')),
-  gen('--unknown-flag'), gen('--json', '--bogus'), gen('--provider', 'quantum'), gen('--threads', '0'), gen('--threads', '1000'),
+  gen('--unknown-flag'), gen('--json', '--bogus'), gen('--provider', 'quantum'), gen('--threads', '0'), gen('--threads', '1000'), gen('--gpu', '4'), gen('--gpu', '-1'), gen('--gpu', '0x1'),
   ['generate', '--class', '0', '--out', path.join(notImage, 'out.png')],
   edit(), ['edit', '--image', '/nonexistent.png', '--mask', notImage, '--out', out], ['edit', '--image', notImage, '--out', out], ['edit', '--mask', notImage, '--out', out],
   ...['0,0,16384', '0,0', 'a,b,c', '0,0,0', '0,0,-5', '1.5,0,8', '0,0,8,9', ''].map((v) => edit('--region', v)),
