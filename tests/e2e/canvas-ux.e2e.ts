@@ -82,7 +82,8 @@ test('one Open: the header button, Ctrl+O and paste each open the file in a new 
   await expect(page.getByTestId('canvas-question')).toBeHidden();
   s = await snapshot(page);
   expect(s.tabs.map((t) => t.docId)).not.toContain(first.document!.docId);
-  expect(s.document!.docId).toBe(s.tabs[0].docId); // its right neighbour is shown
+  // its right neighbour is shown, once that tab's document is loaded (the tab list changes first)
+  await expect.poll(async () => { const now = await snapshot(page); return now.document?.docId === now.tabs[0]?.docId; }).toBe(true);
 });
 
 test('two windows on the same document: the later save says so and keeps its version as a copy; nothing is overwritten', async ({ page, context, canvasServe }) => {
