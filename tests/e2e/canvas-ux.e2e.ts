@@ -82,6 +82,7 @@ test('one Open: the header button, Ctrl+O and paste each open the file in a new 
   await expect(page.getByTestId('canvas-question')).toBeHidden();
   s = await snapshot(page);
   expect(s.tabs.map((t) => t.docId)).not.toContain(first.document!.docId);
+  expect(s.document?.docId).not.toBe(first.document!.docId); // the closed document is off screen at once
   // its right neighbour is shown, once that tab's document is loaded (the tab list changes first)
   await expect.poll(async () => { const now = await snapshot(page); return now.document?.docId === now.tabs[0]?.docId; }).toBe(true);
 });

@@ -288,11 +288,13 @@ export class CanvasSession {
     this.tabs = this.tabs.filter((t) => t !== tab);
     this.persistedDirty.delete(tab.key);
     tab.dispose();
-    if (docId && !opts.keepAutosave) await tab.autosave.discard(docId).catch((e) => this.app.toasts.error('Could not delete the autosave', e));
-    if (tab === this.active) {
-      this.active = null;
-      if (next >= 0 && this.tabs[next]) await this.show(this.tabs[next]);
-    }
+    // The closed tab stops being the shown one at once: it must not stay on screen (editable) while its
+    // autosave is deleted or the neighbour's document loads.
+    const wasActive = tab === this.active;
+    if (wasActive) this.active = null;
+    const discarded = docId && !opts.keepAutosave ? tab.autosave.discard(docId).catch((e) => this.app.toasts.error('Could not delete the autosave', e)) : null;
+    if (wasActive && next >= 0 && this.tabs[next]) await this.show(this.tabs[next]);
+    await discarded;
     tab.document.close();
     await this.persistTabs();
     void this.refreshDocuments();
