@@ -45,13 +45,13 @@ export interface SessionTuning {
 
 /**
  * CoreML flag bit that builds an ML Program (the current Core ML model format, with fp16 and more operators)
- * instead of a NeuralNetwork (onnxruntime include/onnxruntime/core/providers/coreml/coreml_provider_factory.h).
+ * instead of a NeuralNetwork (the flag value of onnxruntime's CoreML provider factory, docs/gpu.md).
  */
 export const COREML_FLAG_CREATE_MLPROGRAM = 0x010;
 
 /**
  * The `executionProviders` entry per provider, with only the options onnxruntime-node 1.30 parses for it
- * (js/node/src/session_options_helper.cc, docs/gpu.md): CUDA and DirectML take deviceId only, CoreML takes
+ * (its session-option parser, docs/gpu.md): CUDA and DirectML take deviceId only, CoreML takes
  * coreMlFlags only, WebGPU rejects any key it does not know (deviceId included), CPU takes none.
  */
 export function executionProviderEntry(provider: ProviderName, deviceId = 0): ort.InferenceSession.ExecutionProviderConfig {
