@@ -8,20 +8,15 @@ import { StudioApp } from '../../../src/renderer/lib/state/app.svelte';
 import { GenerateSession } from '../../../src/renderer/lib/generate-state/session.svelte';
 import { CanvasSession } from '../../../src/renderer/lib/canvas-state/session.svelte';
 import { regionCrop } from '../../../src/renderer/lib/canvas-state/geometry';
-import { PHOTO, inProcessStudio, until, type InProcessStudio } from './in-process-studio';
+import { PHOTO, startedApp, until, type InProcessStudio } from './in-process-studio';
 
 let studio: InProcessStudio;
 let app: StudioApp;
 let canvas: CanvasSession;
 
 beforeEach(async () => {
-  studio = inProcessStudio();
-  app = new StudioApp(studio);
-  await app.start();
+  ({ studio, app } = await startedApp({ seed: 77, batch: 2 }));
   canvas = new CanvasSession(app);
-  app.settings.seed = 77;
-  app.settings.seedLocked = true;
-  app.settings.batch = 2;
   expect(await canvas.openFile(new File([readFileSync(PHOTO)], 'fashion.png', { type: 'image/png' }))).toBe(true);
   canvas.fillMask();
 });

@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { StudioApp } from '../../../src/renderer/lib/state/app.svelte';
 import { CanvasSession } from '../../../src/renderer/lib/canvas-state/session.svelte';
 import { closableTab, cycleIndex, indexAfterClose, tabsToUnload, type TabUse } from '../../../src/renderer/lib/canvas-state/tabs';
-import { PHOTO, inProcessStudio, until, type InProcessStudio } from './in-process-studio';
+import { PHOTO, startedApp, until, type InProcessStudio } from './in-process-studio';
 
 describe('tab rules', () => {
   const use = (key: number, bytes: number, over: Partial<TabUse> = {}): TabUse => ({ key, bytes, active: false, busy: false, lastShown: key, ...over });
@@ -45,13 +45,8 @@ describe('CanvasSession tabs', () => {
   let small: Buffer;
 
   beforeEach(async () => {
-    studio = inProcessStudio();
-    app = new StudioApp(studio);
-    await app.start();
+    ({ studio, app } = await startedApp({ seed: 5, batch: 1 }));
     canvas = new CanvasSession(app);
-    app.settings.seed = 5;
-    app.settings.seedLocked = true;
-    app.settings.batch = 1;
     small = await sharp(PHOTO).resize(36, 28).png().toBuffer();
   });
 

@@ -5,20 +5,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StudioApp } from '../../../src/renderer/lib/state/app.svelte';
 import { GenerateSession } from '../../../src/renderer/lib/generate-state/session.svelte';
 import { readFileSync } from 'node:fs';
-import { PHOTO, inProcessStudio, until, type InProcessStudio } from './in-process-studio';
+import { PHOTO, startedApp, until, type InProcessStudio } from './in-process-studio';
 
 let studio: InProcessStudio;
 let app: StudioApp;
 let gen: GenerateSession;
 
 beforeEach(async () => {
-  studio = inProcessStudio();
-  app = new StudioApp(studio);
-  await app.start();
+  ({ studio, app } = await startedApp({ seed: 1234, classIndex: 3 }));
   gen = new GenerateSession(app);
-  app.settings.classIndex = 3;
-  app.settings.seed = 1234;
-  app.settings.seedLocked = true;
 });
 
 afterEach(async () => {

@@ -9,6 +9,7 @@ import { toErrorInfo } from '../../../src/shared/errors';
 import { StudioHost, type StudioSession } from '../../../src/host/service';
 import { ModelCatalog } from '../../../src/host/models';
 import { Listeners, StudioCallError, type Studio } from '../../../src/renderer/lib/studio/studio';
+import { StudioApp } from '../../../src/renderer/lib/state/app.svelte';
 
 const REPO = resolve(__dirname, '../../..');
 export const TINY_BUNDLE = join(REPO, 'tests/fixtures/tiny/bundle');
@@ -80,4 +81,16 @@ export async function until(what: string, check: () => boolean, timeoutMs = 30_0
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 5));
   }
+}
+
+/** A started StudioApp on a fresh in-process studio, its seed locked (runs repeat) and the given settings applied. */
+export async function startedApp(settings: { seed: number; batch?: number; classIndex?: number }): Promise<{ studio: InProcessStudio; app: StudioApp }> {
+  const studio = inProcessStudio();
+  const app = new StudioApp(studio);
+  await app.start();
+  app.settings.seed = settings.seed;
+  app.settings.seedLocked = true;
+  if (settings.batch !== undefined) app.settings.batch = settings.batch;
+  if (settings.classIndex !== undefined) app.settings.classIndex = settings.classIndex;
+  return { studio, app };
 }
