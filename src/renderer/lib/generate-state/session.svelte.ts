@@ -382,16 +382,7 @@ export class GenerateSession {
 
   /** Reloads the model at the precision a record was made with, then checks again (a graph may still differ). */
   private async reloadAt(precision: PrecisionName, s: ImageSettings): Promise<void> {
-    const app = this.app;
-    const model = app.model;
-    if (!model) return;
-    const before = app.precision;
-    app.precision = precision;
-    if (!(await app.loadModel(model.id, { applyDefaults: false }))) {
-      app.precision = before;
-      return;
-    }
-    this.checkPrecision(s);
+    if (await this.app.reloadAtPrecision(precision)) this.checkPrecision(s);
   }
 
   // ---------- export / open ----------

@@ -143,6 +143,16 @@ export class StudioApp {
     }
   }
 
+  /** Chooses `precision` and reloads the loaded model at it (none loaded: the next load uses it); the previous choice comes back if the reload fails. */
+  async reloadAtPrecision(precision: PrecisionName | 'auto'): Promise<boolean> {
+    const model = this.model;
+    const before = this.precision;
+    this.precision = precision;
+    if (!model || (await this.loadModel(model.id, { applyDefaults: false }))) return true;
+    this.precision = before;
+    return false;
+  }
+
   className(index: number): string {
     return this.model?.classes[index] ?? `class ${index}`;
   }
