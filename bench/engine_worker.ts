@@ -5,9 +5,8 @@
  *                                  [--mode sequential|parallel] [--provider cpu] [--class 0] [--precision fp32|int8|…]
  */
 import { parseArgs } from 'node:util';
-import { graphFiles } from '../src/engine/graphs';
+import { openWeights } from './open-weights';
 import { type Precision, VarEngine } from '../src/engine/index';
-import { GRAPH_NAMES } from '../src/engine/manifest';
 import { median } from './stats';
 
 const { values: v } = parseArgs({
@@ -75,16 +74,15 @@ async function main() {
     }
   }
   const K = m.patchNums.length;
-  const sessions = engine.coreContext().sessions;
-  const openGraphs = GRAPH_NAMES.filter((g) => g !== 'encoder' || sessions.encoderOpen);
+  const open = openWeights(engine);
   const perScale = Array.from({ length: K }, (_, k) => median(withPreview.map((x) => x.perScaleMs[k])));
   const out = {
     model: m.name, resolution: m.resolution, depth: m.transformer.depth, embedDim: m.transformer.embedDim, patchNums: m.patchNums,
     provider: engine.provider.inUse, providerSkipped: engine.provider.skipped, precision: engine.precision.transformer,
     // bytes of the graph files of the sessions this process had open (the variant's instead of fp32's where one
     // runs): transformer, fhat_step, decoder and preview; the encoder only once an encode opened it (never here)
-    weightBytes: openGraphs.map((g) => graphFiles(m, g, engine.precision[g])).reduce((sum, f) => sum + m.files[f.model].bytes + m.files[f.weights].bytes, 0),
-    weightGraphs: openGraphs,
+    weightBytes: open.bytes,
+    weightGraphs: open.graphs,
     threads: v.threads ? Number(v.threads) : null, opt: v.opt ?? 'all', mode: v.mode ?? 'sequential', spin: v.spin ?? 'default',
     runs, loadMs,
     totalMs: median(withPreview.map((x) => x.totalMs)),

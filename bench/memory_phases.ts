@@ -11,9 +11,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { graphFiles } from '../src/engine/graphs';
+import { openWeights } from './open-weights';
 import { type Precision, VarEngine } from '../src/engine/index';
-import { GRAPH_NAMES } from '../src/engine/manifest';
 
 const { values: v } = parseArgs({
   options: {
@@ -54,10 +53,7 @@ async function main() {
   });
   const load = { peak: phasePeak(), after: status('VmRSS') };
   const m = engine.manifest;
-  const sessions = engine.coreContext().sessions;
-  const openGraphs = GRAPH_NAMES.filter((g) => g !== 'encoder' || sessions.encoderOpen);
-  const weightBytes = openGraphs.map((g) => graphFiles(m, g, engine.precision[g]))
-    .reduce((sum, f) => sum + m.files[f.model].bytes + m.files[f.weights].bytes, 0);
+  const { bytes: weightBytes, graphs: openGraphs } = openWeights(engine);
   const runs: { scales: number[]; decode: number; afterDone: number; ms: number; decodeMs: number; externalMiB: number }[] = [];
   for (let i = 0; i < images; i++) {
     const scales: number[] = [];
